@@ -1,0 +1,566 @@
+//! The arithmetic of one record (SPEC.md section 2): days, charges, caps,
+//! status, bucket, class and provision. Pure: no I/O, no allocation beyond
+//! the result.
+//!
+//! Every amount is computed exactly and rounded once. A rate is kept as a
+//! fraction `numerator / per` (per = 1, or year_days for an annual rate) so
+//! that multiplication comes first and the division last.
+
+use chrono::NaiveDate;
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::policy::{Component, GraceMode, Limit, Policy};
+use crate::record::{ContractRate, Loan};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    Current,
+    Grace,
+    SettledLate,
+    WrittenOff,
+    Overdue,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Current,
+        Status::Grace,
+        Status::SettledLate,
+        Status::WrittenOff,
+        Status::Overdue,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Current => "current",
+            Status::Grace => "grace",
+            Status::SettledLate => "settled_late",
+            Status::WrittenOff => "written_off",
+            Status::Overdue => "overdue",
+        }
+    }
+}
+
+/// Charge amounts indexed by `Component as usize` (fees, compound, penalty,
+/// interest).
+pub type Amounts = [Decimal; 4];
+
+/// Every computed figure of one record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figures {
+    pub end_date: NaiveDate,
+    pub settled: bool,
+    pub days_overdue: i64,
+    pub chargeable_days: i64,
+    /// Contract and penalty daily rates, exact to Decimal's precision.
+    pub daily_rate: Decimal,
+    pub penalty_daily_rate: Decimal,
+    /// Rounded amounts before caps.
+    pub raw: Amounts,
+    pub total_raw: Decimal,
+    pub total_capped: Decimal,
+    pub excess: Decimal,
+    /// Indices into `policy.caps` of every cap the raw amounts breach.
+    pub breaches: Vec<usize>,
+    pub binding_cap: Option<usize>,
+    /// Cap limits, one per policy cap, rounded.
+    pub limits: Vec<Decimal>,
+    pub annualized_rate: Option<Decimal>,
+    pub status: Status,
+    pub bucket: usize,
+    /// Index into `policy.classes`; `None` for settled rows.
+    pub class: Option<usize>,
+    pub provision: Decimal,
+}
+
+impl Figures {
+    pub fn amount(&self, c: Component) -> Decimal {
+        self.raw[c as usize]
+    }
+}
+
+/// A daily rate as the exact fraction `numerator / per`.
+#[derive(Debug, Clone, Copy)]
+struct DayRate {
+    numerator: Decimal,
+    per: Decimal,
+}
+
+impl DayRate {
+    fn value(self) -> Option<Decimal> {
+        self.numerator.checked_div(self.per)
+    }
+
+    /// `base x rate x days`, multiplied first, divided last, rounded once.
+    fn charge(self, base: Decimal, days: i64, policy: &Policy) -> Option<Decimal> {
+        let product = base
+            .checked_mul(self.numerator)?
+            .checked_mul(Decimal::from(days))?;
+        Some(policy.rounding.cents(product.checked_div(self.per)?))
+    }
+}
+
+/// The reason a row's amounts cannot be computed (beyond Decimal's range).
+pub const OUT_OF_RANGE: &str = "amounts out of range: too large to compute exactly";
+
+/// Computes every figure of one loan valued at `as_of`.
+pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures, &'static str> {
+    let settled = loan.paid_date.is_some_and(|paid| paid <= as_of);
+    let end_date = if settled {
+        loan.paid_date.unwrap_or(as_of)
+    } else {
+        as_of
+    };
+    let elapsed = (end_date - loan.due_date).num_days();
+    let days_overdue = match elapsed {
+        d if d <= 0 => 0,
+        d if policy.count_both_ends => d + 1,
+        d => d,
+    };
+    let grace = i64::from(policy.grace_days);
+    let chargeable_days = match policy.grace_mode {
+        _ if days_overdue <= grace => 0,
+        GraceMode::ChargeAll => days_overdue,
+        GraceMode::SkipGrace => days_overdue - grace,
+    };
+
+    let contract = match loan.rate {
+        ContractRate::Daily(rate) => DayRate {
+            numerator: rate,
+            per: Decimal::ONE,
+        },
+        ContractRate::Annual(rate) => DayRate {
+            numerator: rate,
+            per: Decimal::from(policy.year_days),
+        },
+    };
+    let penalty_rate = match loan.penalty_rate {
+        Some(rate) => DayRate {
+            numerator: rate,
+            per: Decimal::ONE,
+        },
+        None => DayRate {
+            numerator: policy
+                .penalty_multiplier
+                .checked_mul(contract.numerator)
+                .ok_or(OUT_OF_RANGE)?,
+            per: contract.per,
+        },
+    };
+
+    let days = chargeable_days;
+    let mut raw: Amounts = [Decimal::ZERO; 4];
+    if days > 0 {
+        let charge = |on: bool, rate: DayRate, base: Decimal| match on {
+            true => rate.charge(base, days, policy).ok_or(OUT_OF_RANGE),
+            false => Ok(Decimal::ZERO),
+        };
+        raw[Component::Interest as usize] =
+            charge(policy.contract_interest, contract, loan.principal)?;
+        raw[Component::Penalty as usize] = charge(policy.penalty, penalty_rate, loan.principal)?;
+        raw[Component::Compound as usize] =
+            charge(policy.compound, penalty_rate, loan.unpaid_interest)?;
+        raw[Component::Fees as usize] = loan.fees;
+    }
+    let total_raw = sum(&raw, &Component::REDUCTION_ORDER).ok_or(OUT_OF_RANGE)?;
+
+    let limits = policy
+        .caps
+        .iter()
+        .map(|cap| limit(&cap.limit, loan.principal, days, &raw, policy).ok_or(OUT_OF_RANGE))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut capped = raw;
+    let mut breaches = Vec::new();
+    let mut binding_cap = None;
+    for (i, (cap, &limit)) in policy.caps.iter().zip(&limits).enumerate() {
+        if sum(&raw, &cap.applies_to).ok_or(OUT_OF_RANGE)? > limit {
+            breaches.push(i);
+        }
+        let running = sum(&capped, &cap.applies_to).ok_or(OUT_OF_RANGE)?;
+        let mut over = running - limit;
+        for c in Component::REDUCTION_ORDER
+            .into_iter()
+            .filter(|c| cap.applies_to.contains(c))
+        {
+            if over <= Decimal::ZERO {
+                break;
+            }
+            let cut = over.min(capped[c as usize]);
+            if cut > Decimal::ZERO {
+                capped[c as usize] -= cut;
+                over -= cut;
+                binding_cap = Some(i);
+            }
+        }
+    }
+    let total_capped = sum(&capped, &Component::REDUCTION_ORDER).ok_or(OUT_OF_RANGE)?;
+
+    let annualized_rate = if loan.principal.is_zero() || days == 0 {
+        None
+    } else {
+        let numerator = total_raw
+            .checked_mul(Decimal::from(365))
+            .ok_or(OUT_OF_RANGE)?;
+        let denominator = loan
+            .principal
+            .checked_mul(Decimal::from(days))
+            .ok_or(OUT_OF_RANGE)?;
+        let rate = numerator.checked_div(denominator).ok_or(OUT_OF_RANGE)?;
+        Some(rate.round_dp_with_strategy(6, RoundingStrategy::MidpointAwayFromZero))
+    };
+
+    let status = if days_overdue == 0 {
+        Status::Current
+    } else if days_overdue <= grace {
+        Status::Grace
+    } else if settled {
+        Status::SettledLate
+    } else if days_overdue > i64::from(policy.write_off_days) {
+        Status::WrittenOff
+    } else {
+        Status::Overdue
+    };
+    let class = (!settled).then(|| policy.class_index(days_overdue));
+    let provision = match (status, class) {
+        (_, None) => Decimal::ZERO,
+        (Status::WrittenOff, _) => loan.outstanding,
+        (_, Some(c)) => policy.rounding.cents(
+            loan.outstanding
+                .checked_mul(policy.classes[c].provision_rate)
+                .ok_or(OUT_OF_RANGE)?,
+        ),
+    };
+
+    Ok(Figures {
+        end_date,
+        settled,
+        days_overdue,
+        chargeable_days,
+        daily_rate: contract.value().ok_or(OUT_OF_RANGE)?,
+        penalty_daily_rate: penalty_rate.value().ok_or(OUT_OF_RANGE)?,
+        raw,
+        total_raw,
+        total_capped,
+        excess: total_raw - total_capped,
+        breaches,
+        binding_cap,
+        limits,
+        annualized_rate,
+        status,
+        bucket: policy.bucket_index(days_overdue),
+        class,
+        provision,
+    })
+}
+
+fn sum(amounts: &Amounts, of: &[Component]) -> Option<Decimal> {
+    of.iter().try_fold(Decimal::ZERO, |acc, &c| {
+        acc.checked_add(amounts[c as usize])
+    })
+}
+
+/// A cap's limit for one loan, rounded like the components.
+fn limit(
+    limit: &Limit,
+    principal: Decimal,
+    days: i64,
+    raw: &Amounts,
+    policy: &Policy,
+) -> Option<Decimal> {
+    let days = Decimal::from(days);
+    let exact = match limit {
+        Limit::AnnualRate { rate, year_days } => principal
+            .checked_mul(*rate)?
+            .checked_mul(days)?
+            .checked_div(Decimal::from(*year_days))?,
+        Limit::DailyRate { rate } => principal.checked_mul(*rate)?.checked_mul(days)?,
+        Limit::PrincipalRatio { ratio } => principal.checked_mul(*ratio)?,
+        Limit::Fixed { amount } => *amount,
+        Limit::ComponentRatio { ratio, of } => ratio.checked_mul(sum(raw, of)?)?,
+    };
+    Some(policy.rounding.cents(exact))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Rounding;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn policy(extra: &str) -> Policy {
+        Policy::from_toml(extra, "test").unwrap()
+    }
+
+    fn loan(principal: &str, rate: ContractRate, due: &str) -> Loan {
+        Loan {
+            loan_id: "L".into(),
+            principal: d(principal),
+            due_date: date(due),
+            rate,
+            paid_date: None,
+            penalty_rate: None,
+            unpaid_interest: Decimal::ZERO,
+            fees: Decimal::ZERO,
+            outstanding: d(principal),
+            currency: "CNY".into(),
+            dimensions: vec![],
+        }
+    }
+
+    #[test]
+    fn seed_worked_example() {
+        let p = policy("contract_interest = true\ncaps = []");
+        let mut l = loan("26000", ContractRate::Daily(d("0.0005")), "2025-04-10");
+        l.penalty_rate = Some(d("0.001"));
+        let f = compute(&l, &p, date("2025-04-20")).unwrap();
+        assert_eq!(f.chargeable_days, 10);
+        assert_eq!(f.amount(Component::Interest), d("130.00"));
+        assert_eq!(f.amount(Component::Penalty), d("260.00"));
+        // Annual 18% on a 360-day year is the same 0.05% a day.
+        l.rate = ContractRate::Annual(d("0.18"));
+        let g = compute(&l, &p, date("2025-04-20")).unwrap();
+        assert_eq!(g.amount(Component::Interest), d("130.00"));
+        assert_eq!(g.daily_rate, d("0.0005"));
+    }
+
+    #[test]
+    fn day_counting() {
+        let mut l = loan("1000", ContractRate::Daily(d("0.001")), "2025-04-10");
+        l.paid_date = Some(date("2025-04-15"));
+        let f = compute(&l, &policy(""), date("2025-05-01")).unwrap();
+        assert_eq!(
+            (f.days_overdue, f.end_date, f.settled),
+            (5, date("2025-04-15"), true)
+        );
+        let f = compute(&l, &policy("count_both_ends = true"), date("2025-05-01")).unwrap();
+        assert_eq!(f.days_overdue, 6);
+        // Paid after the as-of date: still unpaid, valued at as-of.
+        let f = compute(&l, &policy(""), date("2025-04-12")).unwrap();
+        assert_eq!(
+            (f.days_overdue, f.settled, f.status),
+            (2, false, Status::Overdue)
+        );
+        // Not yet due: no days, even counting both ends.
+        let f = compute(&l, &policy("count_both_ends = true"), date("2025-04-10")).unwrap();
+        assert_eq!((f.days_overdue, f.status), (0, Status::Current));
+        // Leap day: Feb 28 to Mar 1 2024 is 2 days.
+        let l = loan("1000", ContractRate::Daily(d("0.001")), "2024-02-28");
+        assert_eq!(
+            compute(&l, &policy(""), date("2024-03-01"))
+                .unwrap()
+                .days_overdue,
+            2
+        );
+    }
+
+    #[test]
+    fn grace_modes_zero_everything_inside_grace() {
+        let mut l = loan("10000", ContractRate::Daily(d("0.001")), "2025-01-01");
+        l.fees = d("50");
+        let charge_all = policy("grace_days = 3\ncaps = []");
+        let f = compute(&l, &charge_all, date("2025-01-04")).unwrap();
+        assert_eq!(
+            (f.chargeable_days, f.total_raw, f.status),
+            (0, d("0"), Status::Grace)
+        );
+        let f = compute(&l, &charge_all, date("2025-01-05")).unwrap();
+        assert_eq!(
+            (f.chargeable_days, f.amount(Component::Penalty)),
+            (4, d("60.00"))
+        );
+        assert_eq!(f.amount(Component::Fees), d("50"));
+        let skip = policy("grace_days = 3\ngrace_mode = \"skip_grace\"\ncaps = []");
+        let f = compute(&l, &skip, date("2025-01-05")).unwrap();
+        assert_eq!(
+            (f.chargeable_days, f.amount(Component::Penalty)),
+            (1, d("15.00"))
+        );
+    }
+
+    #[test]
+    fn rounding_at_an_exact_half_cent() {
+        // 1.01 x 0.005 x 1 = 0.00505 -> no; use 0.0125 x 0.2 x 1 = 0.0025? Keep it
+        // simple: principal 1.00 at 0.00125 a day for 1 day x 1.5 = 0.001875.
+        // Exact .005: 0.10 x 0.05 x 1 = 0.005.
+        let mut l = loan("0.10", ContractRate::Daily(d("0.05")), "2025-01-01");
+        l.penalty_rate = Some(d("0.05"));
+        l.unpaid_interest = d("0.30");
+        let up = compute(&l, &policy("caps = []"), date("2025-01-02")).unwrap();
+        assert_eq!(up.amount(Component::Penalty), d("0.01"), "0.005 half up");
+        assert_eq!(up.amount(Component::Compound), d("0.02"), "0.015 half up");
+        let even = compute(
+            &l,
+            &policy("caps = []\nrounding = \"half_even\""),
+            date("2025-01-02"),
+        )
+        .unwrap();
+        assert_eq!(
+            even.amount(Component::Penalty),
+            d("0.00"),
+            "0.005 half even"
+        );
+        assert_eq!(
+            even.amount(Component::Compound),
+            d("0.02"),
+            "0.015 half even"
+        );
+        assert_eq!(Rounding::HalfEven.cents(d("0.025")), d("0.02"));
+        assert_eq!(Rounding::HalfUp.cents(d("0.025")), d("0.03"));
+    }
+
+    #[test]
+    fn multiply_first_divide_last() {
+        // 100 x 0.1 x 3 / 360 = 0.08333.. -> 0.08; dividing first and
+        // rounding the daily rate would give a different cent on larger sums.
+        let l = loan("1000000", ContractRate::Annual(d("0.0365")), "2025-01-01");
+        let f = compute(
+            &l,
+            &policy("caps = []\nyear_days = 365\npenalty_multiplier = 1"),
+            date("2025-01-04"),
+        )
+        .unwrap();
+        assert_eq!(f.amount(Component::Penalty), d("300.00"));
+        assert_eq!(f.daily_rate, d("0.0001"));
+        let l = loan("12345.67", ContractRate::Annual(d("0.18")), "2025-01-01");
+        let f = compute(
+            &l,
+            &policy("caps = []\nyear_days = 365"),
+            date("2025-01-08"),
+        )
+        .unwrap();
+        // 12345.67 x 1.5 x 0.18 x 7 / 365 = 63.9255... -> 63.93
+        assert_eq!(f.amount(Component::Penalty), d("63.93"));
+    }
+
+    #[test]
+    fn caps_breach_and_bind_in_order() {
+        // 1000 at 1% a day penalty for 10 days = 100; fees 50; total 150.
+        let p = policy(concat!(
+            "[[caps]]\nname = \"fees-20\"\nkind = \"fixed\"\namount = 20\napplies_to = [\"fees\"]\n",
+            "[[caps]]\nname = \"ratio\"\nkind = \"principal_ratio\"\nratio = \"0.1\"\n",
+            "[[caps]]\nname = \"loose\"\nkind = \"daily_rate\"\nrate = \"0.5\"\n",
+        ));
+        let mut l = loan("1000", ContractRate::Daily(d("0.01")), "2025-01-01");
+        l.penalty_rate = Some(d("0.01"));
+        l.fees = d("50");
+        let f = compute(&l, &p, date("2025-01-11")).unwrap();
+        assert_eq!(f.total_raw, d("150.00"));
+        assert_eq!(f.breaches, vec![0, 1]);
+        assert_eq!(f.limits, vec![d("20.00"), d("100.00"), d("5000.00")]);
+        // fees-20 cuts fees to 20 (running 120); ratio cuts 20 more from fees
+        // (fees first), leaving fees 0 and penalty 100.
+        assert_eq!(f.total_capped, d("100.00"));
+        assert_eq!(f.excess, d("50.00"));
+        assert_eq!(f.binding_cap, Some(1));
+    }
+
+    #[test]
+    fn cap_reduction_never_goes_below_zero_and_moves_on() {
+        let p = policy("[[caps]]\nname = \"tiny\"\nkind = \"fixed\"\namount = 10\n");
+        let mut l = loan("1000", ContractRate::Daily(d("0.01")), "2025-01-01");
+        l.fees = d("5");
+        l.unpaid_interest = d("100");
+        let f = compute(&l, &p, date("2025-01-11")).unwrap();
+        // penalty 1000 x 0.015 x 10 = 150; compound 100 x 0.015 x 10 = 15; fees 5.
+        assert_eq!(f.total_raw, d("170.00"));
+        assert_eq!(f.total_capped, d("10.00"));
+        assert_eq!(f.binding_cap, Some(0));
+    }
+
+    #[test]
+    fn component_ratio_and_annual_caps() {
+        let p = policy(concat!(
+            "contract_interest = true\n",
+            "[[caps]]\nname = \"damages\"\nkind = \"component_ratio\"\nratio = \"0.3\"\n",
+            "applies_to = [\"penalty\"]\nof = [\"interest\"]\n",
+        ));
+        let l = loan("10000", ContractRate::Daily(d("0.001")), "2025-01-01");
+        let f = compute(&l, &p, date("2025-01-11")).unwrap();
+        // interest 100, penalty 150; limit 0.3 x 100 = 30.
+        assert_eq!(f.limits, vec![d("30.00")]);
+        assert_eq!(f.total_capped, d("130.00"));
+        let p = policy("");
+        let l = loan("10000", ContractRate::Daily(d("0.001")), "2025-01-01");
+        let f = compute(&l, &p, date("2025-01-11")).unwrap();
+        // penalty 150 vs annual-24: 10000 x 0.24 x 10 / 365 = 65.75; annual-36: 98.63.
+        assert_eq!(f.limits, vec![d("65.75"), d("98.63")]);
+        assert_eq!(f.breaches, vec![0, 1]);
+        assert_eq!((f.total_capped, f.binding_cap), (d("65.75"), Some(0)));
+        assert_eq!(f.annualized_rate, Some(d("0.547500")));
+    }
+
+    #[test]
+    fn status_class_and_provision() {
+        let p = policy("");
+        let l = loan("1000", ContractRate::Daily(d("0.001")), "2025-01-01");
+        let at = |days: i64| {
+            compute(&l, &p, date("2025-01-01") + chrono::Days::new(days as u64)).unwrap()
+        };
+        let cases = [
+            (0, Status::Current, 0, "10.00"),
+            (1, Status::Overdue, 1, "20.00"),
+            (90, Status::Overdue, 1, "20.00"),
+            (91, Status::Overdue, 2, "250.00"),
+            (180, Status::Overdue, 2, "250.00"),
+            (181, Status::WrittenOff, 2, "1000"),
+            (271, Status::WrittenOff, 3, "1000"),
+            (361, Status::WrittenOff, 4, "1000"),
+        ];
+        for (days, status, class, provision) in cases {
+            let f = at(days);
+            assert_eq!(
+                (f.status, f.class, f.provision),
+                (status, Some(class), d(provision)),
+                "{days} days"
+            );
+        }
+        let mut paid = l.clone();
+        paid.paid_date = Some(date("2025-03-01"));
+        let f = compute(&paid, &p, date("2025-06-01")).unwrap();
+        assert_eq!(
+            (f.status, f.class, f.provision),
+            (Status::SettledLate, None, d("0"))
+        );
+        paid.paid_date = Some(date("2024-12-01"));
+        let f = compute(&paid, &p, date("2025-06-01")).unwrap();
+        assert_eq!(
+            (f.status, f.class, f.days_overdue),
+            (Status::Current, None, 0)
+        );
+    }
+
+    #[test]
+    fn zero_principal_and_zero_days_have_no_annualized_rate() {
+        let p = policy("");
+        let l = loan("0", ContractRate::Daily(d("0.001")), "2025-01-01");
+        assert_eq!(
+            compute(&l, &p, date("2025-02-01")).unwrap().annualized_rate,
+            None
+        );
+        let l = loan("100", ContractRate::Daily(d("0.001")), "2025-01-01");
+        assert_eq!(
+            compute(&l, &p, date("2025-01-01")).unwrap().annualized_rate,
+            None
+        );
+    }
+
+    #[test]
+    fn huge_amounts_are_an_error_not_a_panic() {
+        let l = loan(
+            "79228162514264337593543950",
+            ContractRate::Daily(d("0.5")),
+            "2000-01-01",
+        );
+        assert_eq!(
+            compute(&l, &policy(""), date("2025-01-01")),
+            Err(OUT_OF_RANGE)
+        );
+    }
+}

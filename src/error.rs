@@ -1,0 +1,63 @@
+//! Errors that stop a run. Each names the file and, where there is one, the
+//! line, column and value. A bad row is not an error: it is a reject (see
+//! `record::Reject`) and the run goes on.
+
+use std::io;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policy {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("policy {path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("policy {path}: field `{field}`: {reason}")]
+    Invalid {
+        path: String,
+        field: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("{path}: line {line}: {message}")]
+    Csv {
+        path: String,
+        line: u64,
+        message: String,
+    },
+    #[error("{path}: missing required column(s): {missing}; columns found: {found}")]
+    MissingColumns {
+        path: String,
+        missing: String,
+        found: String,
+    },
+    #[error("{path}: {message}")]
+    Header { path: String, message: String },
+}
+
+impl Error {
+    pub fn io(path: impl std::fmt::Display, source: io::Error) -> Error {
+        Error::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+
+    /// Converts a csv crate error, keeping the line it names.
+    pub fn csv(path: impl std::fmt::Display, err: csv::Error) -> Error {
+        let line = err.position().map_or(0, |p| p.line());
+        match err.into_kind() {
+            csv::ErrorKind::Io(source) => Error::io(path, source),
+            kind => Error::Csv {
+                path: path.to_string(),
+                line,
+                message: format!("{kind:?}"),
+            },
+        }
+    }
+}

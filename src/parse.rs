@@ -1,0 +1,196 @@
+//! Field parsers: text of one CSV field to money, rate or date.
+//!
+//! Pure functions with no I/O. Each returns a short reason on failure; the
+//! caller adds the file, line, column and value. Money and rates go from text
+//! straight to `Decimal`, never through `f64`.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+/// Parses money: `26000`, `26000.5`, `26,000.50`. Thousands separators only
+/// in groups of three; at most two decimals; never negative.
+pub fn money(text: &str) -> Result<Decimal, String> {
+    let s = text.trim();
+    if s.is_empty() {
+        return Err("empty".into());
+    }
+    let (int_part, frac_part) = match s.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (s, None),
+    };
+    let digits: String = if int_part.contains(',') {
+        let groups: Vec<&str> = int_part.split(',').collect();
+        let first_ok = (1..=3).contains(&groups[0].len());
+        let rest_ok = groups[1..].iter().all(|g| g.len() == 3);
+        if !first_ok || !rest_ok || !groups.iter().all(|g| all_digits(g)) {
+            return Err("thousands separators must group exactly three digits".into());
+        }
+        groups.concat()
+    } else {
+        if s.starts_with('-') {
+            return Err("must not be negative".into());
+        }
+        if int_part.is_empty() || !all_digits(int_part) {
+            return Err("not a number".into());
+        }
+        int_part.to_string()
+    };
+    let mut number = digits;
+    if let Some(f) = frac_part {
+        if f.is_empty() || !all_digits(f) {
+            return Err("not a number".into());
+        }
+        if f.len() > 2 {
+            return Err("more than 2 decimals".into());
+        }
+        number.push('.');
+        number.push_str(f);
+    }
+    Decimal::from_str_exact(&number).map_err(|_| "out of range".to_string())
+}
+
+/// Parses a rate: a fraction `0.0005`, or `0.05%`, `0.5‰`, `5‱`. Never negative.
+pub fn rate(text: &str) -> Result<Decimal, String> {
+    let s = text.trim();
+    let (number, divisor) = if let Some(n) = s.strip_suffix('%') {
+        (n, 100u32)
+    } else if let Some(n) = s.strip_suffix('‰') {
+        (n, 1_000)
+    } else if let Some(n) = s.strip_suffix('‱') {
+        (n, 10_000)
+    } else {
+        (s, 1)
+    };
+    let number = number.trim_end();
+    if number.starts_with('-') {
+        return Err("must not be negative".into());
+    }
+    let valid = match number.split_once('.') {
+        Some((i, f)) => !i.is_empty() && !f.is_empty() && all_digits(i) && all_digits(f),
+        None => !number.is_empty() && all_digits(number),
+    };
+    if !valid {
+        return Err("not a rate (expected 0.0005, 0.05%, 0.5‰ or 5‱)".into());
+    }
+    let value = Decimal::from_str_exact(number).map_err(|_| "out of range".to_string())?;
+    value
+        .checked_div(Decimal::from(divisor))
+        .filter(|v| divisor == 1 || v * Decimal::from(divisor) == value)
+        .ok_or_else(|| "too many decimals".to_string())
+}
+
+/// Parses a date: `2025-04-10`, `2025/04/10` or `20250410`; a time after a
+/// space or `T` is ignored.
+pub fn date(text: &str) -> Result<NaiveDate, String> {
+    let s = text.trim();
+    let day = s.split([' ', 'T']).next().unwrap_or("");
+    let parsed = if day.len() == 8 && all_digits(day) {
+        NaiveDate::parse_from_str(day, "%Y%m%d")
+    } else if day.contains('/') {
+        NaiveDate::parse_from_str(day, "%Y/%m/%d")
+    } else {
+        NaiveDate::parse_from_str(day, "%Y-%m-%d")
+    };
+    parsed.map_err(|_| "not a date (expected 2025-04-10, 2025/04/10 or 20250410)".into())
+}
+
+fn all_digits(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn money_formats() {
+        assert_eq!(money("26000").unwrap(), d("26000"));
+        assert_eq!(money("26000.5").unwrap(), d("26000.5"));
+        assert_eq!(money(" 26,000.50 ").unwrap(), d("26000.50"));
+        assert_eq!(money("1,234,567").unwrap(), d("1234567"));
+        assert_eq!(money("0").unwrap(), d("0"));
+        assert_eq!(money("0.01").unwrap(), d("0.01"));
+    }
+
+    #[test]
+    fn money_rejects() {
+        for bad in [
+            "",
+            "-1",
+            "1.234",
+            "1.500",
+            "26,00",
+            "2,6000",
+            ",100",
+            "1,000,00",
+            "abc",
+            "1e5",
+            "1.",
+            ".5",
+            "+5",
+            "1 000",
+            "12,345.678",
+            "99999999999999999999999999999999",
+        ] {
+            assert!(money(bad).is_err(), "{bad:?} should be rejected");
+        }
+        assert_eq!(money("1.234").unwrap_err(), "more than 2 decimals");
+        assert_eq!(money("-3").unwrap_err(), "must not be negative");
+    }
+
+    #[test]
+    fn rate_formats() {
+        assert_eq!(rate("0.0005").unwrap(), d("0.0005"));
+        assert_eq!(rate("0.05%").unwrap(), d("0.0005"));
+        assert_eq!(rate("0.5‰").unwrap(), d("0.0005"));
+        assert_eq!(rate("5‱").unwrap(), d("0.0005"));
+        assert_eq!(rate("18%").unwrap(), d("0.18"));
+        assert_eq!(rate(" 0.1 % ").unwrap(), d("0.001"));
+        assert_eq!(rate("0").unwrap(), d("0"));
+    }
+
+    #[test]
+    fn rate_rejects() {
+        for bad in ["", "-0.1", "%", "abc", "0.05%%", "1.", ".5", "1,5", "5 bp"] {
+            assert!(rate(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn date_formats() {
+        let want = NaiveDate::from_ymd_opt(2025, 4, 10).unwrap();
+        for ok in [
+            "2025-04-10",
+            "2025/04/10",
+            "20250410",
+            "2025-04-10 13:45:00",
+            "2025-04-10T13:45:00Z",
+            " 2025/04/10 ",
+        ] {
+            assert_eq!(date(ok).unwrap(), want, "{ok:?}");
+        }
+        assert_eq!(
+            date("2024-02-29").unwrap(),
+            NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()
+        );
+    }
+
+    #[test]
+    fn date_rejects() {
+        for bad in [
+            "",
+            "2025-02-29",
+            "2025-13-01",
+            "10/04/2025",
+            "2025.04.10",
+            "202504101",
+            "x",
+        ] {
+            assert!(date(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,663 @@
+//! The policy: every rule and figure the computation follows, read from TOML.
+//!
+//! Presets are TOML text built into the binary. A user's file is laid over
+//! the default preset key by key (a list replaces the default list whole),
+//! then the whole is deserialized strictly (unknown fields are errors) and
+//! validated, so a policy that loads is one the computation can trust.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Deserializer};
+
+use crate::error::PolicyError;
+
+/// Built-in presets, name and TOML text.
+pub const PRESETS: &[(&str, &str)] = &[("cn-bank", include_str!("presets/cn-bank.toml"))];
+
+/// The preset used when no policy is named.
+pub const DEFAULT_PRESET: &str = "cn-bank";
+
+/// The input columns a policy's `[columns]` table may map.
+pub const CANONICAL_COLUMNS: &[&str] = &[
+    "loan_id",
+    "principal",
+    "due_date",
+    "annual_rate",
+    "daily_rate",
+    "paid_date",
+    "penalty_rate",
+    "unpaid_interest",
+    "fees",
+    "outstanding",
+    "currency",
+    "product",
+    "account_id",
+    "region",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub name: String,
+    pub currency: String,
+    pub year_days: u32,
+    pub count_both_ends: bool,
+    pub grace_days: u32,
+    pub grace_mode: GraceMode,
+    pub contract_interest: bool,
+    pub penalty: bool,
+    pub penalty_multiplier: Decimal,
+    pub compound: bool,
+    pub rounding: Rounding,
+    pub write_off_days: u32,
+    pub bucket_edges: Vec<u32>,
+    /// Canonical column name to the file's own header.
+    pub columns: BTreeMap<String, String>,
+    pub classes: Vec<Class>,
+    pub caps: Vec<Cap>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GraceMode {
+    ChargeAll,
+    SkipGrace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    HalfUp,
+    HalfEven,
+}
+
+impl Rounding {
+    /// Rounds to 2 decimals, the one rounding every amount gets.
+    pub fn cents(self, value: Decimal) -> Decimal {
+        let strategy = match self {
+            Rounding::HalfUp => RoundingStrategy::MidpointAwayFromZero,
+            Rounding::HalfEven => RoundingStrategy::MidpointNearestEven,
+        };
+        value.round_dp_with_strategy(2, strategy)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Class {
+    pub name: String,
+    pub min_days: u32,
+    #[serde(deserialize_with = "figure")]
+    pub provision_rate: Decimal,
+}
+
+/// A charge component a cap can apply to, in the order caps reduce them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Component {
+    Fees,
+    Compound,
+    Penalty,
+    Interest,
+}
+
+impl Component {
+    /// The order a biting cap reduces components in.
+    pub const REDUCTION_ORDER: [Component; 4] = [
+        Component::Fees,
+        Component::Compound,
+        Component::Penalty,
+        Component::Interest,
+    ];
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cap {
+    pub name: String,
+    pub limit: Limit,
+    pub applies_to: Vec<Component>,
+}
+
+/// How a cap's limit is reached; see SPEC.md section 2, Caps.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Limit {
+    AnnualRate { rate: Decimal, year_days: u32 },
+    DailyRate { rate: Decimal },
+    PrincipalRatio { ratio: Decimal },
+    Fixed { amount: Decimal },
+    ComponentRatio { ratio: Decimal, of: Vec<Component> },
+}
+
+/// The policy as written in TOML, before validation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    name: String,
+    currency: String,
+    year_days: u32,
+    count_both_ends: bool,
+    grace_days: u32,
+    grace_mode: GraceMode,
+    contract_interest: bool,
+    penalty: bool,
+    #[serde(deserialize_with = "figure")]
+    penalty_multiplier: Decimal,
+    compound: bool,
+    rounding: Rounding,
+    write_off_days: u32,
+    bucket_edges: Vec<u32>,
+    #[serde(default)]
+    columns: BTreeMap<String, String>,
+    classes: Vec<Class>,
+    #[serde(default)]
+    caps: Vec<RawCap>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum CapKind {
+    AnnualRate,
+    DailyRate,
+    PrincipalRatio,
+    Fixed,
+    ComponentRatio,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCap {
+    name: String,
+    kind: CapKind,
+    #[serde(default, deserialize_with = "optional_figure")]
+    rate: Option<Decimal>,
+    #[serde(default, deserialize_with = "optional_figure")]
+    ratio: Option<Decimal>,
+    #[serde(default, deserialize_with = "optional_figure")]
+    amount: Option<Decimal>,
+    year_days: Option<u32>,
+    applies_to: Option<Vec<Component>>,
+    of: Option<Vec<Component>>,
+}
+
+impl Policy {
+    /// Loads `spec`: a preset's name, or else the path of a TOML file laid
+    /// over the default preset.
+    pub fn load(spec: &str) -> Result<Policy, PolicyError> {
+        if let Some(text) = preset(spec) {
+            return Policy::from_toml(text, spec);
+        }
+        let path = Path::new(spec);
+        let text = std::fs::read_to_string(path).map_err(|e| PolicyError::Read {
+            path: spec.to_string(),
+            message: format!(
+                "{e} (not a file, nor a preset: {})",
+                preset_names().join(", ")
+            ),
+        })?;
+        Policy::from_toml(&text, spec)
+    }
+
+    /// Parses a policy's TOML text laid over the default preset; `origin`
+    /// names the text in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Policy, PolicyError> {
+        let syntax = |e: toml::de::Error| PolicyError::Syntax {
+            path: origin.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        };
+        let mut merged: toml::Table = DEFAULT_TEXT.parse().map_err(syntax)?;
+        let own: toml::Table = text.parse().map_err(syntax)?;
+        merged.extend(own);
+        let raw: RawPolicy = toml::Value::Table(merged).try_into().map_err(syntax)?;
+        raw.validate()
+            .map_err(|(field, reason)| PolicyError::Invalid {
+                path: origin.to_string(),
+                field,
+                reason,
+            })
+    }
+
+    /// The bucket labels in order: `current`, `1-30`, ..., `181+`.
+    pub fn bucket_labels(&self) -> Vec<String> {
+        let mut labels = vec!["current".to_string()];
+        let mut low = 1;
+        for &edge in &self.bucket_edges {
+            labels.push(format!("{low}-{edge}"));
+            low = edge + 1;
+        }
+        labels.push(format!("{low}+"));
+        labels
+    }
+
+    /// The index in `bucket_labels` of a number of days past due.
+    pub fn bucket_index(&self, days_overdue: i64) -> usize {
+        if days_overdue <= 0 {
+            return 0;
+        }
+        1 + self
+            .bucket_edges
+            .iter()
+            .take_while(|&&edge| days_overdue > i64::from(edge))
+            .count()
+    }
+
+    /// The index of the class that a number of days past due falls in.
+    pub fn class_index(&self, days_overdue: i64) -> usize {
+        self.classes
+            .iter()
+            .rposition(|c| days_overdue >= i64::from(c.min_days))
+            .unwrap_or(0)
+    }
+}
+
+const DEFAULT_TEXT: &str = PRESETS[0].1;
+
+/// The TOML text of a built-in preset.
+pub fn preset(name: &str) -> Option<&'static str> {
+    PRESETS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
+}
+
+pub fn preset_names() -> Vec<&'static str> {
+    PRESETS.iter().map(|(n, _)| *n).collect()
+}
+
+type Invalid = (String, String);
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Invalid {
+    (field.into(), reason.into())
+}
+
+fn non_negative(field: &str, value: Decimal) -> Result<Decimal, Invalid> {
+    if value.is_sign_negative() && !value.is_zero() {
+        return Err(invalid(field, format!("must not be negative, got {value}")));
+    }
+    Ok(value)
+}
+
+impl RawPolicy {
+    fn validate(self) -> Result<Policy, Invalid> {
+        if ![360, 365].contains(&self.year_days) {
+            return Err(invalid(
+                "year_days",
+                format!("must be 360 or 365, got {}", self.year_days),
+            ));
+        }
+        let currency = self.currency.trim().to_ascii_uppercase();
+        if !is_currency_code(&currency) {
+            return Err(invalid(
+                "currency",
+                format!("must be a 3-letter ISO 4217 code, got {:?}", self.currency),
+            ));
+        }
+        non_negative("penalty_multiplier", self.penalty_multiplier)?;
+        if self.bucket_edges.first() == Some(&0)
+            || self.bucket_edges.windows(2).any(|w| w[0] >= w[1])
+        {
+            return Err(invalid(
+                "bucket_edges",
+                "must be positive and strictly increasing",
+            ));
+        }
+        for key in self.columns.keys() {
+            if !CANONICAL_COLUMNS.contains(&key.as_str()) {
+                return Err(invalid(
+                    format!("columns.{key}"),
+                    format!(
+                        "not an input column; known: {}",
+                        CANONICAL_COLUMNS.join(", ")
+                    ),
+                ));
+            }
+        }
+        self.validate_classes()?;
+        let caps = self
+            .caps
+            .into_iter()
+            .enumerate()
+            .map(|(i, cap)| cap.validate(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (i, cap) in caps.iter().enumerate() {
+            if caps[..i].iter().any(|c| c.name == cap.name) {
+                return Err(invalid(
+                    format!("caps[{i}].name"),
+                    format!("duplicate cap name {:?}", cap.name),
+                ));
+            }
+        }
+        Ok(Policy {
+            name: self.name,
+            currency,
+            year_days: self.year_days,
+            count_both_ends: self.count_both_ends,
+            grace_days: self.grace_days,
+            grace_mode: self.grace_mode,
+            contract_interest: self.contract_interest,
+            penalty: self.penalty,
+            penalty_multiplier: self.penalty_multiplier,
+            compound: self.compound,
+            rounding: self.rounding,
+            write_off_days: self.write_off_days,
+            bucket_edges: self.bucket_edges,
+            columns: self.columns,
+            classes: self.classes,
+            caps,
+        })
+    }
+
+    fn validate_classes(&self) -> Result<(), Invalid> {
+        let classes = &self.classes;
+        if classes.first().map(|c| c.min_days) != Some(0) {
+            return Err(invalid(
+                "classes",
+                "the first class must have min_days = 0, so every day count has a class",
+            ));
+        }
+        for (i, class) in classes.iter().enumerate() {
+            if class.name.trim().is_empty() {
+                return Err(invalid(format!("classes[{i}].name"), "must not be empty"));
+            }
+            if i > 0 && class.min_days <= classes[i - 1].min_days {
+                return Err(invalid(
+                    format!("classes[{i}].min_days"),
+                    "must be greater than the previous class's",
+                ));
+            }
+            let rate = non_negative(
+                &format!("classes[{i}].provision_rate"),
+                class.provision_rate,
+            )?;
+            if rate > Decimal::ONE {
+                return Err(invalid(
+                    format!("classes[{i}].provision_rate"),
+                    format!("must be at most 1, got {rate}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RawCap {
+    fn validate(self, index: usize) -> Result<Cap, Invalid> {
+        let field = |name: &str| format!("caps[{index}].{name}");
+        let name = self.name.trim().to_string();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(invalid(
+                field("name"),
+                format!(
+                    "must be non-empty letters, digits, '-', '_' or '.', got {:?}",
+                    self.name
+                ),
+            ));
+        }
+        let need = |value: Option<Decimal>, figure: &str| {
+            value
+                .ok_or_else(|| invalid(field(figure), "missing: this cap's kind needs it"))
+                .and_then(|v| non_negative(&field(figure), v))
+        };
+        let unused = |present: bool, figure: &str| {
+            if present {
+                Err(invalid(field(figure), "not used by this cap's kind"))
+            } else {
+                Ok(())
+            }
+        };
+        let limit = match self.kind {
+            CapKind::AnnualRate => {
+                let year_days = self.year_days.unwrap_or(365);
+                if year_days == 0 {
+                    return Err(invalid(field("year_days"), "must be positive"));
+                }
+                unused(self.ratio.is_some(), "ratio")?;
+                unused(self.amount.is_some(), "amount")?;
+                Limit::AnnualRate {
+                    rate: need(self.rate, "rate")?,
+                    year_days,
+                }
+            }
+            CapKind::DailyRate => {
+                unused(self.ratio.is_some(), "ratio")?;
+                unused(self.amount.is_some(), "amount")?;
+                Limit::DailyRate {
+                    rate: need(self.rate, "rate")?,
+                }
+            }
+            CapKind::PrincipalRatio => {
+                unused(self.rate.is_some(), "rate")?;
+                unused(self.amount.is_some(), "amount")?;
+                Limit::PrincipalRatio {
+                    ratio: need(self.ratio, "ratio")?,
+                }
+            }
+            CapKind::Fixed => {
+                unused(self.rate.is_some(), "rate")?;
+                unused(self.ratio.is_some(), "ratio")?;
+                Limit::Fixed {
+                    amount: need(self.amount, "amount")?,
+                }
+            }
+            CapKind::ComponentRatio => {
+                unused(self.rate.is_some(), "rate")?;
+                unused(self.amount.is_some(), "amount")?;
+                let of = components(self.of.clone(), &field("of"))?
+                    .ok_or_else(|| invalid(field("of"), "missing: this cap's kind needs it"))?;
+                Limit::ComponentRatio {
+                    ratio: need(self.ratio, "ratio")?,
+                    of,
+                }
+            }
+        };
+        if self.year_days.is_some() && !matches!(limit, Limit::AnnualRate { .. }) {
+            return Err(invalid(field("year_days"), "not used by this cap's kind"));
+        }
+        if self.of.is_some() && !matches!(limit, Limit::ComponentRatio { .. }) {
+            return Err(invalid(field("of"), "not used by this cap's kind"));
+        }
+        let applies_to = components(self.applies_to, &field("applies_to"))?
+            .unwrap_or_else(|| Component::REDUCTION_ORDER.to_vec());
+        Ok(Cap {
+            name,
+            limit,
+            applies_to,
+        })
+    }
+}
+
+/// A non-empty list of distinct components, sorted in reduction order.
+fn components(
+    list: Option<Vec<Component>>,
+    field: &str,
+) -> Result<Option<Vec<Component>>, Invalid> {
+    let Some(mut list) = list else {
+        return Ok(None);
+    };
+    if list.is_empty() {
+        return Err(invalid(field, "must name at least one component"));
+    }
+    list.sort();
+    if list.windows(2).any(|w| w[0] == w[1]) {
+        return Err(invalid(field, "names a component twice"));
+    }
+    Ok(Some(list))
+}
+
+pub fn is_currency_code(code: &str) -> bool {
+    code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// A figure given as a string or a number, read as an exact decimal.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Figure {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+}
+
+impl Figure {
+    fn exact(self) -> Result<Decimal, String> {
+        let text = match self {
+            Figure::Text(s) => s,
+            Figure::Integer(i) => return Ok(Decimal::from(i)),
+            // Rust prints the shortest text that reads back as the same
+            // float, which is the text the user wrote for any figure of up
+            // to 15 significant digits.
+            Figure::Float(f) => format!("{f}"),
+        };
+        Decimal::from_str_exact(text.trim()).map_err(|_| format!("not a decimal number: {text:?}"))
+    }
+}
+
+fn figure<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    Figure::deserialize(d)?
+        .exact()
+        .map_err(serde::de::Error::custom)
+}
+
+fn optional_figure<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    figure(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn load_err(text: &str) -> String {
+        Policy::from_toml(text, "test.toml")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn default_preset_matches_spec() {
+        let p = Policy::load("cn-bank").unwrap();
+        assert_eq!(p.year_days, 360);
+        assert_eq!(p.penalty_multiplier, d("1.5"));
+        assert!(!p.contract_interest && p.penalty && p.compound);
+        assert_eq!(p.grace_mode, GraceMode::ChargeAll);
+        assert_eq!(p.rounding, Rounding::HalfUp);
+        assert_eq!(p.write_off_days, 180);
+        assert_eq!(
+            p.bucket_labels(),
+            ["current", "1-30", "31-60", "61-90", "91-180", "181+"]
+        );
+        let classes: Vec<_> = p
+            .classes
+            .iter()
+            .map(|c| (c.name.as_str(), c.min_days))
+            .collect();
+        assert_eq!(
+            classes,
+            [
+                ("normal", 0),
+                ("special_mention", 1),
+                ("substandard", 91),
+                ("doubtful", 271),
+                ("loss", 361)
+            ]
+        );
+        assert_eq!(p.caps.len(), 2);
+        assert_eq!(
+            p.caps[1].limit,
+            Limit::AnnualRate {
+                rate: d("0.36"),
+                year_days: 365
+            }
+        );
+        assert_eq!(p.caps[0].applies_to, Component::REDUCTION_ORDER.to_vec());
+    }
+
+    #[test]
+    fn file_overrides_and_lists_replace() {
+        let p =
+            Policy::from_toml("year_days = 365\ncaps = []\nbucket_edges = [10]\n", "t").unwrap();
+        assert_eq!(p.year_days, 365);
+        assert!(p.caps.is_empty());
+        assert_eq!(p.bucket_labels(), ["current", "1-10", "11+"]);
+        assert_eq!(p.classes.len(), 5, "unnamed lists keep the default");
+    }
+
+    #[test]
+    fn figures_as_numbers_are_exact() {
+        let p = Policy::from_toml(
+            "penalty_multiplier = 1.3\n[[caps]]\nname = \"x\"\nkind = \"daily_rate\"\nrate = 0.008\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(p.penalty_multiplier, d("1.3"));
+        assert_eq!(p.caps[0].limit, Limit::DailyRate { rate: d("0.008") });
+        let p = Policy::from_toml("penalty_multiplier = 2", "t").unwrap();
+        assert_eq!(p.penalty_multiplier, d("2"));
+    }
+
+    #[test]
+    fn bucket_and_class_boundaries() {
+        let p = Policy::load("cn-bank").unwrap();
+        let cases = [
+            (0, 0),
+            (1, 1),
+            (30, 1),
+            (31, 2),
+            (60, 2),
+            (61, 3),
+            (90, 3),
+            (91, 4),
+            (180, 4),
+            (181, 5),
+        ];
+        for (days, bucket) in cases {
+            assert_eq!(p.bucket_index(days), bucket, "{days} days");
+        }
+        let cases = [
+            (0, 0),
+            (1, 1),
+            (90, 1),
+            (91, 2),
+            (270, 2),
+            (271, 3),
+            (360, 3),
+            (361, 4),
+        ];
+        for (days, class) in cases {
+            assert_eq!(p.class_index(days), class, "{days} days");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert!(load_err("year_days = 0").contains("year_days"));
+        assert!(load_err("year_days = 364").contains("year_days"));
+        assert!(load_err("colour = 1").contains("colour"));
+        assert!(load_err("penalty_multiplier = \"-1\"").contains("penalty_multiplier"));
+        assert!(load_err("penalty_multiplier = \"abc\"").contains("abc"));
+        assert!(load_err("grace_mode = \"sometimes\"").contains("sometimes"));
+        assert!(load_err("bucket_edges = [30, 30]").contains("bucket_edges"));
+        assert!(load_err("[columns]\nloan = \"x\"").contains("columns.loan"));
+        let cap = |body: &str| load_err(&format!("[[caps]]\nname = \"c\"\n{body}"));
+        assert!(cap("kind = \"annual_rate\"").contains("caps[0].rate"));
+        assert!(cap("kind = \"fixed\"").contains("caps[0].amount"));
+        assert!(cap("kind = \"principal_ratio\"").contains("caps[0].ratio"));
+        assert!(cap("kind = \"component_ratio\"\nratio = 1").contains("caps[0].of"));
+        assert!(cap("kind = \"daily_rate\"\nrate = \"-0.1\"").contains("caps[0].rate"));
+        assert!(cap("kind = \"fixed\"\namount = 1\nrate = 1").contains("caps[0].rate"));
+        assert!(cap("kind = \"fixed\"\namount = 1\nwhatever = 1").contains("whatever"));
+        assert!(cap("kind = \"fixed\"\namount = 1\napplies_to = []").contains("caps[0].applies_to"));
+        assert!(cap("kind = \"weekly\"").contains("weekly"));
+        assert!(
+            load_err("[[classes]]\nname = \"a\"\nmin_days = 5\nprovision_rate = 1")
+                .contains("classes")
+        );
+        assert!(load_err("name = ").contains("test.toml"));
+    }
+}

@@ -1,0 +1,453 @@
+//! The record model: where each input column sits in a file (`Layout`), one
+//! parsed input row (`Loan`), and a row that could not be read (`Reject`).
+
+use chrono::NaiveDate;
+use csv::ByteRecord;
+use rust_decimal::Decimal;
+
+use crate::error::Error;
+use crate::parse;
+use crate::policy::{is_currency_code, Policy, CANONICAL_COLUMNS};
+
+/// Dimension columns copied to the results when the input has them.
+pub const DIMENSIONS: [Col; 3] = [Col::Product, Col::AccountId, Col::Region];
+
+/// The canonical input columns, in `CANONICAL_COLUMNS` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Col {
+    LoanId,
+    Principal,
+    DueDate,
+    AnnualRate,
+    DailyRate,
+    PaidDate,
+    PenaltyRate,
+    UnpaidInterest,
+    Fees,
+    Outstanding,
+    Currency,
+    Product,
+    AccountId,
+    Region,
+}
+
+impl Col {
+    pub fn name(self) -> &'static str {
+        CANONICAL_COLUMNS[self as usize]
+    }
+}
+
+/// Where each canonical column sits in a file's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    index: [Option<usize>; CANONICAL_COLUMNS.len()],
+    /// The dimension columns present, in `DIMENSIONS` order.
+    pub dimensions: Vec<Col>,
+    /// Number of fields in the header: every row must have as many.
+    pub width: usize,
+}
+
+impl Layout {
+    /// Finds the columns in a header. Names match case-insensitively after
+    /// trimming, through the policy's `[columns]` mapping.
+    pub fn from_header(header: &ByteRecord, policy: &Policy, path: &str) -> Result<Layout, Error> {
+        let names: Vec<String> = header
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).trim().to_lowercase())
+            .collect();
+        let mut index = [None; CANONICAL_COLUMNS.len()];
+        for (slot, canonical) in index.iter_mut().zip(CANONICAL_COLUMNS) {
+            let wanted = policy
+                .columns
+                .get(*canonical)
+                .map_or_else(|| canonical.to_string(), |h| h.trim().to_lowercase());
+            let mut found = names.iter().enumerate().filter(|(_, n)| **n == wanted);
+            *slot = found.next().map(|(i, _)| i);
+            if let Some((second, _)) = found.next() {
+                return Err(Error::Header {
+                    path: path.to_string(),
+                    message: format!(
+                        "column {wanted:?} ({canonical}) appears twice in the header, fields {} and {}",
+                        slot.unwrap_or(0) + 1,
+                        second + 1
+                    ),
+                });
+            }
+        }
+        let has = |c: Col| index[c as usize].is_some();
+        let mut missing: Vec<String> = [Col::LoanId, Col::Principal, Col::DueDate]
+            .into_iter()
+            .filter(|&c| !has(c))
+            .map(|c| header_name(policy, c))
+            .collect();
+        if !has(Col::AnnualRate) && !has(Col::DailyRate) {
+            missing.push(format!(
+                "{} or {}",
+                header_name(policy, Col::AnnualRate),
+                header_name(policy, Col::DailyRate)
+            ));
+        }
+        if !missing.is_empty() {
+            let found: Vec<String> = header
+                .iter()
+                .map(|f| format!("{:?}", String::from_utf8_lossy(f)))
+                .collect();
+            return Err(Error::MissingColumns {
+                path: path.to_string(),
+                missing: missing.join(", "),
+                found: if found.is_empty() {
+                    "none".into()
+                } else {
+                    found.join(", ")
+                },
+            });
+        }
+        let dimensions = DIMENSIONS.into_iter().filter(|&c| has(c)).collect();
+        Ok(Layout {
+            index,
+            dimensions,
+            width: header.len(),
+        })
+    }
+}
+
+fn header_name(policy: &Policy, col: Col) -> String {
+    match policy.columns.get(col.name()) {
+        Some(h) => format!("{} (mapped to {h:?})", col.name()),
+        None => col.name().to_string(),
+    }
+}
+
+/// The contract rate as given: daily, or annual to be divided by year_days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContractRate {
+    Daily(Decimal),
+    Annual(Decimal),
+}
+
+/// One accepted input row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loan {
+    pub loan_id: String,
+    pub principal: Decimal,
+    pub due_date: NaiveDate,
+    pub rate: ContractRate,
+    pub paid_date: Option<NaiveDate>,
+    pub penalty_rate: Option<Decimal>,
+    pub unpaid_interest: Decimal,
+    pub fees: Decimal,
+    pub outstanding: Decimal,
+    pub currency: String,
+    /// Values of `Layout::dimensions`, in order.
+    pub dimensions: Vec<String>,
+}
+
+/// A row that could not be read: it goes to the rejects file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub line: u64,
+    pub loan_id: String,
+    pub column: String,
+    pub reason: String,
+    pub raw: String,
+}
+
+impl Reject {
+    pub fn new(record: &ByteRecord, loan_id: &str, column: &str, reason: String) -> Reject {
+        Reject {
+            line: record.position().map_or(0, |p| p.line()),
+            loan_id: loan_id.to_string(),
+            column: column.to_string(),
+            reason,
+            raw: raw_text(record),
+        }
+    }
+}
+
+/// The record as one CSV line, as it would have been written.
+fn raw_text(record: &ByteRecord) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let bytes = match writer.write_byte_record(record) {
+        Ok(()) => writer.into_inner().unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    text.strip_suffix('\n').unwrap_or(&text).to_string()
+}
+
+/// Reads one row's fields, or says which field is wrong and why.
+pub fn parse_loan(record: &ByteRecord, layout: &Layout, policy: &Policy) -> Result<Loan, Reject> {
+    let row = Row {
+        record,
+        layout,
+        policy,
+        loan_id: "",
+    };
+    if record.len() != layout.width {
+        let id = row.text(Col::LoanId).ok().flatten().unwrap_or("");
+        return Err(row.with_id(id).reject(
+            "",
+            format!(
+                "expected {} fields as in the header, found {}",
+                layout.width,
+                record.len()
+            ),
+        ));
+    }
+    let loan_id = row.text(Col::LoanId)?.unwrap_or("");
+    let row = row.with_id(loan_id);
+    if loan_id.is_empty() {
+        return Err(row.reject(
+            Col::LoanId.name(),
+            "empty: every row needs a loan_id".into(),
+        ));
+    }
+    let principal = row.required(Col::Principal, parse::money)?;
+    let due_date = row.required(Col::DueDate, parse::date)?;
+    let rate = match (
+        row.optional(Col::DailyRate, parse::rate)?,
+        row.optional(Col::AnnualRate, parse::rate)?,
+    ) {
+        (Some(daily), _) => ContractRate::Daily(daily),
+        (None, Some(annual)) => ContractRate::Annual(annual),
+        (None, None) => {
+            let col = if layout.index[Col::DailyRate as usize].is_some() {
+                Col::DailyRate
+            } else {
+                Col::AnnualRate
+            };
+            return Err(row.reject(
+                col.name(),
+                "empty: one of annual_rate and daily_rate is required".into(),
+            ));
+        }
+    };
+    let paid_date = row.optional(Col::PaidDate, parse::date)?;
+    let penalty_rate = row.optional(Col::PenaltyRate, parse::rate)?;
+    let unpaid_interest = row
+        .optional(Col::UnpaidInterest, parse::money)?
+        .unwrap_or_default();
+    let fees = row.optional(Col::Fees, parse::money)?.unwrap_or_default();
+    let outstanding = row
+        .optional(Col::Outstanding, parse::money)?
+        .unwrap_or(principal);
+    let currency = match row.text(Col::Currency)? {
+        Some(code) => {
+            let upper = code.to_ascii_uppercase();
+            if !is_currency_code(&upper) {
+                return Err(row.reject(
+                    Col::Currency.name(),
+                    format!("{code:?} is not a 3-letter ISO 4217 code"),
+                ));
+            }
+            upper
+        }
+        None => policy.currency.clone(),
+    };
+    let dimensions = layout
+        .dimensions
+        .iter()
+        .map(|&c| row.text(c).map(|v| v.unwrap_or("").to_string()))
+        .collect::<Result<_, _>>()?;
+    Ok(Loan {
+        loan_id: loan_id.to_string(),
+        principal,
+        due_date,
+        rate,
+        paid_date,
+        penalty_rate,
+        unpaid_interest,
+        fees,
+        outstanding,
+        currency,
+        dimensions,
+    })
+}
+
+/// Field access for one record, making rejects that name the column.
+struct Row<'a> {
+    record: &'a ByteRecord,
+    layout: &'a Layout,
+    policy: &'a Policy,
+    loan_id: &'a str,
+}
+
+impl<'a> Row<'a> {
+    fn with_id(self, loan_id: &'a str) -> Row<'a> {
+        Row { loan_id, ..self }
+    }
+
+    fn reject(&self, column: &str, reason: String) -> Reject {
+        Reject::new(self.record, self.loan_id, column, reason)
+    }
+
+    /// The column's header as the file spells it, for messages.
+    fn column_name(&self, col: Col) -> String {
+        match self.policy.columns.get(col.name()) {
+            Some(header) => header.clone(),
+            None => col.name().to_string(),
+        }
+    }
+
+    /// The trimmed text of a column; `None` when absent or empty.
+    fn text(&self, col: Col) -> Result<Option<&'a str>, Reject> {
+        let Some(i) = self.layout.index[col as usize] else {
+            return Ok(None);
+        };
+        let bytes = self.record.get(i).unwrap_or(b"");
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            self.reject(
+                &self.column_name(col),
+                format!(
+                    "invalid UTF-8 at byte {}: {:?}",
+                    e.valid_up_to(),
+                    String::from_utf8_lossy(bytes)
+                ),
+            )
+        })?;
+        let text = text.trim();
+        Ok((!text.is_empty()).then_some(text))
+    }
+
+    fn optional<T>(
+        &self,
+        col: Col,
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, Reject> {
+        match self.text(col)? {
+            None => Ok(None),
+            Some(text) => parse(text)
+                .map(Some)
+                .map_err(|why| self.reject(&self.column_name(col), format!("{text:?}: {why}"))),
+        }
+    }
+
+    fn required<T>(&self, col: Col, parse: fn(&str) -> Result<T, String>) -> Result<T, Reject> {
+        self.optional(col, parse)?
+            .ok_or_else(|| self.reject(&self.column_name(col), "empty: required".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy::load("cn-bank").unwrap()
+    }
+
+    fn record(fields: &[&str], line: u64) -> ByteRecord {
+        let mut r = ByteRecord::from(fields.to_vec());
+        let mut pos = csv::Position::new();
+        pos.set_line(line);
+        r.set_position(Some(pos));
+        r
+    }
+
+    fn layout(fields: &[&str]) -> Layout {
+        Layout::from_header(&ByteRecord::from(fields.to_vec()), &policy(), "book.csv").unwrap()
+    }
+
+    #[test]
+    fn header_matches_case_insensitively_after_trim() {
+        let l = layout(&[
+            " Loan_ID ",
+            "PRINCIPAL",
+            "due_date",
+            "Daily_Rate",
+            "region",
+            "product",
+        ]);
+        assert_eq!(l.dimensions, [Col::Product, Col::Region]);
+        assert_eq!(l.width, 6);
+    }
+
+    #[test]
+    fn missing_columns_are_named() {
+        let header = ByteRecord::from(vec!["loan_id", "amount"]);
+        let err = Layout::from_header(&header, &policy(), "book.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("book.csv"), "{err}");
+        assert!(
+            err.contains("principal, due_date, annual_rate or daily_rate"),
+            "{err}"
+        );
+        assert!(err.contains("\"amount\""), "{err}");
+    }
+
+    #[test]
+    fn duplicate_header_is_an_error() {
+        let header = ByteRecord::from(vec![
+            "loan_id",
+            "principal",
+            "due_date",
+            "daily_rate",
+            "Principal",
+        ]);
+        let err = Layout::from_header(&header, &policy(), "b.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("appears twice"), "{err}");
+    }
+
+    #[test]
+    fn parses_a_full_row() {
+        let l = layout(&[
+            "loan_id",
+            "principal",
+            "due_date",
+            "annual_rate",
+            "daily_rate",
+            "fees",
+            "currency",
+        ]);
+        let loan = parse_loan(
+            &record(&["L1", "26,000", "2025/04/10", "18%", "", "15", "usd"], 2),
+            &l,
+            &policy(),
+        )
+        .unwrap();
+        assert_eq!(loan.rate, ContractRate::Annual("0.18".parse().unwrap()));
+        assert_eq!(loan.outstanding, "26000".parse().unwrap());
+        assert_eq!(loan.currency, "USD");
+        let loan = parse_loan(
+            &record(&["L1", "1", "20250410", "18%", "0.05%", "", ""], 2),
+            &l,
+            &policy(),
+        )
+        .unwrap();
+        assert_eq!(
+            loan.rate,
+            ContractRate::Daily("0.0005".parse().unwrap()),
+            "daily wins"
+        );
+        assert_eq!(loan.currency, "CNY");
+    }
+
+    #[test]
+    fn rejects_name_line_column_and_value() {
+        let l = layout(&["loan_id", "principal", "due_date", "daily_rate"]);
+        let r = parse_loan(
+            &record(&["L7", "1.234", "2025-01-01", "0.001"], 9),
+            &l,
+            &policy(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (r.line, r.loan_id.as_str(), r.column.as_str()),
+            (9, "L7", "principal")
+        );
+        assert_eq!(r.reason, "\"1.234\": more than 2 decimals");
+        assert_eq!(r.raw, "L7,1.234,2025-01-01,0.001");
+        let r = parse_loan(&record(&["L8", "1", "2025-01-01"], 3), &l, &policy()).unwrap_err();
+        assert_eq!(r.reason, "expected 4 fields as in the header, found 3");
+        let r = parse_loan(&record(&["L9", "1", "2025-01-01", " "], 3), &l, &policy()).unwrap_err();
+        assert_eq!(r.column, "daily_rate");
+        let r =
+            parse_loan(&record(&[" ", "1", "2025-01-01", "0.1"], 3), &l, &policy()).unwrap_err();
+        assert_eq!(r.column, "loan_id");
+    }
+}

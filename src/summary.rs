@@ -1,0 +1,472 @@
+//! Aggregate statistics (SPEC.md section 3, Summary): exact decimal sums and
+//! exact day percentiles per group, folded per batch and merged, so the
+//! result never depends on thread count or batch size.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+
+use crate::compute::{Figures, Status};
+use crate::output::{money, ratio6};
+use crate::policy::{Component, Policy};
+use crate::record::{Col, Layout, Loan};
+
+/// Classes whose unpaid outstanding counts as non-performing.
+pub const NPL_CLASSES: [&str; 3] = ["substandard", "doubtful", "loss"];
+
+/// A column the summary can group by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupKey {
+    Currency,
+    Product,
+    AccountId,
+    Region,
+    Bucket,
+    Status,
+    Classification,
+}
+
+impl GroupKey {
+    pub const ALL: [GroupKey; 7] = [
+        GroupKey::Currency,
+        GroupKey::Product,
+        GroupKey::AccountId,
+        GroupKey::Region,
+        GroupKey::Bucket,
+        GroupKey::Status,
+        GroupKey::Classification,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupKey::Currency => "currency",
+            GroupKey::Product => "product",
+            GroupKey::AccountId => "account_id",
+            GroupKey::Region => "region",
+            GroupKey::Bucket => "bucket",
+            GroupKey::Status => "status",
+            GroupKey::Classification => "classification",
+        }
+    }
+}
+
+impl FromStr for GroupKey {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<GroupKey, String> {
+        GroupKey::ALL
+            .into_iter()
+            .find(|k| k.name() == s.trim())
+            .ok_or_else(|| {
+                let names: Vec<_> = GroupKey::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "unknown group-by column {s:?}; choose from {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// The group keys of a run: currency always first (amounts are never added
+/// across currencies), then the others as given, without repeats.
+pub fn normalize_keys(keys: &[GroupKey]) -> Vec<GroupKey> {
+    let mut out = vec![GroupKey::Currency];
+    for &k in keys {
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    out
+}
+
+/// Running totals of one group.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    pub loans: u64,
+    pub overdue_loans: u64,
+    pub principal: Decimal,
+    pub outstanding: Decimal,
+    pub amounts: [Decimal; 4],
+    pub total_raw: Decimal,
+    pub total_capped: Decimal,
+    pub excess: Decimal,
+    pub breached_loans: u64,
+    /// Loans breaching each cap, in policy order.
+    pub breaches: Vec<u64>,
+    pub provision: Decimal,
+    pub written_off_principal: Decimal,
+    /// days_overdue -> number of loans, for loans with days_overdue > 0.
+    pub days: BTreeMap<i64, u64>,
+    pub unpaid_outstanding: Decimal,
+    pub npl_outstanding: Decimal,
+}
+
+impl Tally {
+    pub fn add(&mut self, loan: &Loan, f: &Figures, policy: &Policy) {
+        self.loans += 1;
+        self.principal += loan.principal;
+        self.outstanding += loan.outstanding;
+        for (sum, value) in self.amounts.iter_mut().zip(f.raw) {
+            *sum += value;
+        }
+        self.total_raw += f.total_raw;
+        self.total_capped += f.total_capped;
+        self.excess += f.excess;
+        if !f.breaches.is_empty() {
+            self.breached_loans += 1;
+        }
+        if self.breaches.len() < policy.caps.len() {
+            self.breaches.resize(policy.caps.len(), 0);
+        }
+        for &i in &f.breaches {
+            self.breaches[i] += 1;
+        }
+        self.provision += f.provision;
+        if f.status == Status::WrittenOff {
+            self.written_off_principal += loan.principal;
+        }
+        if f.days_overdue > 0 {
+            self.overdue_loans += 1;
+            *self.days.entry(f.days_overdue).or_default() += 1;
+        }
+        if let Some(class) = f.class {
+            self.unpaid_outstanding += loan.outstanding;
+            if NPL_CLASSES.contains(&policy.classes[class].name.as_str()) {
+                self.npl_outstanding += loan.outstanding;
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: &Tally) {
+        self.loans += other.loans;
+        self.overdue_loans += other.overdue_loans;
+        self.principal += other.principal;
+        self.outstanding += other.outstanding;
+        for (sum, value) in self.amounts.iter_mut().zip(other.amounts) {
+            *sum += value;
+        }
+        self.total_raw += other.total_raw;
+        self.total_capped += other.total_capped;
+        self.excess += other.excess;
+        self.breached_loans += other.breached_loans;
+        if self.breaches.len() < other.breaches.len() {
+            self.breaches.resize(other.breaches.len(), 0);
+        }
+        for (sum, n) in self.breaches.iter_mut().zip(&other.breaches) {
+            *sum += n;
+        }
+        self.provision += other.provision;
+        self.written_off_principal += other.written_off_principal;
+        for (&days, &n) in &other.days {
+            *self.days.entry(days).or_default() += n;
+        }
+        self.unpaid_outstanding += other.unpaid_outstanding;
+        self.npl_outstanding += other.npl_outstanding;
+    }
+
+    /// Exact nearest-rank percentile of days_overdue over overdue loans.
+    pub fn days_percentile(&self, p: u64) -> Option<i64> {
+        let rank = (p * self.overdue_loans).div_ceil(100).max(1);
+        let mut seen = 0;
+        for (&days, &n) in &self.days {
+            seen += n;
+            if seen >= rank {
+                return Some(days);
+            }
+        }
+        None
+    }
+}
+
+/// One part of a group key: the policy's order for buckets, statuses and
+/// classes (0 for text keys), then the text, so keys sort as SPEC.md says.
+type KeyPart = (usize, String);
+
+/// Tallies by group.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub groups: BTreeMap<Vec<KeyPart>, Tally>,
+}
+
+/// How to find each group key of a row.
+#[derive(Debug, Clone)]
+pub struct Grouping {
+    pub keys: Vec<GroupKey>,
+    /// For dimension keys, the index into `Loan::dimensions`.
+    dimension_index: Vec<Option<usize>>,
+    buckets: Vec<String>,
+}
+
+impl Grouping {
+    pub fn new(keys: &[GroupKey], layout: &Layout, policy: &Policy) -> Grouping {
+        let keys = normalize_keys(keys);
+        let dimension_index = keys
+            .iter()
+            .map(|k| {
+                let col = match k {
+                    GroupKey::Product => Col::Product,
+                    GroupKey::AccountId => Col::AccountId,
+                    GroupKey::Region => Col::Region,
+                    _ => return None,
+                };
+                layout.dimensions.iter().position(|&c| c == col)
+            })
+            .collect();
+        Grouping {
+            keys,
+            dimension_index,
+            buckets: policy.bucket_labels(),
+        }
+    }
+
+    fn key(&self, loan: &Loan, f: &Figures, policy: &Policy) -> Vec<KeyPart> {
+        self.keys
+            .iter()
+            .zip(&self.dimension_index)
+            .map(|(key, dim)| match key {
+                GroupKey::Currency => (0, loan.currency.clone()),
+                GroupKey::Product | GroupKey::AccountId | GroupKey::Region => (
+                    0,
+                    dim.map_or_else(String::new, |i| loan.dimensions[i].clone()),
+                ),
+                GroupKey::Bucket => (f.bucket, self.buckets[f.bucket].clone()),
+                GroupKey::Status => (f.status as usize, f.status.as_str().to_string()),
+                GroupKey::Classification => match f.class {
+                    Some(c) => (c, policy.classes[c].name.clone()),
+                    None => (policy.classes.len(), String::new()),
+                },
+            })
+            .collect()
+    }
+}
+
+impl Summary {
+    pub fn add(&mut self, grouping: &Grouping, loan: &Loan, f: &Figures, policy: &Policy) {
+        let key = grouping.key(loan, f, policy);
+        self.groups.entry(key).or_default().add(loan, f, policy);
+    }
+
+    pub fn merge(&mut self, other: &Summary) {
+        for (key, tally) in &other.groups {
+            match self.groups.get_mut(key) {
+                Some(mine) => mine.merge(tally),
+                None => {
+                    self.groups.insert(key.clone(), tally.clone());
+                }
+            }
+        }
+    }
+
+    /// The header and rows of the summary table: each currency's groups in
+    /// key order, then its total row (other keys `*`) with npl_ratio and
+    /// coverage. Grouped by currency alone, the total row is the group row.
+    pub fn table(&self, grouping: &Grouping, policy: &Policy) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut header: Vec<String> = grouping.keys.iter().map(|k| k.name().to_string()).collect();
+        header.extend(
+            [
+                "loans",
+                "overdue_loans",
+                "principal",
+                "outstanding",
+                "interest",
+                "penalty",
+                "compound",
+                "fees",
+                "total_raw",
+                "total_capped",
+                "excess",
+                "breached_loans",
+            ]
+            .map(String::from),
+        );
+        header.extend(policy.caps.iter().map(|c| format!("breaches_{}", c.name)));
+        header.extend(
+            [
+                "provision",
+                "written_off_principal",
+                "days_p50",
+                "days_p90",
+                "days_p99",
+                "days_max",
+                "npl_ratio",
+                "coverage",
+            ]
+            .map(String::from),
+        );
+
+        let mut rows = Vec::new();
+        let mut groups = self.groups.iter().peekable();
+        while let Some((first_key, _)) = groups.peek() {
+            let currency = first_key[0].1.clone();
+            let mut total = Tally::default();
+            while let Some((key, tally)) = groups.next_if(|(k, _)| k[0].1 == currency) {
+                total.merge(tally);
+                if grouping.keys.len() > 1 {
+                    let keys = key.iter().map(|(_, text)| text.clone()).collect();
+                    rows.push(stat_row(keys, tally, policy, false));
+                }
+            }
+            let mut keys = vec![currency];
+            keys.resize(grouping.keys.len(), "*".to_string());
+            rows.push(stat_row(keys, &total, policy, true));
+        }
+        (header, rows)
+    }
+}
+
+fn stat_row(mut row: Vec<String>, t: &Tally, policy: &Policy, is_total: bool) -> Vec<String> {
+    let amount = |c: Component| money(t.amounts[c as usize]);
+    row.extend([
+        t.loans.to_string(),
+        t.overdue_loans.to_string(),
+        money(t.principal),
+        money(t.outstanding),
+        amount(Component::Interest),
+        amount(Component::Penalty),
+        amount(Component::Compound),
+        amount(Component::Fees),
+        money(t.total_raw),
+        money(t.total_capped),
+        money(t.excess),
+        t.breached_loans.to_string(),
+    ]);
+    row.extend((0..policy.caps.len()).map(|i| t.breaches.get(i).copied().unwrap_or(0).to_string()));
+    let days = |d: Option<i64>| d.map_or_else(String::new, |d| d.to_string());
+    let ratio = |num: Decimal, den: Decimal| match (is_total, den.is_zero()) {
+        (true, false) => ratio6(num / den),
+        _ => String::new(),
+    };
+    row.extend([
+        money(t.provision),
+        money(t.written_off_principal),
+        days(t.days_percentile(50)),
+        days(t.days_percentile(90)),
+        days(t.days_percentile(99)),
+        days(t.days.keys().next_back().copied()),
+        ratio(t.npl_outstanding, t.unpaid_outstanding),
+        ratio(t.provision, t.npl_outstanding),
+    ]);
+    row
+}
+
+/// Writes the summary as CSV.
+pub fn write_csv<W: Write>(out: W, header: &[String], rows: &[Vec<String>]) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(header)?;
+    for row in rows {
+        w.write_record(row)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Writes the summary as an aligned table: keys left, figures right.
+pub fn write_table<W: Write>(
+    mut out: W,
+    header: &[String],
+    rows: &[Vec<String>],
+    keys: usize,
+) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (cell, &w))| {
+                let pad = " ".repeat(w - cell.chars().count());
+                if i < keys {
+                    format!("{cell}{pad}")
+                } else {
+                    format!("{pad}{cell}")
+                }
+            })
+            .collect();
+        writeln!(out, "{}", cells.join("  ").trim_end())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tally(days: &[i64]) -> Tally {
+        let mut t = Tally::default();
+        for &d in days {
+            t.loans += 1;
+            t.principal += Decimal::from(d);
+            if d > 0 {
+                t.overdue_loans += 1;
+                *t.days.entry(d).or_default() += 1;
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let t = tally(&[0, 5, 1, 3, 2, 4, 6, 7, 8, 9, 10]);
+        assert_eq!(t.days_percentile(50), Some(5));
+        assert_eq!(t.days_percentile(90), Some(9));
+        assert_eq!(t.days_percentile(99), Some(10));
+        let t = tally(&[7]);
+        assert_eq!(
+            (t.days_percentile(50), t.days_percentile(99)),
+            (Some(7), Some(7))
+        );
+        let t = tally(&[0, 0]);
+        assert_eq!(t.days_percentile(50), None);
+        // 20 values 1..=20: p90 is rank 18.
+        let t = tally(&(1..=20).collect::<Vec<_>>());
+        assert_eq!(t.days_percentile(90), Some(18));
+        assert_eq!(t.days_percentile(99), Some(20));
+    }
+
+    #[test]
+    fn merge_into_empty_and_split_anywhere_equals_fold() {
+        let all: Vec<i64> = vec![3, 0, 9, 9, 181, 45, 0, 1, 30, 31];
+        let whole = tally(&all);
+        for split in 0..=all.len() {
+            let mut merged = Tally::default();
+            merged.merge(&tally(&all[..split]));
+            merged.merge(&tally(&all[split..]));
+            assert_eq!(merged, whole, "split at {split}");
+        }
+        let mut empty_right = whole.clone();
+        empty_right.merge(&Tally::default());
+        assert_eq!(empty_right, whole);
+    }
+
+    #[test]
+    fn breach_counts_merge_with_different_lengths() {
+        let mut a = Tally::default();
+        let b = Tally {
+            breaches: vec![1, 2],
+            ..Tally::default()
+        };
+        a.merge(&b);
+        a.merge(&b);
+        assert_eq!(a.breaches, vec![2, 4]);
+    }
+
+    #[test]
+    fn group_keys_parse_and_currency_comes_first() {
+        let keys: Vec<GroupKey> = ["bucket", "product", "currency"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(
+            normalize_keys(&keys),
+            [GroupKey::Currency, GroupKey::Bucket, GroupKey::Product]
+        );
+        assert!("colour".parse::<GroupKey>().unwrap_err().contains("colour"));
+    }
+}
