@@ -27,7 +27,15 @@ fn as_of() -> NaiveDate {
 fn book() -> PathBuf {
     let path = std::env::temp_dir().join(format!("arrears-bench-{ROWS}.csv"));
     if !path.exists() {
-        write_book(&GenerateConfig { rows: ROWS, seed: 1, as_of: as_of() }, &path).unwrap();
+        write_book(
+            &GenerateConfig {
+                rows: ROWS,
+                seed: 1,
+                as_of: as_of(),
+            },
+            &path,
+        )
+        .unwrap();
     }
     path
 }
@@ -36,7 +44,12 @@ fn records() -> (Layout, Vec<ByteRecord>, u64) {
     let path = book();
     let bytes = std::fs::metadata(&path).unwrap().len();
     let mut reader = csv::Reader::from_path(&path).unwrap();
-    let layout = Layout::from_header(reader.byte_headers().unwrap(), &Policy::load("cn-bank").unwrap(), "bench").unwrap();
+    let layout = Layout::from_header(
+        reader.byte_headers().unwrap(),
+        &Policy::load("cn-bank").unwrap(),
+        "bench",
+    )
+    .unwrap();
     let records = reader.byte_records().map(Result::unwrap).collect();
     (layout, records, bytes)
 }
@@ -45,27 +58,50 @@ fn fields(c: &mut Criterion) {
     let mut g = c.benchmark_group("fields");
     let money = ["26,000.50", "176255.13", "15", "1,000"];
     let rates = ["0.05%", "0.000108", "0.167‰", "5‱"];
-    let dates = ["2025-04-10", "2025/04/10", "20250410", "2025-04-10 08:30:00"];
+    let dates = [
+        "2025-04-10",
+        "2025/04/10",
+        "20250410",
+        "2025-04-10 08:30:00",
+    ];
     g.throughput(Throughput::Elements(4));
-    g.bench_function("money", |b| b.iter(|| money.iter().all(|m| parse::money(black_box(m)).is_ok())));
-    g.bench_function("rate", |b| b.iter(|| rates.iter().all(|r| parse::rate(black_box(r)).is_ok())));
-    g.bench_function("date", |b| b.iter(|| dates.iter().all(|d| parse::date(black_box(d)).is_ok())));
+    g.bench_function("money", |b| {
+        b.iter(|| money.iter().all(|m| parse::money(black_box(m)).is_ok()))
+    });
+    g.bench_function("rate", |b| {
+        b.iter(|| rates.iter().all(|r| parse::rate(black_box(r)).is_ok()))
+    });
+    g.bench_function("date", |b| {
+        b.iter(|| dates.iter().all(|d| parse::date(black_box(d)).is_ok()))
+    });
     g.finish();
 }
 
 fn record_stages(c: &mut Criterion) {
     let policy = Policy::load("cn-bank").unwrap();
     let (layout, records, bytes) = records();
-    let loans: Vec<_> = records.iter().map(|r| parse_loan(r, &layout, &policy).unwrap()).collect();
-    let figures: Vec<_> = loans.iter().map(|l| compute(l, &policy, as_of()).unwrap()).collect();
+    let loans: Vec<_> = records
+        .iter()
+        .map(|r| parse_loan(r, &layout, &policy).unwrap())
+        .collect();
+    let figures: Vec<_> = loans
+        .iter()
+        .map(|l| compute(l, &policy, as_of()).unwrap())
+        .collect();
     let buckets = policy.bucket_labels();
 
     let mut g = c.benchmark_group("record");
     g.throughput(Throughput::Elements(records.len() as u64));
     g.bench_function("parse", |b| {
-        b.iter(|| assert!(records.iter().all(|r| parse_loan(r, &layout, &policy).is_ok())))
+        b.iter(|| {
+            assert!(records
+                .iter()
+                .all(|r| parse_loan(r, &layout, &policy).is_ok()))
+        })
     });
-    g.bench_function("compute", |b| b.iter(|| assert!(loans.iter().all(|l| compute(l, &policy, as_of()).is_ok()))));
+    g.bench_function("compute", |b| {
+        b.iter(|| assert!(loans.iter().all(|l| compute(l, &policy, as_of()).is_ok())))
+    });
     g.bench_function("format", |b| {
         b.iter(|| {
             let mut w = csv::Writer::from_writer(Vec::with_capacity(bytes as usize * 2));

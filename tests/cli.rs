@@ -22,18 +22,45 @@ fn readme_command_prints_the_summary_and_exits_0() {
     assert!(stdout.starts_with("currency  product"), "{}", run.dump());
     assert!(stdout.contains("CNY       *"), "{}", run.dump());
     let stderr = run.stderr();
-    assert!(stderr.contains("as of 2025-06-30, policy cn-bank"), "{}", run.dump());
-    assert!(stderr.contains("3000 rows read, 3000 written, 0 rejected"), "{}", run.dump());
+    assert!(
+        stderr.contains("as of 2025-06-30, policy cn-bank"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        stderr.contains("3000 rows read, 3000 written, 0 rejected"),
+        "{}",
+        run.dump()
+    );
     // Without -o the rejects file lands in the working directory.
-    assert_eq!(std::fs::read_to_string(dir.join("rejects.csv")).unwrap(), "line,loan_id,column,reason,raw\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("rejects.csv")).unwrap(),
+        "line,loan_id,column,reason,raw\n"
+    );
 }
 
 #[test]
 fn sample_book_summary_is_stable() {
     let dir = scratch("sample-summary");
     let summary = dir.join("summary.csv").display().to_string();
-    run_in(&dir, &["run", &book(), "--as-of", "2025-06-30", "--summary", &summary, "-q"]).expect_code(0);
-    assert_same_file(Path::new(&summary), &testdata().join("loanbook.summary.csv"), "");
+    run_in(
+        &dir,
+        &[
+            "run",
+            &book(),
+            "--as-of",
+            "2025-06-30",
+            "--summary",
+            &summary,
+            "-q",
+        ],
+    )
+    .expect_code(0);
+    assert_same_file(
+        Path::new(&summary),
+        &testdata().join("loanbook.summary.csv"),
+        "",
+    );
 }
 
 #[test]
@@ -48,24 +75,80 @@ fn usage_errors_exit_2() {
 #[test]
 fn too_many_rejects_exit_3_but_outputs_are_written() {
     let dir = scratch("max-rejects");
-    let input = testdata().join("bad_values/input.csv").display().to_string();
+    let input = testdata()
+        .join("bad_values/input.csv")
+        .display()
+        .to_string();
     let results = dir.join("r.csv").display().to_string();
-    let run = run_in(&dir, &["run", &input, "--as-of", "2025-01-31", "-o", &results, "--max-rejects", "19"]);
+    let run = run_in(
+        &dir,
+        &[
+            "run",
+            &input,
+            "--as-of",
+            "2025-01-31",
+            "-o",
+            &results,
+            "--max-rejects",
+            "19",
+        ],
+    );
     run.expect_code(3);
-    assert!(dir.join("r.csv").exists() && dir.join("r.rejects.csv").exists(), "{}", run.dump());
-    run_in(&dir, &["run", &input, "--as-of", "2025-01-31", "-o", &results, "--max-rejects", "20", "-q"]).expect_code(0);
+    assert!(
+        dir.join("r.csv").exists() && dir.join("r.rejects.csv").exists(),
+        "{}",
+        run.dump()
+    );
+    run_in(
+        &dir,
+        &[
+            "run",
+            &input,
+            "--as-of",
+            "2025-01-31",
+            "-o",
+            &results,
+            "--max-rejects",
+            "20",
+            "-q",
+        ],
+    )
+    .expect_code(0);
 }
 
 #[test]
 fn unreadable_input_and_unwritable_output_exit_1_without_output() {
     let dir = scratch("unreadable");
-    let run = run_in(&dir, &["run", "no-such-book.csv", "--as-of", "2025-01-31", "-o", "r.csv"]);
+    let run = run_in(
+        &dir,
+        &[
+            "run",
+            "no-such-book.csv",
+            "--as-of",
+            "2025-01-31",
+            "-o",
+            "r.csv",
+        ],
+    );
     run.expect_code(1);
     assert!(run.stderr().contains("no-such-book.csv"), "{}", run.dump());
-    let run = run_in(&dir, &["run", &book(), "--as-of", "2025-01-31", "-o", "missing-dir/r.csv"]);
+    let run = run_in(
+        &dir,
+        &[
+            "run",
+            &book(),
+            "--as-of",
+            "2025-01-31",
+            "-o",
+            "missing-dir/r.csv",
+        ],
+    );
     run.expect_code(1);
     assert!(run.stderr().contains("missing-dir/r.csv"), "{}", run.dump());
-    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
@@ -76,8 +159,16 @@ fn stdin_and_split_files_give_the_same_results_as_one_file() {
     let lines: Vec<&str> = whole.lines().collect();
     let (header, rows) = (lines[0], &lines[1..]);
     let half = rows.len() / 2;
-    std::fs::write(dir.join("a.csv"), format!("{header}\n{}\n", rows[..half].join("\n"))).unwrap();
-    std::fs::write(dir.join("b.csv"), format!("{header}\n{}\n", rows[half..].join("\n"))).unwrap();
+    std::fs::write(
+        dir.join("a.csv"),
+        format!("{header}\n{}\n", rows[..half].join("\n")),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("b.csv"),
+        format!("{header}\n{}\n", rows[half..].join("\n")),
+    )
+    .unwrap();
     let book = book();
     let run = |inputs: &[&str], out: &str, stdin: Option<&[u8]>| {
         let mut args = vec!["run"];
@@ -97,11 +188,34 @@ fn stdin_and_split_files_give_the_same_results_as_one_file() {
 #[test]
 fn inputs_with_different_headers_are_refused() {
     let dir = scratch("headers");
-    std::fs::write(dir.join("a.csv"), "loan_id,principal,due_date,daily_rate\nA,1,2025-01-01,0.001\n").unwrap();
-    std::fs::write(dir.join("b.csv"), "loan_id,due_date,principal,daily_rate\nB,2025-01-01,1,0.001\n").unwrap();
-    let run = run_in(&dir, &["run", "a.csv", "b.csv", "--as-of", "2025-02-01", "-o", "r.csv"]);
+    std::fs::write(
+        dir.join("a.csv"),
+        "loan_id,principal,due_date,daily_rate\nA,1,2025-01-01,0.001\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("b.csv"),
+        "loan_id,due_date,principal,daily_rate\nB,2025-01-01,1,0.001\n",
+    )
+    .unwrap();
+    let run = run_in(
+        &dir,
+        &[
+            "run",
+            "a.csv",
+            "b.csv",
+            "--as-of",
+            "2025-02-01",
+            "-o",
+            "r.csv",
+        ],
+    );
     run.expect_code(1);
-    assert!(run.stderr().contains("b.csv: header differs"), "{}", run.dump());
+    assert!(
+        run.stderr().contains("b.csv: header differs"),
+        "{}",
+        run.dump()
+    );
     assert!(!dir.join("r.csv").exists());
 }
 
@@ -123,12 +237,28 @@ fn printed_preset_loads_back_as_the_same_policy() {
 #[test]
 fn generator_is_deterministic_and_its_books_are_clean() {
     let dir = scratch("generate");
-    run_in(&dir, &["generate", "--rows", "500", "--seed", "9", "-o", "a.csv"]).expect_code(0);
-    run_in(&dir, &["generate", "--rows", "500", "--seed", "9", "-o", "b.csv"]).expect_code(0);
+    run_in(
+        &dir,
+        &["generate", "--rows", "500", "--seed", "9", "-o", "a.csv"],
+    )
+    .expect_code(0);
+    run_in(
+        &dir,
+        &["generate", "--rows", "500", "--seed", "9", "-o", "b.csv"],
+    )
+    .expect_code(0);
     assert_same_file(&dir.join("a.csv"), &dir.join("b.csv"), "");
-    let run = run_in(&dir, &["run", "a.csv", "--as-of", "2025-06-30", "-o", "r.csv"]);
+    let run = run_in(
+        &dir,
+        &["run", "a.csv", "--as-of", "2025-06-30", "-o", "r.csv"],
+    );
     run.expect_code(0);
-    assert!(run.stderr().contains("500 rows read, 500 written, 0 rejected"), "{}", run.dump());
+    assert!(
+        run.stderr()
+            .contains("500 rows read, 500 written, 0 rejected"),
+        "{}",
+        run.dump()
+    );
 }
 
 /// The results and summary equal, byte for byte, those of an independent
@@ -148,16 +278,53 @@ fn results_match_the_reference_implementation() {
         let policy_path = dir.join(format!("p{i}.toml"));
         std::fs::write(&policy_path, policy).unwrap();
         let p = policy_path.display().to_string();
-        let run = run_in(&dir, &["run", &book(), "--as-of", "2025-06-30", "--policy", &p, "--group-by", group_by, "-o", "r.csv", "--summary", "s.csv", "-q"]);
+        let run = run_in(
+            &dir,
+            &[
+                "run",
+                &book(),
+                "--as-of",
+                "2025-06-30",
+                "--policy",
+                &p,
+                "--group-by",
+                group_by,
+                "-o",
+                "r.csv",
+                "--summary",
+                "s.csv",
+                "-q",
+            ],
+        );
         run.expect_code(0);
         let reference = Command::new("python3")
             .arg(&script)
-            .args([&book(), "--as-of", "2025-06-30", "--policy", &p, "--group-by", group_by, "-o", "pr.csv", "--summary", "ps.csv"])
+            .args([
+                &book(),
+                "--as-of",
+                "2025-06-30",
+                "--policy",
+                &p,
+                "--group-by",
+                group_by,
+                "-o",
+                "pr.csv",
+                "--summary",
+                "ps.csv",
+            ])
             .current_dir(&dir)
             .status()
             .expect("python3 (3.11+) runs the reference implementation; .ci/run installs it");
         assert!(reference.success(), "reference failed on policy {i}");
-        assert_same_file(&dir.join("r.csv"), &dir.join("pr.csv"), &format!("policy {i}"));
-        assert_same_file(&dir.join("s.csv"), &dir.join("ps.csv"), &format!("policy {i}"));
+        assert_same_file(
+            &dir.join("r.csv"),
+            &dir.join("pr.csv"),
+            &format!("policy {i}"),
+        );
+        assert_same_file(
+            &dir.join("s.csv"),
+            &dir.join("ps.csv"),
+            &format!("policy {i}"),
+        );
     }
 }

@@ -33,14 +33,19 @@ fn config(input: &Path, out: &Path, threads: usize, batch_size: usize) -> RunCon
 }
 
 fn outputs(dir: &Path) -> Vec<Vec<u8>> {
-    ["results.csv", "summary.csv", "rejects.csv"].map(|f| std::fs::read(dir.join(f)).unwrap()).to_vec()
+    ["results.csv", "summary.csv", "rejects.csv"]
+        .map(|f| std::fs::read(dir.join(f)).unwrap())
+        .to_vec()
 }
 
 /// The sample book with bad rows mixed in, so rejects are ordered too.
 fn mixed_book() -> PathBuf {
     let dir = scratch("mixed");
     let path = dir.join("book.csv");
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/loanbook.csv")).unwrap();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/loanbook.csv"),
+    )
+    .unwrap();
     let mut out = String::new();
     for (i, line) in text.lines().enumerate() {
         out.push_str(line);
@@ -121,10 +126,21 @@ fn row() -> impl Strategy<Value = String> {
     ];
     let currency = prop_oneof![Just("CNY"), Just("usd"), Just(""), Just("EURO")];
     let short = prop::bool::weighted(0.1);
-    (id, money.clone(), date.clone(), rate.clone(), rate, date, money, currency, short).prop_map(
-        |(id, principal, due, annual, daily, paid, fees, cur, short)| match short {
-            true => format!("{id},{principal},{due}"),
-            false => format!("{id},{principal},{due},{annual},{daily},{paid},{fees},{cur}"),
-        },
+    (
+        id,
+        money.clone(),
+        date.clone(),
+        rate.clone(),
+        rate,
+        date,
+        money,
+        currency,
+        short,
     )
+        .prop_map(
+            |(id, principal, due, annual, daily, paid, fees, cur, short)| match short {
+                true => format!("{id},{principal},{due}"),
+                false => format!("{id},{principal},{due},{annual},{daily},{paid},{fees},{cur}"),
+            },
+        )
 }
