@@ -38,6 +38,8 @@ pub enum Error {
     },
     #[error("{path}: {message}")]
     Header { path: String, message: String },
+    #[error(transparent)]
+    Overflow(#[from] crate::summary::SumOverflow),
 }
 
 impl Error {

@@ -153,7 +153,7 @@ pub fn run(config: &RunConfig) -> Result<RunReport, Error> {
                         .collect::<Result<_, Error>>()
                 })?;
                 for chunk in &chunks {
-                    totals.add(chunk, &names[batch.source]);
+                    totals.add(chunk, &names[batch.source])?;
                 }
                 progress.set_position(batch.bytes_read);
                 let _ = spent_tx.try_send(batch.records);
@@ -180,7 +180,7 @@ pub fn run(config: &RunConfig) -> Result<RunReport, Error> {
     };
     progress.finish_and_clear();
 
-    let (summary_header, summary_rows) = totals.summary.table(&grouping, &config.policy);
+    let (summary_header, summary_rows) = totals.summary.table(&grouping, &config.policy)?;
     let mut outputs = Vec::new();
     if let Some(file) = results {
         outputs.push(file.path().to_path_buf());
@@ -218,7 +218,7 @@ struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, chunk: &ChunkOut, source: &str) {
+    fn add(&mut self, chunk: &ChunkOut, source: &str) -> Result<(), Error> {
         self.written += chunk.written;
         self.rejected += chunk.rejected.len() as u64;
         for r in &chunk.rejected {
@@ -232,7 +232,8 @@ impl Totals {
                     .push(format!("{source}:{}:{column} {}", r.line, r.reason));
             }
         }
-        self.summary.merge(&chunk.summary);
+        self.summary.merge(&chunk.summary)?;
+        Ok(())
     }
 }
 
@@ -377,7 +378,7 @@ fn process(
                     write_result(&mut results, &loan, &figures, policy, &buckets)
                         .map_err(|e| Error::csv("results", e))?;
                 }
-                out.summary.add(grouping, &loan, &figures, policy);
+                out.summary.add(grouping, &loan, &figures, policy)?;
                 out.written += 1;
             }
             Err(reject) => {

@@ -81,6 +81,16 @@ pub fn normalize_keys(keys: &[GroupKey]) -> Vec<GroupKey> {
     out
 }
 
+/// A summary sum beyond Decimal's range (about 7.9e28).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a summary sum exceeds the decimal range (about 7.9e28)")]
+pub struct SumOverflow;
+
+fn plus(sum: &mut Decimal, value: Decimal) -> Result<(), SumOverflow> {
+    *sum = sum.checked_add(value).ok_or(SumOverflow)?;
+    Ok(())
+}
+
 /// Running totals of one group.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tally {
@@ -104,16 +114,16 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn add(&mut self, loan: &Loan, f: &Figures, policy: &Policy) {
+    pub fn add(&mut self, loan: &Loan, f: &Figures, policy: &Policy) -> Result<(), SumOverflow> {
         self.loans += 1;
-        self.principal += loan.principal;
-        self.outstanding += loan.outstanding;
+        plus(&mut self.principal, loan.principal)?;
+        plus(&mut self.outstanding, loan.outstanding)?;
         for (sum, value) in self.amounts.iter_mut().zip(f.raw) {
-            *sum += value;
+            plus(sum, value)?;
         }
-        self.total_raw += f.total_raw;
-        self.total_capped += f.total_capped;
-        self.excess += f.excess;
+        plus(&mut self.total_raw, f.total_raw)?;
+        plus(&mut self.total_capped, f.total_capped)?;
+        plus(&mut self.excess, f.excess)?;
         if !f.breaches.is_empty() {
             self.breached_loans += 1;
         }
@@ -123,33 +133,34 @@ impl Tally {
         for &i in &f.breaches {
             self.breaches[i] += 1;
         }
-        self.provision += f.provision;
+        plus(&mut self.provision, f.provision)?;
         if f.status == Status::WrittenOff {
-            self.written_off_principal += loan.principal;
+            plus(&mut self.written_off_principal, loan.principal)?;
         }
         if f.days_overdue > 0 {
             self.overdue_loans += 1;
             *self.days.entry(f.days_overdue).or_default() += 1;
         }
         if let Some(class) = f.class {
-            self.unpaid_outstanding += loan.outstanding;
+            plus(&mut self.unpaid_outstanding, loan.outstanding)?;
             if NPL_CLASSES.contains(&policy.classes[class].name.as_str()) {
-                self.npl_outstanding += loan.outstanding;
+                plus(&mut self.npl_outstanding, loan.outstanding)?;
             }
         }
+        Ok(())
     }
 
-    pub fn merge(&mut self, other: &Tally) {
+    pub fn merge(&mut self, other: &Tally) -> Result<(), SumOverflow> {
         self.loans += other.loans;
         self.overdue_loans += other.overdue_loans;
-        self.principal += other.principal;
-        self.outstanding += other.outstanding;
+        plus(&mut self.principal, other.principal)?;
+        plus(&mut self.outstanding, other.outstanding)?;
         for (sum, value) in self.amounts.iter_mut().zip(other.amounts) {
-            *sum += value;
+            plus(sum, value)?;
         }
-        self.total_raw += other.total_raw;
-        self.total_capped += other.total_capped;
-        self.excess += other.excess;
+        plus(&mut self.total_raw, other.total_raw)?;
+        plus(&mut self.total_capped, other.total_capped)?;
+        plus(&mut self.excess, other.excess)?;
         self.breached_loans += other.breached_loans;
         if self.breaches.len() < other.breaches.len() {
             self.breaches.resize(other.breaches.len(), 0);
@@ -157,13 +168,14 @@ impl Tally {
         for (sum, n) in self.breaches.iter_mut().zip(&other.breaches) {
             *sum += n;
         }
-        self.provision += other.provision;
-        self.written_off_principal += other.written_off_principal;
+        plus(&mut self.provision, other.provision)?;
+        plus(&mut self.written_off_principal, other.written_off_principal)?;
         for (&days, &n) in &other.days {
             *self.days.entry(days).or_default() += n;
         }
-        self.unpaid_outstanding += other.unpaid_outstanding;
-        self.npl_outstanding += other.npl_outstanding;
+        plus(&mut self.unpaid_outstanding, other.unpaid_outstanding)?;
+        plus(&mut self.npl_outstanding, other.npl_outstanding)?;
+        Ok(())
     }
 
     /// Exact nearest-rank percentile of days_overdue over overdue loans.
@@ -243,26 +255,37 @@ impl Grouping {
 }
 
 impl Summary {
-    pub fn add(&mut self, grouping: &Grouping, loan: &Loan, f: &Figures, policy: &Policy) {
+    pub fn add(
+        &mut self,
+        grouping: &Grouping,
+        loan: &Loan,
+        f: &Figures,
+        policy: &Policy,
+    ) -> Result<(), SumOverflow> {
         let key = grouping.key(loan, f, policy);
-        self.groups.entry(key).or_default().add(loan, f, policy);
+        self.groups.entry(key).or_default().add(loan, f, policy)
     }
 
-    pub fn merge(&mut self, other: &Summary) {
+    pub fn merge(&mut self, other: &Summary) -> Result<(), SumOverflow> {
         for (key, tally) in &other.groups {
             match self.groups.get_mut(key) {
-                Some(mine) => mine.merge(tally),
+                Some(mine) => mine.merge(tally)?,
                 None => {
                     self.groups.insert(key.clone(), tally.clone());
                 }
             }
         }
+        Ok(())
     }
 
     /// The header and rows of the summary table: each currency's groups in
     /// key order, then its total row (other keys `*`) with npl_ratio and
     /// coverage. Grouped by currency alone, the total row is the group row.
-    pub fn table(&self, grouping: &Grouping, policy: &Policy) -> (Vec<String>, Vec<Vec<String>>) {
+    pub fn table(
+        &self,
+        grouping: &Grouping,
+        policy: &Policy,
+    ) -> Result<(Vec<String>, Vec<Vec<String>>), SumOverflow> {
         let mut header: Vec<String> = grouping.keys.iter().map(|k| k.name().to_string()).collect();
         header.extend(
             [
@@ -302,7 +325,7 @@ impl Summary {
             let currency = first_key[0].1.clone();
             let mut total = Tally::default();
             while let Some((key, tally)) = groups.next_if(|(k, _)| k[0].1 == currency) {
-                total.merge(tally);
+                total.merge(tally)?;
                 if grouping.keys.len() > 1 {
                     let keys = key.iter().map(|(_, text)| text.clone()).collect();
                     rows.push(stat_row(keys, tally, policy, false));
@@ -312,7 +335,7 @@ impl Summary {
             keys.resize(grouping.keys.len(), "*".to_string());
             rows.push(stat_row(keys, &total, policy, true));
         }
-        (header, rows)
+        Ok((header, rows))
     }
 }
 
@@ -335,7 +358,7 @@ fn stat_row(mut row: Vec<String>, t: &Tally, policy: &Policy, is_total: bool) ->
     row.extend((0..policy.caps.len()).map(|i| t.breaches.get(i).copied().unwrap_or(0).to_string()));
     let days = |d: Option<i64>| d.map_or_else(String::new, |d| d.to_string());
     let ratio = |num: Decimal, den: Decimal| match (is_total, den.is_zero()) {
-        (true, false) => ratio6(num / den),
+        (true, false) => num.checked_div(den).map_or_else(String::new, ratio6),
         _ => String::new(),
     };
     row.extend([
@@ -362,15 +385,21 @@ pub fn write_csv<W: Write>(out: W, header: &[String], rows: &[Vec<String>]) -> c
     Ok(())
 }
 
-/// Writes the summary as an aligned table: keys left, figures right.
+/// Writes the summary as an aligned table: keys left, figures right. Line
+/// breaks inside a key print as `\n`, so every group stays on one line.
 pub fn write_table<W: Write>(
     mut out: W,
     header: &[String],
     rows: &[Vec<String>],
     keys: usize,
 ) -> std::io::Result<()> {
+    let one_line = |cell: &String| cell.replace('\r', "\\r").replace('\n', "\\n");
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(one_line).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -436,12 +465,12 @@ mod tests {
         let whole = tally(&all);
         for split in 0..=all.len() {
             let mut merged = Tally::default();
-            merged.merge(&tally(&all[..split]));
-            merged.merge(&tally(&all[split..]));
+            merged.merge(&tally(&all[..split])).unwrap();
+            merged.merge(&tally(&all[split..])).unwrap();
             assert_eq!(merged, whole, "split at {split}");
         }
         let mut empty_right = whole.clone();
-        empty_right.merge(&Tally::default());
+        empty_right.merge(&Tally::default()).unwrap();
         assert_eq!(empty_right, whole);
     }
 
@@ -452,8 +481,8 @@ mod tests {
             breaches: vec![1, 2],
             ..Tally::default()
         };
-        a.merge(&b);
-        a.merge(&b);
+        a.merge(&b).unwrap();
+        a.merge(&b).unwrap();
         assert_eq!(a.breaches, vec![2, 4]);
     }
 
@@ -468,5 +497,30 @@ mod tests {
             [GroupKey::Currency, GroupKey::Bucket, GroupKey::Product]
         );
         assert!("colour".parse::<GroupKey>().unwrap_err().contains("colour"));
+    }
+
+    #[test]
+    fn table_aligns_and_keeps_each_row_on_one_line() {
+        let header = vec!["product".to_string(), "loans".to_string()];
+        let rows = vec![
+            vec!["multi\nline".to_string(), "1".to_string()],
+            vec!["a".to_string(), "12".to_string()],
+        ];
+        let mut out = Vec::new();
+        write_table(&mut out, &header, &rows, 1).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "product      loans\nmulti\\nline      1\na               12\n"
+        );
+    }
+
+    #[test]
+    fn sums_beyond_decimal_range_are_an_error_not_a_panic() {
+        let big = Tally {
+            principal: Decimal::MAX,
+            ..Tally::default()
+        };
+        let mut t = big.clone();
+        assert_eq!(t.merge(&big), Err(SumOverflow));
     }
 }
