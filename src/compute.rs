@@ -9,7 +9,7 @@
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::policy::{Component, GraceMode, Limit, Policy};
+use crate::policy::{Component, GraceMode, Limit, Policy, Roll};
 use crate::record::{ContractRate, Loan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -45,9 +45,34 @@ impl Status {
 /// interest).
 pub type Amounts = [Decimal; 4];
 
+/// One cap judged on one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapCheck {
+    /// The limit, rounded like the components.
+    pub limit: Decimal,
+    /// The raw (uncapped) sum of the cap's components.
+    pub charged: Decimal,
+    /// What this cap took off the running amounts.
+    pub cut: Decimal,
+}
+
+impl CapCheck {
+    pub fn breached(&self) -> bool {
+        self.charged > self.limit
+    }
+
+    /// How far the raw amounts exceed the limit (0 when not breached).
+    pub fn excess(&self) -> Decimal {
+        (self.charged - self.limit).max(Decimal::ZERO)
+    }
+}
+
 /// Every computed figure of one record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Figures {
+    /// The due date days count from: the contractual one, rolled to the
+    /// next working day when the policy says so.
+    pub due_date: NaiveDate,
     pub end_date: NaiveDate,
     pub settled: bool,
     pub days_overdue: i64,
@@ -57,14 +82,15 @@ pub struct Figures {
     pub penalty_daily_rate: Decimal,
     /// Rounded amounts before caps.
     pub raw: Amounts,
+    /// Amounts after every cap.
+    pub capped: Amounts,
     pub total_raw: Decimal,
     pub total_capped: Decimal,
     pub excess: Decimal,
-    /// Indices into `policy.caps` of every cap the raw amounts breach.
-    pub breaches: Vec<usize>,
+    /// One check per policy cap, in policy order.
+    pub caps: Vec<CapCheck>,
+    /// Index of the last cap that reduced anything.
     pub binding_cap: Option<usize>,
-    /// Cap limits, one per policy cap, rounded.
-    pub limits: Vec<Decimal>,
     pub annualized_rate: Option<Decimal>,
     pub status: Status,
     pub bucket: usize,
@@ -76,6 +102,19 @@ pub struct Figures {
 impl Figures {
     pub fn amount(&self, c: Component) -> Decimal {
         self.raw[c as usize]
+    }
+
+    /// Indices of the caps the raw amounts breach, in policy order.
+    pub fn breaches(&self) -> impl Iterator<Item = usize> + '_ {
+        self.caps
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.breached())
+            .map(|(i, _)| i)
+    }
+
+    pub fn breached(&self) -> bool {
+        self.caps.iter().any(CapCheck::breached)
     }
 }
 
@@ -111,7 +150,11 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
     } else {
         as_of
     };
-    let elapsed = (end_date - loan.due_date).num_days();
+    let due_date = match policy.due_date_roll {
+        Roll::None => loan.due_date,
+        Roll::NextBusinessDay => policy.calendar.next_working_day(loan.due_date),
+    };
+    let elapsed = (end_date - due_date).num_days();
     let days_overdue = match elapsed {
         d if d <= 0 => 0,
         d if policy.count_both_ends => d + 1,
@@ -164,18 +207,12 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
     }
     let total_raw = sum(&raw, &Component::REDUCTION_ORDER).ok_or(OUT_OF_RANGE)?;
 
-    let limits = policy
-        .caps
-        .iter()
-        .map(|cap| limit(&cap.limit, loan.principal, days, &raw, policy).ok_or(OUT_OF_RANGE))
-        .collect::<Result<Vec<_>, _>>()?;
     let mut capped = raw;
-    let mut breaches = Vec::new();
+    let mut caps = Vec::with_capacity(policy.caps.len());
     let mut binding_cap = None;
-    for (i, (cap, &limit)) in policy.caps.iter().zip(&limits).enumerate() {
-        if sum(&raw, &cap.applies_to).ok_or(OUT_OF_RANGE)? > limit {
-            breaches.push(i);
-        }
+    for (i, cap) in policy.caps.iter().enumerate() {
+        let limit = limit(&cap.limit, loan, days, &raw, policy).ok_or(OUT_OF_RANGE)?;
+        let charged = sum(&raw, &cap.applies_to).ok_or(OUT_OF_RANGE)?;
         let running = sum(&capped, &cap.applies_to).ok_or(OUT_OF_RANGE)?;
         let mut over = running - limit;
         for c in Component::REDUCTION_ORDER
@@ -186,12 +223,18 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
                 break;
             }
             let cut = over.min(capped[c as usize]);
-            if cut > Decimal::ZERO {
-                capped[c as usize] -= cut;
-                over -= cut;
-                binding_cap = Some(i);
-            }
+            capped[c as usize] -= cut;
+            over -= cut;
         }
+        let cut = running - sum(&capped, &cap.applies_to).ok_or(OUT_OF_RANGE)?;
+        if cut > Decimal::ZERO {
+            binding_cap = Some(i);
+        }
+        caps.push(CapCheck {
+            limit,
+            charged,
+            cut,
+        });
     }
     let total_capped = sum(&capped, &Component::REDUCTION_ORDER).ok_or(OUT_OF_RANGE)?;
 
@@ -232,6 +275,7 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
     };
 
     Ok(Figures {
+        due_date,
         end_date,
         settled,
         days_overdue,
@@ -239,12 +283,12 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
         daily_rate: contract.value().ok_or(OUT_OF_RANGE)?,
         penalty_daily_rate: penalty_rate.value().ok_or(OUT_OF_RANGE)?,
         raw,
+        capped,
         total_raw,
         total_capped,
         excess: total_raw - total_capped,
-        breaches,
+        caps,
         binding_cap,
-        limits,
         annualized_rate,
         status,
         bucket: policy.bucket_index(days_overdue),
@@ -260,13 +304,8 @@ fn sum(amounts: &Amounts, of: &[Component]) -> Option<Decimal> {
 }
 
 /// A cap's limit for one loan, rounded like the components.
-fn limit(
-    limit: &Limit,
-    principal: Decimal,
-    days: i64,
-    raw: &Amounts,
-    policy: &Policy,
-) -> Option<Decimal> {
+fn limit(limit: &Limit, loan: &Loan, days: i64, raw: &Amounts, policy: &Policy) -> Option<Decimal> {
+    let principal = loan.principal;
     let days = Decimal::from(days);
     let exact = match limit {
         Limit::AnnualRate { rate, year_days } => principal
@@ -277,6 +316,17 @@ fn limit(
         Limit::PrincipalRatio { ratio } => principal.checked_mul(*ratio)?,
         Limit::Fixed { amount } => *amount,
         Limit::ComponentRatio { ratio, of } => ratio.checked_mul(sum(raw, of)?)?,
+        Limit::LprMultiple {
+            multiple,
+            year_days,
+        } => {
+            let lpr = policy.lpr_at(loan.contract_date.unwrap_or(loan.due_date))?;
+            principal
+                .checked_mul(*multiple)?
+                .checked_mul(lpr)?
+                .checked_mul(days)?
+                .checked_div(Decimal::from(*year_days))?
+        }
     };
     Some(policy.rounding.cents(exact))
 }
@@ -294,6 +344,10 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn limits(f: &Figures) -> Vec<Decimal> {
+        f.caps.iter().map(|c| c.limit).collect()
+    }
+
     fn policy(extra: &str) -> Policy {
         Policy::from_toml(extra, "test").unwrap()
     }
@@ -305,6 +359,7 @@ mod tests {
             due_date: date(due),
             rate,
             paid_date: None,
+            contract_date: None,
             penalty_rate: None,
             unpaid_interest: Decimal::ZERO,
             fees: Decimal::ZERO,
@@ -452,8 +507,12 @@ mod tests {
         l.fees = d("50");
         let f = compute(&l, &p, date("2025-01-11")).unwrap();
         assert_eq!(f.total_raw, d("150.00"));
-        assert_eq!(f.breaches, vec![0, 1]);
-        assert_eq!(f.limits, vec![d("20.00"), d("100.00"), d("5000.00")]);
+        assert_eq!(f.breaches().collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(limits(&f), vec![d("20.00"), d("100.00"), d("5000.00")]);
+        assert_eq!(
+            f.caps.iter().map(|c| c.cut).collect::<Vec<_>>(),
+            vec![d("30.00"), d("20.00"), d("0")]
+        );
         // fees-20 cuts fees to 20 (running 120); ratio cuts 20 more from fees
         // (fees first), leaving fees 0 and penalty 100.
         assert_eq!(f.total_capped, d("100.00"));
@@ -484,14 +543,15 @@ mod tests {
         let l = loan("10000", ContractRate::Daily(d("0.001")), "2025-01-01");
         let f = compute(&l, &p, date("2025-01-11")).unwrap();
         // interest 100, penalty 150; limit 0.3 x 100 = 30.
-        assert_eq!(f.limits, vec![d("30.00")]);
+        assert_eq!(limits(&f), vec![d("30.00")]);
         assert_eq!(f.total_capped, d("130.00"));
         let p = policy("");
         let l = loan("10000", ContractRate::Daily(d("0.001")), "2025-01-01");
         let f = compute(&l, &p, date("2025-01-11")).unwrap();
         // penalty 150 vs annual-24: 10000 x 0.24 x 10 / 365 = 65.75; annual-36: 98.63.
-        assert_eq!(f.limits, vec![d("65.75"), d("98.63")]);
-        assert_eq!(f.breaches, vec![0, 1]);
+        assert_eq!(limits(&f), vec![d("65.75"), d("98.63")]);
+        assert_eq!(f.breaches().collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(f.caps[0].excess(), d("84.25"));
         assert_eq!((f.total_capped, f.binding_cap), (d("65.75"), Some(0)));
         assert_eq!(f.annualized_rate, Some(d("0.547500")));
     }

@@ -76,11 +76,7 @@ pub fn write_result<W: Write>(
     for value in &loan.dimensions {
         out.write_field(value)?;
     }
-    let breaches: Vec<&str> = f
-        .breaches
-        .iter()
-        .map(|&i| policy.caps[i].name.as_str())
-        .collect();
+    let breaches: Vec<&str> = f.breaches().map(|i| policy.caps[i].name.as_str()).collect();
     let fields = [
         loan.currency.clone(),
         money(loan.principal),

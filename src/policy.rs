@@ -5,16 +5,25 @@
 //! then the whole is deserialized strictly (unknown fields are errors) and
 //! validated, so a policy that loads is one the computation can trust.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use chrono::{Datelike, NaiveDate, Weekday};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Deserializer};
 
 use crate::error::PolicyError;
 
 /// Built-in presets, name and TOML text.
-pub const PRESETS: &[(&str, &str)] = &[("cn-bank", include_str!("presets/cn-bank.toml"))];
+pub const PRESETS: &[(&str, &str)] = &[
+    ("cn-bank", include_str!("presets/cn-bank.toml")),
+    (
+        "cn-private-lending",
+        include_str!("presets/cn-private-lending.toml"),
+    ),
+    ("uk-hcstc", include_str!("presets/uk-hcstc.toml")),
+    ("us-mla", include_str!("presets/us-mla.toml")),
+];
 
 /// The preset used when no policy is named.
 pub const DEFAULT_PRESET: &str = "cn-bank";
@@ -35,6 +44,7 @@ pub const CANONICAL_COLUMNS: &[&str] = &[
     "product",
     "account_id",
     "region",
+    "contract_date",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +66,50 @@ pub struct Policy {
     pub columns: BTreeMap<String, String>,
     pub classes: Vec<Class>,
     pub caps: Vec<Cap>,
+    pub due_date_roll: Roll,
+    pub calendar: Calendar,
+    /// The one-year LPR by the date it took effect, oldest first.
+    pub lpr: Vec<Lpr>,
+}
+
+/// How a due date on a non-working day moves before days are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Roll {
+    None,
+    NextBusinessDay,
+}
+
+/// Non-working days: weekends (when on) and holidays.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Calendar {
+    pub weekends: bool,
+    pub holidays: BTreeSet<NaiveDate>,
+}
+
+impl Calendar {
+    pub fn is_working_day(&self, date: NaiveDate) -> bool {
+        let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
+        !(self.weekends && weekend) && !self.holidays.contains(&date)
+    }
+
+    /// The first working day on or after `date`.
+    pub fn next_working_day(&self, mut date: NaiveDate) -> NaiveDate {
+        while !self.is_working_day(date) {
+            match date.succ_opt() {
+                Some(next) => date = next,
+                None => break,
+            }
+        }
+        date
+    }
+}
+
+/// A one-year LPR and the date it took effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lpr {
+    pub from: NaiveDate,
+    pub rate: Decimal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -122,11 +176,29 @@ pub struct Cap {
 /// How a cap's limit is reached; see SPEC.md section 2, Caps.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Limit {
-    AnnualRate { rate: Decimal, year_days: u32 },
-    DailyRate { rate: Decimal },
-    PrincipalRatio { ratio: Decimal },
-    Fixed { amount: Decimal },
-    ComponentRatio { ratio: Decimal, of: Vec<Component> },
+    AnnualRate {
+        rate: Decimal,
+        year_days: u32,
+    },
+    DailyRate {
+        rate: Decimal,
+    },
+    PrincipalRatio {
+        ratio: Decimal,
+    },
+    Fixed {
+        amount: Decimal,
+    },
+    ComponentRatio {
+        ratio: Decimal,
+        of: Vec<Component>,
+    },
+    /// `multiple` x the one-year LPR in force on the contract date, a year
+    /// of `year_days`.
+    LprMultiple {
+        multiple: Decimal,
+        year_days: u32,
+    },
 }
 
 /// The policy as written in TOML, before validation.
@@ -152,6 +224,46 @@ struct RawPolicy {
     classes: Vec<Class>,
     #[serde(default)]
     caps: Vec<RawCap>,
+    due_date_roll: Roll,
+    calendar: RawCalendar,
+    #[serde(default)]
+    lpr: Vec<RawLpr>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    #[serde(default)]
+    weekends: bool,
+    #[serde(default)]
+    holidays: Vec<DateValue>,
+    holidays_file: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLpr {
+    from: DateValue,
+    #[serde(deserialize_with = "figure")]
+    rate: Decimal,
+}
+
+/// A date written as a TOML date (`2025-05-20`) or a string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DateValue {
+    Toml(toml::value::Datetime),
+    Text(String),
+}
+
+impl DateValue {
+    fn date(&self, field: &str) -> Result<NaiveDate, Invalid> {
+        let text = match self {
+            DateValue::Toml(d) => d.to_string(),
+            DateValue::Text(s) => s.clone(),
+        };
+        crate::parse::date(&text).map_err(|why| invalid(field, format!("{text:?}: {why}")))
+    }
 }
 
 #[derive(Deserialize)]
@@ -162,6 +274,7 @@ enum CapKind {
     PrincipalRatio,
     Fixed,
     ComponentRatio,
+    LprMultiple,
 }
 
 #[derive(Deserialize)]
@@ -175,6 +288,8 @@ struct RawCap {
     ratio: Option<Decimal>,
     #[serde(default, deserialize_with = "optional_figure")]
     amount: Option<Decimal>,
+    #[serde(default, deserialize_with = "optional_figure")]
+    multiple: Option<Decimal>,
     year_days: Option<u32>,
     applies_to: Option<Vec<Component>>,
     of: Option<Vec<Component>>,
@@ -198,23 +313,62 @@ impl Policy {
         Policy::from_toml(&text, spec)
     }
 
-    /// Parses a policy's TOML text laid over the default preset; `origin`
-    /// names the text in errors.
+    /// Parses a policy's TOML text laid over its `base` preset (default
+    /// `cn-bank`); `origin` names the text in errors, and a relative
+    /// `holidays_file` is found beside it.
     pub fn from_toml(text: &str, origin: &str) -> Result<Policy, PolicyError> {
         let syntax = |e: toml::de::Error| PolicyError::Syntax {
             path: origin.to_string(),
             message: e.to_string().trim_end().to_string(),
         };
+        let invalid = |(field, reason): Invalid| PolicyError::Invalid {
+            path: origin.to_string(),
+            field,
+            reason,
+        };
+        let mut own: toml::Table = text.parse().map_err(syntax)?;
         let mut merged: toml::Table = DEFAULT_TEXT.parse().map_err(syntax)?;
-        let own: toml::Table = text.parse().map_err(syntax)?;
+        match own.remove("base") {
+            None => {}
+            Some(toml::Value::String(name)) => {
+                let names = preset_names().join(", ");
+                let base = preset(&name).ok_or_else(|| {
+                    invalid(self::invalid(
+                        "base",
+                        format!("no preset {name:?}; presets: {names}"),
+                    ))
+                })?;
+                merged.extend(base.parse::<toml::Table>().map_err(syntax)?);
+            }
+            Some(_) => return Err(invalid(self::invalid("base", "must be a preset's name"))),
+        }
+        // A file's LPR entries extend the base's table; other lists replace.
+        let extra_lpr = own.remove("lpr");
         merged.extend(own);
+        match (merged.get_mut("lpr"), extra_lpr) {
+            (Some(toml::Value::Array(list)), Some(toml::Value::Array(extra))) => list.extend(extra),
+            (_, Some(extra)) => {
+                merged.insert("lpr".into(), extra);
+            }
+            (_, None) => {}
+        }
         let raw: RawPolicy = toml::Value::Table(merged).try_into().map_err(syntax)?;
-        raw.validate()
-            .map_err(|(field, reason)| PolicyError::Invalid {
-                path: origin.to_string(),
-                field,
-                reason,
-            })
+        let dir = Path::new(origin).parent().unwrap_or(Path::new(""));
+        raw.validate(dir).map_err(invalid)
+    }
+
+    /// The one-year LPR in force on `date`; dates before the table use its
+    /// earliest rate. `None` without a table.
+    pub fn lpr_at(&self, date: NaiveDate) -> Option<Decimal> {
+        let first = self.lpr.first()?;
+        Some(
+            self.lpr
+                .iter()
+                .rev()
+                .find(|l| l.from <= date)
+                .unwrap_or(first)
+                .rate,
+        )
     }
 
     /// The bucket labels in order: `current`, `1-30`, ..., `181+`.
@@ -278,7 +432,7 @@ fn non_negative(field: &str, value: Decimal) -> Result<Decimal, Invalid> {
 }
 
 impl RawPolicy {
-    fn validate(self) -> Result<Policy, Invalid> {
+    fn validate(self, dir: &Path) -> Result<Policy, Invalid> {
         if ![360, 365].contains(&self.year_days) {
             return Err(invalid(
                 "year_days",
@@ -313,11 +467,21 @@ impl RawPolicy {
             }
         }
         self.validate_classes()?;
+        let calendar = self.calendar.validate(dir)?;
+        let mut lpr = BTreeMap::new();
+        for (i, entry) in self.lpr.iter().enumerate() {
+            let from = entry.from.date(&format!("lpr[{i}].from"))?;
+            lpr.insert(from, non_negative(&format!("lpr[{i}].rate"), entry.rate)?);
+        }
+        let lpr: Vec<Lpr> = lpr
+            .into_iter()
+            .map(|(from, rate)| Lpr { from, rate })
+            .collect();
         let caps = self
             .caps
             .into_iter()
             .enumerate()
-            .map(|(i, cap)| cap.validate(i))
+            .map(|(i, cap)| cap.validate(i, !lpr.is_empty()))
             .collect::<Result<Vec<_>, _>>()?;
         for (i, cap) in caps.iter().enumerate() {
             if caps[..i].iter().any(|c| c.name == cap.name) {
@@ -344,6 +508,9 @@ impl RawPolicy {
             columns: self.columns,
             classes: self.classes,
             caps,
+            due_date_roll: self.due_date_roll,
+            calendar,
+            lpr,
         })
     }
 
@@ -380,8 +547,39 @@ impl RawPolicy {
     }
 }
 
+impl RawCalendar {
+    fn validate(self, dir: &Path) -> Result<Calendar, Invalid> {
+        let mut holidays = BTreeSet::new();
+        for (i, day) in self.holidays.iter().enumerate() {
+            holidays.insert(day.date(&format!("calendar.holidays[{i}]"))?);
+        }
+        if let Some(file) = &self.holidays_file {
+            let path = dir.join(file);
+            let field = "calendar.holidays_file";
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| invalid(field, format!("{}: {e}", path.display())))?;
+            for (n, line) in text.lines().enumerate() {
+                let line = line.split('#').next().unwrap_or("").trim();
+                if !line.is_empty() {
+                    let day = crate::parse::date(line).map_err(|why| {
+                        invalid(
+                            field,
+                            format!("{}:{}: {line:?}: {why}", path.display(), n + 1),
+                        )
+                    })?;
+                    holidays.insert(day);
+                }
+            }
+        }
+        Ok(Calendar {
+            weekends: self.weekends,
+            holidays,
+        })
+    }
+}
+
 impl RawCap {
-    fn validate(self, index: usize) -> Result<Cap, Invalid> {
+    fn validate(self, index: usize, has_lpr: bool) -> Result<Cap, Invalid> {
         let field = |name: &str| format!("caps[{index}].{name}");
         let name = self.name.trim().to_string();
         if name.is_empty()
@@ -422,6 +620,25 @@ impl RawCap {
                     year_days,
                 }
             }
+            CapKind::LprMultiple => {
+                let year_days = self.year_days.unwrap_or(365);
+                if year_days == 0 {
+                    return Err(invalid(field("year_days"), "must be positive"));
+                }
+                if !has_lpr {
+                    return Err(invalid(
+                        field("kind"),
+                        "lpr_multiple needs the policy's [[lpr]] table",
+                    ));
+                }
+                unused(self.rate.is_some(), "rate")?;
+                unused(self.ratio.is_some(), "ratio")?;
+                unused(self.amount.is_some(), "amount")?;
+                Limit::LprMultiple {
+                    multiple: need(self.multiple, "multiple")?,
+                    year_days,
+                }
+            }
             CapKind::DailyRate => {
                 unused(self.ratio.is_some(), "ratio")?;
                 unused(self.amount.is_some(), "amount")?;
@@ -454,7 +671,12 @@ impl RawCap {
                 }
             }
         };
-        if self.year_days.is_some() && !matches!(limit, Limit::AnnualRate { .. }) {
+        if self.multiple.is_some() && !matches!(limit, Limit::LprMultiple { .. }) {
+            return Err(invalid(field("multiple"), "not used by this cap's kind"));
+        }
+        if self.year_days.is_some()
+            && !matches!(limit, Limit::AnnualRate { .. } | Limit::LprMultiple { .. })
+        {
             return Err(invalid(field("year_days"), "not used by this cap's kind"));
         }
         if self.of.is_some() && !matches!(limit, Limit::ComponentRatio { .. }) {

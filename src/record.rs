@@ -29,6 +29,7 @@ pub enum Col {
     Product,
     AccountId,
     Region,
+    ContractDate,
 }
 
 impl Col {
@@ -133,6 +134,8 @@ pub struct Loan {
     pub due_date: NaiveDate,
     pub rate: ContractRate,
     pub paid_date: Option<NaiveDate>,
+    /// The day the contract was made; LPR caps read the LPR in force then.
+    pub contract_date: Option<NaiveDate>,
     pub penalty_rate: Option<Decimal>,
     pub unpaid_interest: Decimal,
     pub fees: Decimal,
@@ -225,6 +228,7 @@ pub fn parse_loan(record: &ByteRecord, layout: &Layout, policy: &Policy) -> Resu
         }
     };
     let paid_date = row.optional(Col::PaidDate, parse::date)?;
+    let contract_date = row.optional(Col::ContractDate, parse::date)?;
     let penalty_rate = row.optional(Col::PenaltyRate, parse::rate)?;
     let unpaid_interest = row
         .optional(Col::UnpaidInterest, parse::money)?
@@ -257,6 +261,7 @@ pub fn parse_loan(record: &ByteRecord, layout: &Layout, policy: &Policy) -> Resu
         due_date,
         rate,
         paid_date,
+        contract_date,
         penalty_rate,
         unpaid_interest,
         fees,

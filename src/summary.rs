@@ -124,13 +124,13 @@ impl Tally {
         plus(&mut self.total_raw, f.total_raw)?;
         plus(&mut self.total_capped, f.total_capped)?;
         plus(&mut self.excess, f.excess)?;
-        if !f.breaches.is_empty() {
+        if f.breached() {
             self.breached_loans += 1;
         }
         if self.breaches.len() < policy.caps.len() {
             self.breaches.resize(policy.caps.len(), 0);
         }
-        for &i in &f.breaches {
+        for i in f.breaches() {
             self.breaches[i] += 1;
         }
         plus(&mut self.provision, f.provision)?;

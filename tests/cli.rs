@@ -220,17 +220,27 @@ fn inputs_with_different_headers_are_refused() {
 }
 
 #[test]
-fn printed_preset_loads_back_as_the_same_policy() {
+fn every_printed_preset_loads_back_as_the_same_policy() {
     let dir = scratch("preset");
-    let run = run_in(&dir, &["policy"]);
-    run.expect_code(0);
-    assert!(run.stdout().contains("name = \"cn-bank\""));
-    std::fs::write(dir.join("copy.toml"), run.stdout()).unwrap();
-    let a = arrears::policy::Policy::load("cn-bank").unwrap();
-    let b = arrears::policy::Policy::load(&dir.join("copy.toml").display().to_string()).unwrap();
-    assert_eq!(a, b);
     let list = run_in(&dir, &["policy", "--list"]);
-    assert_eq!(list.stdout(), "cn-bank\n");
+    assert_eq!(
+        list.stdout(),
+        "cn-bank\ncn-private-lending\nuk-hcstc\nus-mla\n"
+    );
+    for name in list.stdout().lines() {
+        let run = run_in(&dir, &["policy", name]);
+        run.expect_code(0);
+        assert!(run.stdout().contains(&format!("name = \"{name}\"")));
+        let copy = dir.join(format!("{name}.toml"));
+        std::fs::write(&copy, run.stdout()).unwrap();
+        let a = arrears::policy::Policy::load(name).unwrap();
+        let b = arrears::policy::Policy::load(&copy.display().to_string()).unwrap();
+        assert_eq!(a, b, "{name}");
+    }
+    assert_eq!(
+        run_in(&dir, &["policy"]).stdout(),
+        run_in(&dir, &["policy", "cn-bank"]).stdout()
+    );
     run_in(&dir, &["policy", "no-such-preset"]).expect_code(1);
 }
 
