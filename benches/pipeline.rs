@@ -12,9 +12,10 @@ use arrears::compute::compute;
 use arrears::generate::{write_book, GenerateConfig};
 use arrears::output::write_result;
 use arrears::parse;
-use arrears::pipeline::{run, Input, RunConfig};
+use arrears::pipeline::{Input, PipelineConfig};
 use arrears::policy::Policy;
 use arrears::record::{parse_loan, Layout};
+use arrears::run::{run, RunConfig};
 use arrears::summary::GroupKey;
 
 const ROWS: u64 = 50_000;
@@ -124,19 +125,21 @@ fn whole_pipeline(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(bytes));
     for threads in [1, 2] {
         let config = RunConfig {
-            inputs: vec![Input::File(path.clone())],
-            as_of: as_of(),
-            policy: Policy::load("cn-bank").unwrap(),
-            results: Some(out.join("results.csv")),
+            pipeline: PipelineConfig {
+                inputs: vec![Input::File(path.clone())],
+                as_of: as_of(),
+                policy: Policy::load("cn-bank").unwrap(),
+                output: Some(out.join("results.csv")),
+                rejects: Some(out.join("rejects.csv")),
+                threads,
+                batch_size: 16_384,
+                progress: false,
+            },
             summary: Some(out.join("summary.csv")),
-            rejects: out.join("rejects.csv"),
             group_by: vec![GroupKey::Currency, GroupKey::Product, GroupKey::Bucket],
-            threads,
-            batch_size: 16_384,
-            progress: false,
         };
         g.bench_function(format!("run-{threads}-threads"), |b| {
-            b.iter(|| assert_eq!(run(&config).unwrap().rows_written, ROWS))
+            b.iter(|| assert_eq!(run(&config).unwrap().report.rows_accepted, ROWS))
         });
     }
     g.finish();

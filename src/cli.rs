@@ -10,10 +10,14 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
+use crate::audit::AuditJob;
+use crate::error::Error;
+use crate::explain::ExplainJob;
 use crate::generate::{self, GenerateConfig};
 use crate::parse;
-use crate::pipeline::{self, Input, RunConfig, RunReport};
+use crate::pipeline::{self, Input, PipelineConfig, Report};
 use crate::policy::{self, Policy};
+use crate::run::{self as run_book, RunConfig};
 use crate::summary::{self, GroupKey};
 
 /// Exit codes a scheduler can act on.
@@ -54,14 +58,23 @@ pub enum Command {
     /// Compute every loan's overdue charges, caps, status and provision; write results and a summary.
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
+    /// List only the rows that breach a cap, with each breached cap's limit and excess, and a summary per cap and currency.
+    #[command(after_help = EXIT_CODES)]
+    Audit(AuditArgs),
+    /// Show every step from the raw fields to the final figures of the named loans.
+    #[command(
+        after_help = "Exit codes:\n  0  every named loan explained\n  1  failed, or a named loan was not found among the accepted rows\n  2  usage error"
+    )]
+    Explain(ExplainArgs),
     /// Print a built-in policy preset as TOML, to copy and edit.
     Policy(PolicyArgs),
     /// Write a realistic synthetic loan book, for tests and benchmarks.
     Generate(GenerateArgs),
 }
 
+/// The flags every command that reads a book shares.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub struct BookArgs {
     /// Loan book CSV files, read in order as one book (all with the same
     /// header). `-` or none: standard input.
     #[arg(value_name = "INPUT")]
@@ -70,10 +83,25 @@ pub struct RunArgs {
     /// used is always printed in the run report.
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub as_of: Option<NaiveDate>,
-    /// A built-in preset's name or a TOML policy file laid over the default
-    /// preset.
+    /// A built-in preset's name (see `arrears policy --list`) or a TOML
+    /// policy file laid over the default preset.
     #[arg(long, value_name = "PRESET_OR_FILE", default_value = policy::DEFAULT_PRESET)]
     pub policy: String,
+    /// Worker threads for parsing and computing; 0 = one per core. Never changes the output.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Records per batch handed to the workers. Never changes the output.
+    #[arg(long, value_name = "N", default_value_t = 16_384, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub batch_size: u64,
+    /// No progress bar and no run report on stderr; errors still print.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub book: BookArgs,
     /// Write per-loan results to this CSV file. Without it, no results are written.
     #[arg(short = 'o', long = "output", value_name = "RESULTS.csv")]
     pub results: Option<PathBuf>,
@@ -98,15 +126,38 @@ pub struct RunArgs {
     /// Rejected rows allowed before the run exits 3 (outputs are written either way).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_rejects: u64,
-    /// Worker threads for parsing and computing; 0 = one per core. Never changes the output.
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub book: BookArgs,
+    /// Write the breaching rows to this CSV file. Without it, only the audit summary is produced.
+    #[arg(short = 'o', long = "output", value_name = "BREACHES.csv")]
+    pub breaches: Option<PathBuf>,
+    /// Write the audit summary (per cap and currency) to this CSV file.
+    /// Without it, it prints as an aligned table on stdout.
+    #[arg(long, value_name = "SUMMARY.csv")]
+    pub summary: Option<PathBuf>,
+    /// Write rejected rows here. Default: <breaches stem>.rejects.csv beside
+    /// -o, or rejects.csv in the working directory without -o.
+    #[arg(long, value_name = "REJECTS.csv")]
+    pub rejects: Option<PathBuf>,
+    /// Rejected rows allowed before the audit exits 3 (outputs are written either way).
     #[arg(long, value_name = "N", default_value_t = 0)]
-    pub threads: usize,
-    /// Records per batch handed to the workers. Never changes the output.
-    #[arg(long, value_name = "N", default_value_t = 16_384, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    pub batch_size: u64,
-    /// No progress bar and no run report on stderr; errors still print.
-    #[arg(short, long)]
-    pub quiet: bool,
+    pub max_rejects: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub book: BookArgs,
+    /// A loan to explain; repeat for several. Every row with that loan_id is explained.
+    #[arg(long = "loan-id", value_name = "ID", required = true)]
+    pub loan_ids: Vec<String>,
+    /// Print the explanations as JSON (an array), the same steps as data.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -139,44 +190,58 @@ fn parse_date(text: &str) -> Result<NaiveDate, String> {
     parse::date(text)
 }
 
-impl RunArgs {
-    /// Builds the validated configuration: loads the policy, names the
-    /// inputs and the default rejects path.
-    pub fn config(&self) -> anyhow::Result<RunConfig> {
+impl BookArgs {
+    /// The pipeline's configuration: loads the policy and names the inputs.
+    pub fn pipeline(
+        &self,
+        output: Option<PathBuf>,
+        rejects: Option<PathBuf>,
+    ) -> anyhow::Result<PipelineConfig> {
         let policy = Policy::load(&self.policy)?;
         let inputs = if self.inputs.is_empty() {
             vec![Input::Stdin]
         } else {
-            self.inputs
-                .iter()
-                .map(|p| {
-                    if p.as_os_str() == "-" {
-                        Input::Stdin
-                    } else {
-                        Input::File(p.clone())
-                    }
-                })
-                .collect()
+            let input = |p: &PathBuf| {
+                if p.as_os_str() == "-" {
+                    Input::Stdin
+                } else {
+                    Input::File(p.clone())
+                }
+            };
+            self.inputs.iter().map(input).collect()
         };
-        let rejects = match (&self.rejects, &self.results) {
-            (Some(path), _) => path.clone(),
-            (None, Some(results)) => default_rejects_path(results),
-            (None, None) => PathBuf::from("rejects.csv"),
-        };
-        Ok(RunConfig {
+        Ok(PipelineConfig {
             inputs,
             as_of: self
                 .as_of
                 .unwrap_or_else(|| chrono::Local::now().date_naive()),
             policy,
-            results: self.results.clone(),
-            summary: self.summary.clone(),
+            output,
             rejects,
-            group_by: self.group_by.clone(),
             threads: self.threads,
             batch_size: self.batch_size as usize,
             progress: !self.quiet,
         })
+    }
+}
+
+impl RunArgs {
+    pub fn config(&self) -> anyhow::Result<RunConfig> {
+        let rejects = rejects_path(&self.rejects, &self.results);
+        Ok(RunConfig {
+            pipeline: self.book.pipeline(self.results.clone(), Some(rejects))?,
+            summary: self.summary.clone(),
+            group_by: self.group_by.clone(),
+        })
+    }
+}
+
+/// The rejects file: as given, or beside the output, or in the working directory.
+fn rejects_path(rejects: &Option<PathBuf>, output: &Option<PathBuf>) -> PathBuf {
+    match (rejects, output) {
+        (Some(path), _) => path.clone(),
+        (None, Some(output)) => default_rejects_path(output),
+        (None, None) => PathBuf::from("rejects.csv"),
     }
 }
 
@@ -192,6 +257,8 @@ pub fn default_rejects_path(results: &Path) -> PathBuf {
 pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Run(args) => run(&args),
+        Command::Audit(args) => audit(&args),
+        Command::Explain(args) => explain(&args),
         Command::Policy(args) => {
             if args.list {
                 for name in policy::preset_names() {
@@ -224,28 +291,105 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
 
 fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let config = args.config()?;
-    let report = pipeline::run(&config)?;
-    if !args.quiet {
-        eprint!("{}", report_text(&config, &report));
+    let outcome = run_book::run(&config)?;
+    if !args.book.quiet {
+        eprint!(
+            "{}",
+            report_text(&config.pipeline, &outcome.report, "written")
+        );
     }
     if config.summary.is_none() {
-        let mut table = Vec::new();
-        summary::write_table(
-            &mut table,
-            &report.summary_header,
-            &report.summary_rows,
-            report.group_keys,
+        print_table(
+            &outcome.summary_header,
+            &outcome.summary_rows,
+            outcome.group_keys,
         )?;
-        print_quietly(&table)?;
     }
-    if report.rows_rejected > args.max_rejects {
+    Ok(check_rejects(
+        outcome.report.rows_rejected,
+        args.max_rejects,
+    ))
+}
+
+fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
+    let rejects = rejects_path(&args.rejects, &args.breaches);
+    let config = args.book.pipeline(args.breaches.clone(), Some(rejects))?;
+    let policy = &config.policy;
+    let (_, mut report) = pipeline::run(&config, |layout| AuditJob::new(policy, layout))?;
+    let (header, rows) = report.stats.table(policy);
+    if let Some(path) = &args.summary {
+        let mut file = crate::output::AtomicFile::create(path)?;
+        summary::write_csv(&mut file, &header, &rows).map_err(|e| Error::csv(path.display(), e))?;
+        file.commit()?;
+        report.outputs.push(path.clone());
+    }
+    if !args.book.quiet {
+        eprint!("{}", report_text(&config, &report, "checked"));
         eprintln!(
-            "arrears: {} rows rejected, more than --max-rejects {} allows (exit 3)",
-            report.rows_rejected, args.max_rejects
+            "arrears: {} rows breach at least one cap",
+            report.rows_output
         );
-        return Ok(Exit::TooManyRejects);
     }
-    Ok(Exit::Done)
+    if args.summary.is_none() {
+        print_table(&header, &rows, 2)?;
+    }
+    Ok(check_rejects(report.rows_rejected, args.max_rejects))
+}
+
+fn explain(args: &ExplainArgs) -> anyhow::Result<Exit> {
+    let config = args.book.pipeline(None, None)?;
+    let job = ExplainJob {
+        policy: &config.policy,
+        as_of: config.as_of,
+        ids: args.loan_ids.iter().cloned().collect(),
+        sources: config.inputs.iter().map(Input::name).collect(),
+    };
+    let (_, report) = pipeline::run(&config, |_| job)?;
+    let found = &report.stats;
+    let text = if args.json {
+        serde_json::to_string_pretty(found)? + "\n"
+    } else {
+        let rounding = config.policy.rounding.name();
+        found
+            .iter()
+            .map(|e| e.text(rounding))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    print_quietly(text.as_bytes())?;
+    let missing: Vec<&str> = args
+        .loan_ids
+        .iter()
+        .filter(|id| !found.iter().any(|e| &e.loan_id == *id))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        return Ok(Exit::Done);
+    }
+    eprintln!(
+        "arrears: not found among the {} accepted rows ({} rows were rejected): {}",
+        report.rows_accepted,
+        report.rows_rejected,
+        missing.join(", ")
+    );
+    Ok(Exit::Failed)
+}
+
+/// Exit 3 when more rows were rejected than allowed.
+fn check_rejects(rejected: u64, allowed: u64) -> Exit {
+    if rejected <= allowed {
+        return Exit::Done;
+    }
+    eprintln!(
+        "arrears: {rejected} rows rejected, more than --max-rejects {allowed} allows (exit 3)"
+    );
+    Exit::TooManyRejects
+}
+
+fn print_table(header: &[String], rows: &[Vec<String>], keys: usize) -> anyhow::Result<Exit> {
+    let mut table = Vec::new();
+    summary::write_table(&mut table, header, rows, keys)?;
+    print_quietly(&table)
 }
 
 /// Writes to stdout; a closed pipe (`| head`) ends the output quietly.
@@ -258,8 +402,9 @@ fn print_quietly(bytes: &[u8]) -> anyhow::Result<Exit> {
     }
 }
 
-/// The run report printed on stderr.
-pub fn report_text(config: &RunConfig, report: &RunReport) -> String {
+/// The run report printed on stderr; `accepted` names what happened to the
+/// rows that were not rejected.
+pub fn report_text<S>(config: &PipelineConfig, report: &Report<S>, accepted: &str) -> String {
     let seconds = report.elapsed.as_secs_f64();
     let rate = if seconds > 0.0 {
         report.rows_read as f64 / seconds
@@ -267,11 +412,11 @@ pub fn report_text(config: &RunConfig, report: &RunReport) -> String {
         0.0
     };
     let mut text = format!(
-        "arrears: as of {}, policy {}\narrears: {} rows read, {} written, {} rejected in {:.2} s ({:.0} rows/s)\n",
+        "arrears: as of {}, policy {}\narrears: {} rows read, {} {accepted}, {} rejected in {:.2} s ({:.0} rows/s)\n",
         config.as_of,
         config.policy.name,
         report.rows_read,
-        report.rows_written,
+        report.rows_accepted,
         report.rows_rejected,
         seconds,
         rate
@@ -335,12 +480,11 @@ mod tests {
             panic!("not run")
         };
         let config = args.config().unwrap();
-        assert_eq!(
-            config.inputs,
-            vec![Input::File("a.csv".into()), Input::Stdin]
-        );
-        assert_eq!(config.as_of, NaiveDate::from_ymd_opt(2025, 6, 30).unwrap());
-        assert_eq!(config.rejects, PathBuf::from("x/r.rejects.csv"));
+        let pipeline = &config.pipeline;
+        assert_eq!(pipeline.inputs, vec![Input::File("a.csv".into()), Input::Stdin]);
+        assert_eq!(pipeline.as_of, NaiveDate::from_ymd_opt(2025, 6, 30).unwrap());
+        assert_eq!(pipeline.rejects, Some(PathBuf::from("x/r.rejects.csv")));
+        assert_eq!(pipeline.output, Some(PathBuf::from("x/r.csv")));
         assert_eq!(config.group_by, vec![GroupKey::Region, GroupKey::Bucket]);
         assert!(Cli::try_parse_from(["arrears", "run", "--as-of", "30/06/2025"]).is_err());
         assert!(Cli::try_parse_from(["arrears", "run", "--group-by", "colour"]).is_err());

@@ -119,23 +119,53 @@ impl Figures {
 }
 
 /// A daily rate as the exact fraction `numerator / per`.
-#[derive(Debug, Clone, Copy)]
-struct DayRate {
-    numerator: Decimal,
-    per: Decimal,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayRate {
+    pub numerator: Decimal,
+    pub per: Decimal,
 }
 
 impl DayRate {
-    fn value(self) -> Option<Decimal> {
+    /// The contract daily rate: the daily rate as given, or the annual rate
+    /// over the policy's year.
+    pub fn contract(loan: &Loan, policy: &Policy) -> DayRate {
+        match loan.rate {
+            ContractRate::Daily(rate) => DayRate {
+                numerator: rate,
+                per: Decimal::ONE,
+            },
+            ContractRate::Annual(rate) => DayRate {
+                numerator: rate,
+                per: Decimal::from(policy.year_days),
+            },
+        }
+    }
+
+    /// The penalty daily rate: the row's penalty_rate, or the policy's
+    /// multiplier times the contract rate.
+    pub fn penalty(loan: &Loan, policy: &Policy, contract: DayRate) -> Option<DayRate> {
+        Some(match loan.penalty_rate {
+            Some(rate) => DayRate {
+                numerator: rate,
+                per: Decimal::ONE,
+            },
+            None => DayRate {
+                numerator: policy.penalty_multiplier.checked_mul(contract.numerator)?,
+                per: contract.per,
+            },
+        })
+    }
+
+    pub fn value(self) -> Option<Decimal> {
         self.numerator.checked_div(self.per)
     }
 
-    /// `base x rate x days`, multiplied first, divided last, rounded once.
-    fn charge(self, base: Decimal, days: i64, policy: &Policy) -> Option<Decimal> {
+    /// `base x rate x days` before rounding, multiplied first, divided last.
+    pub fn exact_charge(self, base: Decimal, days: i64) -> Option<Decimal> {
         let product = base
             .checked_mul(self.numerator)?
             .checked_mul(Decimal::from(days))?;
-        Some(policy.rounding.cents(product.checked_div(self.per)?))
+        product.checked_div(self.per)
     }
 }
 
@@ -167,35 +197,17 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
         GraceMode::SkipGrace => days_overdue - grace,
     };
 
-    let contract = match loan.rate {
-        ContractRate::Daily(rate) => DayRate {
-            numerator: rate,
-            per: Decimal::ONE,
-        },
-        ContractRate::Annual(rate) => DayRate {
-            numerator: rate,
-            per: Decimal::from(policy.year_days),
-        },
-    };
-    let penalty_rate = match loan.penalty_rate {
-        Some(rate) => DayRate {
-            numerator: rate,
-            per: Decimal::ONE,
-        },
-        None => DayRate {
-            numerator: policy
-                .penalty_multiplier
-                .checked_mul(contract.numerator)
-                .ok_or(OUT_OF_RANGE)?,
-            per: contract.per,
-        },
-    };
+    let contract = DayRate::contract(loan, policy);
+    let penalty_rate = DayRate::penalty(loan, policy, contract).ok_or(OUT_OF_RANGE)?;
 
     let days = chargeable_days;
     let mut raw: Amounts = [Decimal::ZERO; 4];
     if days > 0 {
         let charge = |on: bool, rate: DayRate, base: Decimal| match on {
-            true => rate.charge(base, days, policy).ok_or(OUT_OF_RANGE),
+            true => rate
+                .exact_charge(base, days)
+                .map(|v| policy.rounding.cents(v))
+                .ok_or(OUT_OF_RANGE),
             false => Ok(Decimal::ZERO),
         };
         raw[Component::Interest as usize] =
@@ -211,7 +223,9 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
     let mut caps = Vec::with_capacity(policy.caps.len());
     let mut binding_cap = None;
     for (i, cap) in policy.caps.iter().enumerate() {
-        let limit = limit(&cap.limit, loan, days, &raw, policy).ok_or(OUT_OF_RANGE)?;
+        let limit = exact_limit(&cap.limit, loan, days, &raw, policy)
+            .map(|v| policy.rounding.cents(v))
+            .ok_or(OUT_OF_RANGE)?;
         let charged = sum(&raw, &cap.applies_to).ok_or(OUT_OF_RANGE)?;
         let running = sum(&capped, &cap.applies_to).ok_or(OUT_OF_RANGE)?;
         let mut over = running - limit;
@@ -303,8 +317,15 @@ fn sum(amounts: &Amounts, of: &[Component]) -> Option<Decimal> {
     })
 }
 
-/// A cap's limit for one loan, rounded like the components.
-fn limit(limit: &Limit, loan: &Loan, days: i64, raw: &Amounts, policy: &Policy) -> Option<Decimal> {
+/// A cap's limit for one loan before rounding (raw amounts feed
+/// `component_ratio` caps).
+pub fn exact_limit(
+    limit: &Limit,
+    loan: &Loan,
+    days: i64,
+    raw: &Amounts,
+    policy: &Policy,
+) -> Option<Decimal> {
     let principal = loan.principal;
     let days = Decimal::from(days);
     let exact = match limit {
@@ -328,7 +349,7 @@ fn limit(limit: &Limit, loan: &Loan, days: i64, raw: &Amounts, policy: &Policy) 
                 .checked_div(Decimal::from(*year_days))?
         }
     };
-    Some(policy.rounding.cents(exact))
+    Some(exact)
 }
 
 #[cfg(test)]

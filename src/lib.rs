@@ -7,17 +7,22 @@
 //!                                                    ↘ fold statistics (summary)
 //! ```
 //!
-//! `policy` holds every rule the computation follows; `cli` turns the
-//! command line into a `pipeline::RunConfig`; `generate` writes synthetic
-//! books for tests and benchmarks.
+//! `pipeline` runs that line for every command; what a command writes and
+//! folds per record is its `pipeline::Job`: `run` (results and summary),
+//! `audit` (cap breaches), `explain` (every step of named loans). `policy`
+//! holds every rule the computation follows; `cli` turns the command line
+//! into a validated configuration; `generate` writes synthetic books.
 
+pub mod audit;
 pub mod cli;
 pub mod compute;
 pub mod error;
+pub mod explain;
 pub mod generate;
 pub mod output;
 pub mod parse;
 pub mod pipeline;
 pub mod policy;
 pub mod record;
+pub mod run;
 pub mod summary;

@@ -1,9 +1,11 @@
-//! The run: read → parse → compute → (write results, fold statistics).
+//! The pipeline every command shares: read → parse → compute → (write
+//! output rows, fold statistics).
 //!
 //! One reader thread splits CSV records into batches, reusing their buffers;
-//! rayon workers parse, compute and format each batch in chunks; one writer
-//! thread writes the chunks in input order. The queues between the stages
-//! are bounded, so memory stays flat whatever the size of the book.
+//! rayon workers parse, compute, format and fold each batch in chunks; one
+//! writer thread writes the chunks in input order. The queues between the
+//! stages are bounded, so memory stays flat whatever the size of the book.
+//! What a command writes and folds for each record is its `Job`.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -17,12 +19,12 @@ use csv::ByteRecord;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::compute::compute;
+use crate::compute::{compute, Figures};
 use crate::error::Error;
-use crate::output::{results_header, write_reject, write_result, AtomicFile, REJECTS_HEADER};
+use crate::output::{write_reject, AtomicFile, REJECTS_HEADER};
 use crate::policy::Policy;
-use crate::record::{parse_loan, Layout, Reject};
-use crate::summary::{self, GroupKey, Grouping, Summary};
+use crate::record::{parse_loan, Layout, Loan, Reject};
+use crate::summary::SumOverflow;
 
 /// Where a loan book is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,35 +42,67 @@ impl Input {
     }
 }
 
-/// Everything a run needs, validated.
+/// Where a record came from: the index of its input and its line there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub source: usize,
+    pub line: u64,
+}
+
+/// What a command does with each accepted record: the rows it writes and
+/// the statistics it folds. Rows of a chunk are written in input order and
+/// chunks' statistics are merged in input order.
+pub trait Job: Sync {
+    type Stats: Default + Send;
+
+    /// The header of the output file.
+    fn header(&self) -> Vec<String>;
+
+    /// Writes the record's output rows, if any; returns how many.
+    fn write(&self, out: &mut csv::Writer<Vec<u8>>, loan: &Loan, f: &Figures) -> csv::Result<u64>;
+
+    fn fold(
+        &self,
+        stats: &mut Self::Stats,
+        origin: Origin,
+        loan: &Loan,
+        f: &Figures,
+    ) -> Result<(), SumOverflow>;
+
+    fn merge(&self, into: &mut Self::Stats, other: Self::Stats) -> Result<(), SumOverflow>;
+}
+
+/// What every command's pipeline needs, validated.
 #[derive(Debug, Clone)]
-pub struct RunConfig {
+pub struct PipelineConfig {
     pub inputs: Vec<Input>,
     pub as_of: NaiveDate,
     pub policy: Policy,
-    pub results: Option<PathBuf>,
-    /// `None`: the caller prints `RunReport::summary` itself.
-    pub summary: Option<PathBuf>,
-    pub rejects: PathBuf,
-    pub group_by: Vec<GroupKey>,
+    /// The job's output rows; `None`: not written.
+    pub output: Option<PathBuf>,
+    /// Rejected rows; `None`: counted and reported only.
+    pub rejects: Option<PathBuf>,
     /// 0: one per core.
     pub threads: usize,
     pub batch_size: usize,
     pub progress: bool,
 }
 
-/// What a run did.
+/// What a pipeline did.
 #[derive(Debug)]
-pub struct RunReport {
+pub struct Report<S> {
     pub rows_read: u64,
-    pub rows_written: u64,
+    pub rows_accepted: u64,
     pub rows_rejected: u64,
+    /// Rows the job wrote to its output.
+    pub rows_output: u64,
     /// The first few rejects, as `file:line: column: reason` messages.
     pub first_rejects: Vec<String>,
     pub elapsed: Duration,
-    pub summary_header: Vec<String>,
-    pub summary_rows: Vec<Vec<String>>,
-    pub group_keys: usize,
+    pub stats: S,
+    /// Input names, indexed by `Origin::source`.
+    pub sources: Vec<String>,
+    /// Files written, in the order they were committed.
     pub outputs: Vec<PathBuf>,
 }
 
@@ -93,19 +127,29 @@ struct Batch {
     bytes_read: u64,
 }
 
-/// The formatted output of one chunk of records.
-#[derive(Default)]
-struct ChunkOut {
-    results: Vec<u8>,
+/// The formatted output and folded statistics of one chunk of records.
+struct ChunkOut<S> {
+    rows: Vec<u8>,
     rejects: Vec<u8>,
-    written: u64,
+    accepted: u64,
+    output: u64,
     rejected: Vec<Reject>,
-    summary: Summary,
+    stats: S,
 }
 
-/// Runs the whole job. Headers and policy are checked before any output file
-/// is created; outputs are committed only when everything succeeded.
-pub fn run(config: &RunConfig) -> Result<RunReport, Error> {
+/// The bytes a chunk sends to the writer.
+struct ChunkBytes {
+    rows: Vec<u8>,
+    rejects: Vec<u8>,
+}
+
+/// Runs a job over the inputs. Headers and policy are checked before any
+/// output file is created; `make_job` sees the input's layout. Outputs are
+/// committed only when everything succeeded.
+pub fn run<J: Job>(
+    config: &PipelineConfig,
+    make_job: impl FnOnce(&Layout) -> J,
+) -> Result<(J, Report<J::Stats>), Error> {
     let started = Instant::now();
     let mut sources = config
         .inputs
@@ -113,18 +157,24 @@ pub fn run(config: &RunConfig) -> Result<RunReport, Error> {
         .map(open)
         .collect::<Result<Vec<_>, _>>()?;
     let layout = check_headers(&mut sources, &config.policy)?;
-    let grouping = Grouping::new(&config.group_by, &layout, &config.policy);
+    let job = make_job(&layout);
 
-    let mut results = config
-        .results
+    let mut output = config
+        .output
         .as_deref()
         .map(AtomicFile::create)
         .transpose()?;
-    if let Some(file) = results.as_mut() {
-        write_header(file, &results_header(&layout))?;
+    if let Some(file) = output.as_mut() {
+        write_header(file, &job.header())?;
     }
-    let mut rejects = AtomicFile::create(&config.rejects)?;
-    write_header(&mut rejects, &REJECTS_HEADER)?;
+    let mut rejects = config
+        .rejects
+        .as_deref()
+        .map(AtomicFile::create)
+        .transpose()?;
+    if let Some(file) = rejects.as_mut() {
+        write_header(file, &REJECTS_HEADER.map(String::from))?;
+    }
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads)
@@ -132,32 +182,36 @@ pub fn run(config: &RunConfig) -> Result<RunReport, Error> {
         .map_err(|e| Error::io("thread pool", io::Error::other(e)))?;
     let progress = progress_bar(config.progress, &sources);
     let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-    let mut totals = Totals::default();
+    let mut totals = Totals {
+        stats: J::Stats::default(),
+        ..Totals::default()
+    };
 
     let outcome = thread::scope(|scope| {
         let (batch_tx, batch_rx) = sync_channel(QUEUE);
         let (spent_tx, spent_rx) = sync_channel(QUEUE + 2);
-        let (out_tx, out_rx) = sync_channel::<Vec<ChunkOut>>(QUEUE);
+        let (out_tx, out_rx) = sync_channel::<Vec<ChunkBytes>>(QUEUE);
         let batch_size = config.batch_size.max(1);
         let reader = scope.spawn(move || read_batches(sources, batch_size, batch_tx, spent_rx));
-        let writer = scope.spawn(move || write_chunks(out_rx, results, rejects));
+        let writer = scope.spawn(move || write_chunks(out_rx, output, rejects));
 
         let stage = (|| {
             for batch in batch_rx {
                 let batch: Batch = batch?;
                 let records = &batch.records[..batch.len];
-                let chunks: Vec<ChunkOut> = pool.install(|| {
+                let chunks: Vec<ChunkOut<J::Stats>> = pool.install(|| {
                     records
                         .par_chunks(CHUNK)
-                        .map(|chunk| process(chunk, &layout, config, &grouping))
+                        .map(|chunk| process(chunk, batch.source, &layout, config, &job))
                         .collect::<Result<_, Error>>()
                 })?;
-                for chunk in &chunks {
-                    totals.add(chunk, &names[batch.source])?;
+                let mut bytes = Vec::with_capacity(chunks.len());
+                for chunk in chunks {
+                    bytes.push(totals.add(chunk, &names[batch.source], &job)?);
                 }
                 progress.set_position(batch.bytes_read);
                 let _ = spent_tx.try_send(batch.records);
-                if out_tx.send(chunks).is_err() {
+                if out_tx.send(bytes).is_err() {
                     break; // the writer failed; its error is reported below
                 }
             }
@@ -171,7 +225,7 @@ pub fn run(config: &RunConfig) -> Result<RunReport, Error> {
         stage?;
         written
     });
-    let (results, rejects) = match outcome {
+    let (output, rejects) = match outcome {
         Ok(files) => files,
         Err(e) => {
             progress.abandon();
@@ -180,46 +234,45 @@ pub fn run(config: &RunConfig) -> Result<RunReport, Error> {
     };
     progress.finish_and_clear();
 
-    let (summary_header, summary_rows) = totals.summary.table(&grouping, &config.policy)?;
     let mut outputs = Vec::new();
-    if let Some(file) = results {
+    for file in [output, rejects].into_iter().flatten() {
         outputs.push(file.path().to_path_buf());
         file.commit()?;
     }
-    outputs.push(rejects.path().to_path_buf());
-    rejects.commit()?;
-    if let Some(path) = &config.summary {
-        let mut file = AtomicFile::create(path)?;
-        summary::write_csv(&mut file, &summary_header, &summary_rows)
-            .map_err(|e| Error::csv(path.display(), e))?;
-        file.commit()?;
-        outputs.push(path.clone());
-    }
-    Ok(RunReport {
-        rows_read: totals.written + totals.rejected,
-        rows_written: totals.written,
+    let report = Report {
+        rows_read: totals.accepted + totals.rejected,
+        rows_accepted: totals.accepted,
         rows_rejected: totals.rejected,
+        rows_output: totals.output,
         first_rejects: totals.first_rejects,
         elapsed: started.elapsed(),
-        summary_header,
-        summary_rows,
-        group_keys: grouping.keys.len(),
+        stats: totals.stats,
+        sources: names,
         outputs,
-    })
+    };
+    Ok((job, report))
 }
 
 /// Counts and statistics merged from every chunk, in input order.
 #[derive(Default)]
-struct Totals {
-    written: u64,
+struct Totals<S> {
+    accepted: u64,
     rejected: u64,
+    output: u64,
     first_rejects: Vec<String>,
-    summary: Summary,
+    stats: S,
 }
 
-impl Totals {
-    fn add(&mut self, chunk: &ChunkOut, source: &str) -> Result<(), Error> {
-        self.written += chunk.written;
+impl<S> Totals<S> {
+    /// Takes in one chunk's counts and statistics; returns its bytes.
+    fn add<J: Job<Stats = S>>(
+        &mut self,
+        chunk: ChunkOut<S>,
+        source: &str,
+        job: &J,
+    ) -> Result<ChunkBytes, Error> {
+        self.accepted += chunk.accepted;
+        self.output += chunk.output;
         self.rejected += chunk.rejected.len() as u64;
         for r in &chunk.rejected {
             if self.first_rejects.len() < REPORTED_REJECTS {
@@ -232,8 +285,11 @@ impl Totals {
                     .push(format!("{source}:{}:{column} {}", r.line, r.reason));
             }
         }
-        self.summary.merge(&chunk.summary)?;
-        Ok(())
+        job.merge(&mut self.stats, chunk.stats)?;
+        Ok(ChunkBytes {
+            rows: chunk.rows,
+            rejects: chunk.rejects,
+        })
     }
 }
 
@@ -284,7 +340,7 @@ fn check_headers(sources: &mut [Source], policy: &Policy) -> Result<Layout, Erro
     })
 }
 
-fn write_header(file: &mut AtomicFile, header: &[&str]) -> Result<(), Error> {
+fn write_header(file: &mut AtomicFile, header: &[String]) -> Result<(), Error> {
     let path = file.path().display().to_string();
     let mut w = csv::Writer::from_writer(file);
     w.write_record(header).map_err(|e| Error::csv(&path, e))?;
@@ -335,35 +391,41 @@ fn read_batches(
 }
 
 fn write_chunks(
-    chunks: Receiver<Vec<ChunkOut>>,
-    mut results: Option<AtomicFile>,
-    mut rejects: AtomicFile,
-) -> Result<(Option<AtomicFile>, AtomicFile), Error> {
+    chunks: Receiver<Vec<ChunkBytes>>,
+    mut output: Option<AtomicFile>,
+    mut rejects: Option<AtomicFile>,
+) -> Result<(Option<AtomicFile>, Option<AtomicFile>), Error> {
     for batch in chunks {
         for chunk in batch {
-            if let Some(file) = results.as_mut() {
-                file.write_all(&chunk.results)
-                    .map_err(|e| Error::io(file.path().display(), e))?;
+            for (file, bytes) in [(&mut output, &chunk.rows), (&mut rejects, &chunk.rejects)] {
+                if let Some(file) = file.as_mut() {
+                    file.write_all(bytes)
+                        .map_err(|e| Error::io(file.path().display(), e))?;
+                }
             }
-            rejects
-                .write_all(&chunk.rejects)
-                .map_err(|e| Error::io(rejects.path().display(), e))?;
         }
     }
-    Ok((results, rejects))
+    Ok((output, rejects))
 }
 
-/// Parses, computes and formats one chunk of records.
-fn process(
+/// Parses, computes, formats and folds one chunk of records.
+fn process<J: Job>(
     records: &[ByteRecord],
+    source: usize,
     layout: &Layout,
-    config: &RunConfig,
-    grouping: &Grouping,
-) -> Result<ChunkOut, Error> {
+    config: &PipelineConfig,
+    job: &J,
+) -> Result<ChunkOut<J::Stats>, Error> {
     let policy = &config.policy;
-    let buckets = policy.bucket_labels();
-    let mut out = ChunkOut::default();
-    let mut results = csv::Writer::from_writer(Vec::with_capacity(records.len() * 200));
+    let mut out = ChunkOut {
+        rows: Vec::new(),
+        rejects: Vec::new(),
+        accepted: 0,
+        output: 0,
+        rejected: Vec::new(),
+        stats: J::Stats::default(),
+    };
+    let mut rows = csv::Writer::from_writer(Vec::with_capacity(records.len() * 200));
     let mut rejects = csv::Writer::from_writer(Vec::new());
     for record in records {
         let computed = parse_loan(record, layout, policy).and_then(|loan| {
@@ -374,12 +436,17 @@ fn process(
         });
         match computed {
             Ok((loan, figures)) => {
-                if config.results.is_some() {
-                    write_result(&mut results, &loan, &figures, policy, &buckets)
-                        .map_err(|e| Error::csv("results", e))?;
+                if config.output.is_some() {
+                    out.output += job
+                        .write(&mut rows, &loan, &figures)
+                        .map_err(|e| Error::csv("output", e))?;
                 }
-                out.summary.add(grouping, &loan, &figures, policy)?;
-                out.written += 1;
+                let origin = Origin {
+                    source,
+                    line: record.position().map_or(0, |p| p.line()),
+                };
+                job.fold(&mut out.stats, origin, &loan, &figures)?;
+                out.accepted += 1;
             }
             Err(reject) => {
                 write_reject(&mut rejects, &reject).map_err(|e| Error::csv("rejects", e))?;
@@ -387,9 +454,9 @@ fn process(
             }
         }
     }
-    out.results = results
+    out.rows = rows
         .into_inner()
-        .map_err(|e| Error::io("results", e.into_error()))?;
+        .map_err(|e| Error::io("output", e.into_error()))?;
     out.rejects = rejects
         .into_inner()
         .map_err(|e| Error::io("rejects", e.into_error()))?;

@@ -127,6 +127,13 @@ pub enum Rounding {
 }
 
 impl Rounding {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rounding::HalfUp => "half_up",
+            Rounding::HalfEven => "half_even",
+        }
+    }
+
     /// Rounds to 2 decimals, the one rounding every amount gets.
     pub fn cents(self, value: Decimal) -> Decimal {
         let strategy = match self {

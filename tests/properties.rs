@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use proptest::prelude::*;
 
-use arrears::pipeline::{run, Input, RunConfig, RunReport};
+use arrears::pipeline::{Input, PipelineConfig};
 use arrears::policy::Policy;
+use arrears::run::{run, RunConfig};
 use arrears::summary::GroupKey;
 
 fn scratch(name: &str) -> PathBuf {
@@ -19,16 +20,18 @@ fn scratch(name: &str) -> PathBuf {
 
 fn config(input: &Path, out: &Path, threads: usize, batch_size: usize) -> RunConfig {
     RunConfig {
-        inputs: vec![Input::File(input.to_path_buf())],
-        as_of: NaiveDate::from_ymd_opt(2025, 6, 30).unwrap(),
-        policy: Policy::load("cn-bank").unwrap(),
-        results: Some(out.join("results.csv")),
+        pipeline: PipelineConfig {
+            inputs: vec![Input::File(input.to_path_buf())],
+            as_of: NaiveDate::from_ymd_opt(2025, 6, 30).unwrap(),
+            policy: Policy::load("cn-bank").unwrap(),
+            output: Some(out.join("results.csv")),
+            rejects: Some(out.join("rejects.csv")),
+            threads,
+            batch_size,
+            progress: false,
+        },
         summary: Some(out.join("summary.csv")),
-        rejects: out.join("rejects.csv"),
         group_by: vec![GroupKey::Currency, GroupKey::Product, GroupKey::Bucket],
-        threads,
-        batch_size,
-        progress: false,
     }
 }
 
@@ -72,11 +75,11 @@ proptest! {
     fn threads_and_batch_size_never_change_output(threads in 1usize..=4, batch_size in 1usize..=3000) {
         let book = mixed_book();
         let base_dir = scratch("base");
-        let base = run(&config(&book, &base_dir, 1, 16_384)).unwrap();
+        let base = run(&config(&book, &base_dir, 1, 16_384)).unwrap().report;
         prop_assert!(base.rows_rejected > 0);
         let dir = scratch(&format!("t{threads}-b{batch_size}"));
-        let report = run(&config(&book, &dir, threads, batch_size)).unwrap();
-        prop_assert_eq!(report.rows_written, base.rows_written);
+        let report = run(&config(&book, &dir, threads, batch_size)).unwrap().report;
+        prop_assert_eq!(report.rows_accepted, base.rows_accepted);
         prop_assert!(outputs(&dir) == outputs(&base_dir), "outputs differ with {} threads, batch {}", threads, batch_size);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -91,10 +94,10 @@ proptest! {
             text.push('\n');
         }
         std::fs::write(&book, text).unwrap();
-        let report: RunReport = run(&config(&book, &dir, 2, batch_size)).unwrap();
+        let report = run(&config(&book, &dir, 2, batch_size)).unwrap().report;
         prop_assert_eq!(report.rows_read, rows.len() as u64);
-        prop_assert_eq!(report.rows_read, report.rows_written + report.rows_rejected);
-        prop_assert_eq!(count_records(&dir.join("results.csv")), report.rows_written);
+        prop_assert_eq!(report.rows_read, report.rows_accepted + report.rows_rejected);
+        prop_assert_eq!(count_records(&dir.join("results.csv")), report.rows_accepted);
         prop_assert_eq!(count_records(&dir.join("rejects.csv")), report.rows_rejected);
         std::fs::remove_dir_all(&dir).unwrap();
     }

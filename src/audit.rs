@@ -1,0 +1,198 @@
+//! `arrears audit`: only the rows that breach at least one cap, with each
+//! breached cap's limit and excess, and a summary per cap and currency:
+//! accounts checked and breaching, total and largest excess, highest
+//! annualized rate. Breaches are judged on the raw amounts, as in `run`.
+
+use std::collections::BTreeMap;
+
+use csv::Writer;
+use rust_decimal::Decimal;
+
+use crate::compute::Figures;
+use crate::output::{money, ratio6};
+use crate::pipeline::{Job, Origin};
+use crate::policy::{Component, Policy};
+use crate::record::{Layout, Loan};
+use crate::summary::SumOverflow;
+
+pub struct AuditJob<'a> {
+    policy: &'a Policy,
+    header: Vec<String>,
+}
+
+impl<'a> AuditJob<'a> {
+    pub fn new(policy: &'a Policy, layout: &Layout) -> AuditJob<'a> {
+        let mut header = vec!["loan_id".to_string()];
+        header.extend(layout.dimensions.iter().map(|c| c.name().to_string()));
+        header.extend(
+            [
+                "currency",
+                "principal",
+                "due_date",
+                "days_overdue",
+                "chargeable_days",
+                "interest",
+                "penalty",
+                "compound",
+                "fees",
+                "total_raw",
+                "total_capped",
+                "excess",
+                "breaches",
+                "binding_cap",
+                "annualized_rate",
+            ]
+            .map(String::from),
+        );
+        for cap in &policy.caps {
+            header.push(format!("{}_limit", cap.name));
+            header.push(format!("{}_excess", cap.name));
+        }
+        AuditJob { policy, header }
+    }
+}
+
+/// One cap's findings in one currency.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CapFindings {
+    pub breaching: u64,
+    pub total_excess: Decimal,
+    pub largest_excess: Decimal,
+    /// Highest annualized rate among the breaching rows.
+    pub highest_rate: Option<Decimal>,
+}
+
+/// Accounts checked and findings per cap, by currency.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditStats {
+    pub currencies: BTreeMap<String, (u64, Vec<CapFindings>)>,
+}
+
+impl Job for AuditJob<'_> {
+    type Stats = AuditStats;
+
+    fn header(&self) -> Vec<String> {
+        self.header.clone()
+    }
+
+    fn write(&self, out: &mut Writer<Vec<u8>>, loan: &Loan, f: &Figures) -> csv::Result<u64> {
+        if !f.breached() {
+            return Ok(0);
+        }
+        let policy = self.policy;
+        out.write_field(&loan.loan_id)?;
+        for value in &loan.dimensions {
+            out.write_field(value)?;
+        }
+        let breaches: Vec<&str> = f.breaches().map(|i| policy.caps[i].name.as_str()).collect();
+        let amount = |c: Component| money(f.amount(c));
+        let mut fields = vec![
+            loan.currency.clone(),
+            money(loan.principal),
+            loan.due_date.to_string(),
+            f.days_overdue.to_string(),
+            f.chargeable_days.to_string(),
+            amount(Component::Interest),
+            amount(Component::Penalty),
+            amount(Component::Compound),
+            amount(Component::Fees),
+            money(f.total_raw),
+            money(f.total_capped),
+            money(f.excess),
+            breaches.join(";"),
+            f.binding_cap
+                .map_or(String::new(), |i| policy.caps[i].name.clone()),
+            f.annualized_rate.map_or(String::new(), ratio6),
+        ];
+        for check in &f.caps {
+            if check.breached() {
+                fields.extend([money(check.limit), money(check.excess())]);
+            } else {
+                fields.extend([String::new(), String::new()]);
+            }
+        }
+        for field in &fields {
+            out.write_field(field)?;
+        }
+        out.write_record(None::<&[u8]>)?;
+        Ok(1)
+    }
+
+    fn fold(
+        &self,
+        stats: &mut AuditStats,
+        _: Origin,
+        loan: &Loan,
+        f: &Figures,
+    ) -> Result<(), SumOverflow> {
+        let (checked, caps) = stats
+            .currencies
+            .entry(loan.currency.clone())
+            .or_insert_with(|| (0, vec![CapFindings::default(); self.policy.caps.len()]));
+        *checked += 1;
+        for (findings, check) in caps.iter_mut().zip(&f.caps).filter(|(_, c)| c.breached()) {
+            let excess = check.excess();
+            findings.breaching += 1;
+            findings.total_excess = findings
+                .total_excess
+                .checked_add(excess)
+                .ok_or(SumOverflow)?;
+            findings.largest_excess = findings.largest_excess.max(excess);
+            findings.highest_rate = findings.highest_rate.max(f.annualized_rate);
+        }
+        Ok(())
+    }
+
+    fn merge(&self, into: &mut AuditStats, other: AuditStats) -> Result<(), SumOverflow> {
+        for (currency, (checked, caps)) in other.currencies {
+            let Some((mine_checked, mine)) = into.currencies.get_mut(&currency) else {
+                into.currencies.insert(currency, (checked, caps));
+                continue;
+            };
+            *mine_checked += checked;
+            for (a, b) in mine.iter_mut().zip(caps) {
+                a.breaching += b.breaching;
+                a.total_excess = a
+                    .total_excess
+                    .checked_add(b.total_excess)
+                    .ok_or(SumOverflow)?;
+                a.largest_excess = a.largest_excess.max(b.largest_excess);
+                a.highest_rate = a.highest_rate.max(b.highest_rate);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AuditStats {
+    /// The audit summary: one row per cap and currency, caps in policy order.
+    pub fn table(&self, policy: &Policy) -> (Vec<String>, Vec<Vec<String>>) {
+        let header = [
+            "cap",
+            "currency",
+            "accounts_checked",
+            "accounts_breaching",
+            "total_excess",
+            "largest_excess",
+            "highest_annualized_rate",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut rows = Vec::new();
+        for (i, cap) in policy.caps.iter().enumerate() {
+            for (currency, (checked, caps)) in &self.currencies {
+                let f = &caps[i];
+                rows.push(vec![
+                    cap.name.clone(),
+                    currency.clone(),
+                    checked.to_string(),
+                    f.breaching.to_string(),
+                    money(f.total_excess),
+                    money(f.largest_excess),
+                    f.highest_rate.map_or(String::new(), ratio6),
+                ]);
+            }
+        }
+        (header, rows)
+    }
+}

@@ -1,0 +1,640 @@
+//! `arrears explain`: for named loans, every step from the raw fields to the
+//! final figures, as a person would check them by hand: the days and the
+//! dates they run between, each rate and where it came from, each
+//! component's formula with its numbers and unrounded value, each cap's
+//! limit and whether it bit, and the status, bucket, class and provision.
+//!
+//! The figures are those of `compute` (the same ones `run` writes); the
+//! formulas and unrounded values come from the same functions it uses.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+use csv::Writer;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::compute::{exact_limit, DayRate, Figures, Status};
+use crate::output::{daily_rate, money, ratio6};
+use crate::pipeline::{Job, Origin};
+use crate::policy::{Component, GraceMode, Limit, Policy, Roll};
+use crate::record::{ContractRate, Loan};
+use crate::summary::SumOverflow;
+
+/// One figure: how it is reached, its unrounded value, and the figure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    pub formula: String,
+    pub exact: String,
+    pub value: String,
+}
+
+/// A figure and why it is what it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reasoned {
+    pub value: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CapStep {
+    pub name: String,
+    pub applies_to: Vec<String>,
+    pub limit: Step,
+    /// Raw sum of the cap's components.
+    pub charged: String,
+    pub breached: bool,
+    /// What this cap took off the running amounts.
+    pub cut: String,
+    pub bit: bool,
+}
+
+/// Every step of one loan's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    pub loan_id: String,
+    /// Input line of the row (in `source`).
+    pub line: u64,
+    pub source: String,
+    pub currency: String,
+    pub as_of: String,
+    pub policy: String,
+    pub principal: String,
+    pub due_date: Reasoned,
+    pub end_date: Reasoned,
+    pub days_overdue: Reasoned,
+    pub chargeable_days: Reasoned,
+    pub daily_rate: Reasoned,
+    pub penalty_daily_rate: Reasoned,
+    pub interest: Step,
+    pub penalty: Step,
+    pub compound: Step,
+    pub fees: Step,
+    pub total_raw: Step,
+    pub caps: Vec<CapStep>,
+    pub total_capped: Step,
+    pub excess: Step,
+    pub binding_cap: String,
+    pub annualized_rate: Step,
+    pub status: Reasoned,
+    pub bucket: Reasoned,
+    pub classification: Reasoned,
+    pub provision: Step,
+}
+
+fn step(formula: String, exact: Decimal, value: String) -> Step {
+    Step {
+        formula,
+        exact: exact.normalize().to_string(),
+        value,
+    }
+}
+
+fn reasoned(value: impl ToString, reason: String) -> Reasoned {
+    Reasoned {
+        value: value.to_string(),
+        reason,
+    }
+}
+
+fn component_name(c: Component) -> &'static str {
+    match c {
+        Component::Interest => "interest",
+        Component::Penalty => "penalty",
+        Component::Compound => "compound",
+        Component::Fees => "fees",
+    }
+}
+
+/// `a x b x days / per`, as the rate's own terms.
+fn rate_terms(rate: DayRate, loan: &Loan, policy: &Policy) -> (String, String) {
+    let per = if rate.per == Decimal::ONE {
+        String::new()
+    } else {
+        format!(" / {}", rate.per)
+    };
+    let numerator = match (loan.penalty_rate, loan.rate) {
+        // A multiplied rate shows both factors.
+        (None, ContractRate::Daily(r) | ContractRate::Annual(r)) if rate.numerator != r => {
+            format!(
+                "{} x {}",
+                policy.penalty_multiplier.normalize(),
+                r.normalize()
+            )
+        }
+        _ => rate.numerator.normalize().to_string(),
+    };
+    (numerator, per)
+}
+
+/// Explains one loan's figures `f`, computed by `compute` at `as_of`.
+pub fn explain(
+    loan: &Loan,
+    f: &Figures,
+    policy: &Policy,
+    as_of: NaiveDate,
+    source: &str,
+    line: u64,
+) -> Explanation {
+    let days = f.chargeable_days;
+    let contract = DayRate::contract(loan, policy);
+    let penalty_rate = DayRate::penalty(loan, policy, contract).unwrap_or(contract);
+
+    let due_date = match (policy.due_date_roll, f.due_date == loan.due_date) {
+        (Roll::NextBusinessDay, false) => reasoned(
+            f.due_date,
+            format!(
+                "contractual due date {} ({}) is not a working day: rolled to the next business day",
+                loan.due_date,
+                loan.due_date.format("%A")
+            ),
+        ),
+        _ => reasoned(f.due_date, "due_date column".into()),
+    };
+    let end_date = match loan.paid_date {
+        Some(paid) if f.settled => reasoned(
+            f.end_date,
+            format!("repaid on {paid} (paid_date), on or before the as-of date"),
+        ),
+        Some(paid) => reasoned(
+            f.end_date,
+            format!("paid_date {paid} is after the as-of date: valued at the as-of date"),
+        ),
+        None => reasoned(f.end_date, "unpaid: valued at the as-of date".into()),
+    };
+    let elapsed = (f.end_date - f.due_date).num_days();
+    let days_overdue = if elapsed <= 0 {
+        reasoned(
+            0,
+            format!(
+                "{} - {} = {elapsed} days: not overdue",
+                f.end_date, f.due_date
+            ),
+        )
+    } else if policy.count_both_ends {
+        reasoned(
+            f.days_overdue,
+            format!(
+                "{} - {} + 1 (count_both_ends) = {}",
+                f.end_date, f.due_date, f.days_overdue
+            ),
+        )
+    } else {
+        reasoned(
+            f.days_overdue,
+            format!("{} - {} = {}", f.end_date, f.due_date, f.days_overdue),
+        )
+    };
+    let grace = policy.grace_days;
+    let chargeable_days = if f.days_overdue <= i64::from(grace) {
+        reasoned(
+            days,
+            format!(
+                "{} days overdue <= grace_days {grace}: no charges at all",
+                f.days_overdue
+            ),
+        )
+    } else {
+        match policy.grace_mode {
+            GraceMode::ChargeAll => reasoned(
+                days,
+                format!(
+                    "all {} days overdue (grace_days {grace}, charge_all)",
+                    f.days_overdue
+                ),
+            ),
+            GraceMode::SkipGrace => reasoned(
+                days,
+                format!(
+                    "{} - {grace} grace days (skip_grace) = {days}",
+                    f.days_overdue
+                ),
+            ),
+        }
+    };
+    let daily = match loan.rate {
+        ContractRate::Daily(r) => format!("daily_rate column {}", r.normalize()),
+        ContractRate::Annual(r) => format!(
+            "annual_rate column {} / {} (policy year_days)",
+            r.normalize(),
+            policy.year_days
+        ),
+    };
+    let penalty_source = match loan.penalty_rate {
+        Some(r) => format!("penalty_rate column {}", r.normalize()),
+        None => format!(
+            "{} (policy penalty_multiplier) x contract daily rate",
+            policy.penalty_multiplier.normalize()
+        ),
+    };
+
+    let charge =
+        |c: Component, on: bool, switch: &str, rate: DayRate, base: Decimal, base_name: &str| {
+            let value = money(f.amount(c));
+            if days == 0 {
+                return step("no chargeable days".into(), Decimal::ZERO, value);
+            }
+            if !on {
+                return step(
+                    format!("off ({switch} = false in the policy)"),
+                    Decimal::ZERO,
+                    value,
+                );
+            }
+            let (numerator, per) = rate_terms(rate, loan, policy);
+            let exact = rate.exact_charge(base, days).unwrap_or_default();
+            let formula = format!(
+                "{base_name} {} x {numerator} x {days}{per} = {value}",
+                money(base)
+            );
+            step(formula, exact, value)
+        };
+    let interest = charge(
+        Component::Interest,
+        policy.contract_interest,
+        "contract_interest",
+        contract,
+        loan.principal,
+        "principal",
+    );
+    let penalty = charge(
+        Component::Penalty,
+        policy.penalty,
+        "penalty",
+        penalty_rate,
+        loan.principal,
+        "principal",
+    );
+    let compound = charge(
+        Component::Compound,
+        policy.compound,
+        "compound",
+        penalty_rate,
+        loan.unpaid_interest,
+        "unpaid_interest",
+    );
+    let fees = if days == 0 {
+        step(
+            "no chargeable days".into(),
+            Decimal::ZERO,
+            money(f.amount(Component::Fees)),
+        )
+    } else {
+        step(
+            format!("fees column {}", money(loan.fees)),
+            loan.fees,
+            money(f.amount(Component::Fees)),
+        )
+    };
+    let parts = |amounts: &[Decimal; 4]| {
+        Component::REDUCTION_ORDER
+            .iter()
+            .rev()
+            .map(|&c| money(amounts[c as usize]))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
+    let total_raw = step(
+        format!(
+            "interest + penalty + compound + fees = {} = {}",
+            parts(&f.raw),
+            money(f.total_raw)
+        ),
+        f.total_raw,
+        money(f.total_raw),
+    );
+
+    let caps = policy
+        .caps
+        .iter()
+        .zip(&f.caps)
+        .map(|(cap, check)| {
+            let exact = exact_limit(&cap.limit, loan, days, &f.raw, policy).unwrap_or_default();
+            let p = money(loan.principal);
+            let formula = match &cap.limit {
+                Limit::AnnualRate { rate, year_days } => {
+                    format!("annual_rate: principal {p} x {} x {days} / {year_days}", rate.normalize())
+                }
+                Limit::DailyRate { rate } => format!("daily_rate: principal {p} x {} x {days}", rate.normalize()),
+                Limit::PrincipalRatio { ratio } => format!("principal_ratio: principal {p} x {}", ratio.normalize()),
+                Limit::Fixed { amount } => format!("fixed: {}", amount.normalize()),
+                Limit::ComponentRatio { ratio, of } => {
+                    let names: Vec<&str> = of.iter().map(|&c| component_name(c)).collect();
+                    let sum: Decimal = of.iter().map(|&c| f.amount(c)).sum();
+                    format!("component_ratio: {} x ({}) {}", ratio.normalize(), names.join(" + "), money(sum))
+                }
+                Limit::LprMultiple { multiple, year_days } => {
+                    let (date, column) = match loan.contract_date {
+                        Some(d) => (d, "contract_date"),
+                        None => (loan.due_date, "due_date, no contract_date"),
+                    };
+                    let lpr = policy.lpr_at(date).unwrap_or_default();
+                    format!(
+                        "lpr_multiple: principal {p} x {} x LPR {} (in force on {date}, {column}) x {days} / {year_days}",
+                        multiple.normalize(),
+                        lpr.normalize()
+                    )
+                }
+            };
+            let limit = money(check.limit);
+            CapStep {
+                name: cap.name.clone(),
+                applies_to: cap.applies_to.iter().map(|&c| component_name(c).to_string()).collect(),
+                limit: step(format!("{formula} = {limit}"), exact, limit),
+                charged: money(check.charged),
+                breached: check.breached(),
+                cut: money(check.cut),
+                bit: check.cut > Decimal::ZERO,
+            }
+        })
+        .collect();
+    let total_capped = step(
+        format!(
+            "after caps: {} = {}",
+            parts(&f.capped),
+            money(f.total_capped)
+        ),
+        f.total_capped,
+        money(f.total_capped),
+    );
+    let excess = step(
+        format!(
+            "total_raw {} - total_capped {} = {}",
+            money(f.total_raw),
+            money(f.total_capped),
+            money(f.excess)
+        ),
+        f.excess,
+        money(f.excess),
+    );
+    let annualized_rate = match f.annualized_rate {
+        Some(rate) => {
+            let exact = (f.total_raw * Decimal::from(365)) / (loan.principal * Decimal::from(days));
+            step(
+                format!(
+                    "total_raw {} x 365 / (principal {} x {days}) = {}",
+                    money(f.total_raw),
+                    money(loan.principal),
+                    ratio6(rate)
+                ),
+                exact,
+                ratio6(rate),
+            )
+        }
+        None => step(
+            "empty: principal or chargeable days is 0".into(),
+            Decimal::ZERO,
+            String::new(),
+        ),
+    };
+
+    let d = f.days_overdue;
+    let status_reason = match f.status {
+        Status::Current => "0 days overdue".to_string(),
+        Status::Grace => format!("{d} days overdue <= grace_days {grace}"),
+        Status::SettledLate => format!("repaid {d} days late, on or before the as-of date"),
+        Status::WrittenOff => format!(
+            "unpaid and {d} days overdue > write_off_days {}",
+            policy.write_off_days
+        ),
+        Status::Overdue => format!(
+            "unpaid and {d} days overdue <= write_off_days {}",
+            policy.write_off_days
+        ),
+    };
+    let buckets = policy.bucket_labels();
+    let edges: Vec<String> = policy.bucket_edges.iter().map(u32::to_string).collect();
+    let bucket = reasoned(
+        &buckets[f.bucket],
+        format!("{d} days overdue; bucket edges {}", edges.join(", ")),
+    );
+    let classification = match f.class {
+        None => reasoned("", "settled rows are not classified".into()),
+        Some(c) => {
+            let class = &policy.classes[c];
+            let next = policy
+                .classes
+                .get(c + 1)
+                .map_or(String::new(), |n| format!(" < {} ({})", n.min_days, n.name));
+            reasoned(
+                &class.name,
+                format!("min_days {} <= {d} days{next}", class.min_days),
+            )
+        }
+    };
+    let provision_value = money(f.provision);
+    let provision = match (f.class, f.status) {
+        (None, _) => step(
+            "settled: no provision".into(),
+            Decimal::ZERO,
+            provision_value,
+        ),
+        (Some(_), Status::WrittenOff) => step(
+            format!(
+                "written off: outstanding {} x 100% = {provision_value}",
+                money(loan.outstanding)
+            ),
+            loan.outstanding,
+            provision_value,
+        ),
+        (Some(c), _) => {
+            let rate = policy.classes[c].provision_rate;
+            step(
+                format!(
+                    "outstanding {} x {} ({}) = {provision_value}",
+                    money(loan.outstanding),
+                    rate.normalize(),
+                    policy.classes[c].name
+                ),
+                loan.outstanding * rate,
+                provision_value,
+            )
+        }
+    };
+
+    Explanation {
+        loan_id: loan.loan_id.clone(),
+        line,
+        source: source.to_string(),
+        currency: loan.currency.clone(),
+        as_of: as_of.to_string(),
+        policy: policy.name.clone(),
+        principal: money(loan.principal),
+        due_date,
+        end_date,
+        days_overdue,
+        chargeable_days,
+        daily_rate: reasoned(daily_rate(f.daily_rate), daily),
+        penalty_daily_rate: reasoned(daily_rate(f.penalty_daily_rate), penalty_source),
+        interest,
+        penalty,
+        compound,
+        fees,
+        total_raw,
+        caps,
+        total_capped,
+        excess,
+        binding_cap: f
+            .binding_cap
+            .map_or(String::new(), |i| policy.caps[i].name.clone()),
+        annualized_rate,
+        status: reasoned(f.status.as_str(), status_reason),
+        bucket,
+        classification,
+        provision,
+    }
+}
+
+impl Explanation {
+    /// The explanation as text, one figure a line.
+    pub fn text(&self, rounding: &str) -> String {
+        let mut t = format!(
+            "loan {} ({} line {}), {}, principal {}, as of {}, policy {}\n",
+            self.loan_id,
+            self.source,
+            self.line,
+            self.currency,
+            self.principal,
+            self.as_of,
+            self.policy
+        );
+        let mut line = |label: &str, value: &str, why: &str| {
+            t.push_str(&format!("  {label:<19}{value:<14}{why}\n"));
+        };
+        line("due date", &self.due_date.value, &self.due_date.reason);
+        line("end date", &self.end_date.value, &self.end_date.reason);
+        line(
+            "days overdue",
+            &self.days_overdue.value,
+            &self.days_overdue.reason,
+        );
+        line(
+            "chargeable days",
+            &self.chargeable_days.value,
+            &self.chargeable_days.reason,
+        );
+        line(
+            "daily rate",
+            &self.daily_rate.value,
+            &self.daily_rate.reason,
+        );
+        line(
+            "penalty daily rate",
+            &self.penalty_daily_rate.value,
+            &self.penalty_daily_rate.reason,
+        );
+        for (label, s) in [
+            ("interest", &self.interest),
+            ("penalty", &self.penalty),
+            ("compound", &self.compound),
+            ("fees", &self.fees),
+        ] {
+            let why = match s.formula.contains(" x ") {
+                true => format!("{}  (unrounded {}, {rounding})", s.formula, s.exact),
+                false => s.formula.clone(),
+            };
+            line(label, &s.value, &why);
+        }
+        line("total_raw", &self.total_raw.value, &self.total_raw.formula);
+        for cap in &self.caps {
+            let verdict = match (cap.breached, cap.bit) {
+                (true, true) => format!(
+                    "breached: charged {} > limit; took {} off",
+                    cap.charged, cap.cut
+                ),
+                (true, false) => format!(
+                    "breached: charged {} > limit; earlier caps already brought it under",
+                    cap.charged
+                ),
+                (false, true) => format!("not breached on raw amounts; took {} off", cap.cut),
+                (false, false) => format!("charged {} <= limit: not breached", cap.charged),
+            };
+            line(
+                &format!("cap {}", cap.name),
+                &cap.limit.value,
+                &format!(
+                    "limit on {}: {} (unrounded {}); {verdict}",
+                    cap.applies_to.join(", "),
+                    cap.limit.formula,
+                    cap.limit.exact
+                ),
+            );
+        }
+        line(
+            "total_capped",
+            &self.total_capped.value,
+            &self.total_capped.formula,
+        );
+        line("excess", &self.excess.value, &self.excess.formula);
+        let binding = if self.binding_cap.is_empty() {
+            "no cap reduced anything"
+        } else {
+            "the last cap that reduced anything"
+        };
+        line("binding cap", &self.binding_cap, binding);
+        line(
+            "annualized rate",
+            &self.annualized_rate.value,
+            &self.annualized_rate.formula,
+        );
+        line("status", &self.status.value, &self.status.reason);
+        line("bucket", &self.bucket.value, &self.bucket.reason);
+        line(
+            "classification",
+            &self.classification.value,
+            &self.classification.reason,
+        );
+        line("provision", &self.provision.value, &self.provision.formula);
+        t
+    }
+}
+
+/// Collects explanations of the named loans, in input order.
+pub struct ExplainJob<'a> {
+    pub policy: &'a Policy,
+    pub as_of: NaiveDate,
+    pub ids: HashSet<String>,
+    pub sources: Vec<String>,
+}
+
+impl Job for ExplainJob<'_> {
+    type Stats = Vec<Explanation>;
+
+    fn header(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn write(&self, _: &mut Writer<Vec<u8>>, _: &Loan, _: &Figures) -> csv::Result<u64> {
+        Ok(0)
+    }
+
+    fn fold(
+        &self,
+        found: &mut Vec<Explanation>,
+        origin: Origin,
+        loan: &Loan,
+        f: &Figures,
+    ) -> Result<(), SumOverflow> {
+        if self.ids.contains(&loan.loan_id) {
+            let source = self.sources.get(origin.source).map_or("", String::as_str);
+            found.push(explain(
+                loan,
+                f,
+                self.policy,
+                self.as_of,
+                source,
+                origin.line,
+            ));
+        }
+        Ok(())
+    }
+
+    fn merge(
+        &self,
+        into: &mut Vec<Explanation>,
+        other: Vec<Explanation>,
+    ) -> Result<(), SumOverflow> {
+        into.extend(other);
+        Ok(())
+    }
+}

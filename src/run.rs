@@ -1,0 +1,99 @@
+//! `arrears run`: per-loan results and the summary. Its `Job` writes one
+//! results row per accepted record and folds the summary's tallies.
+
+use std::path::PathBuf;
+
+use csv::Writer;
+
+use crate::compute::Figures;
+use crate::error::Error;
+use crate::output::{results_header, write_result, AtomicFile};
+use crate::pipeline::{self, Job, Origin, PipelineConfig, Report};
+use crate::policy::Policy;
+use crate::record::{Layout, Loan};
+use crate::summary::{self, GroupKey, Grouping, SumOverflow, Summary};
+
+/// Everything `arrears run` needs, validated.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Inputs, policy and the results (`output`) and rejects files.
+    pub pipeline: PipelineConfig,
+    /// `None`: the caller prints `RunOutcome::summary_rows` itself.
+    pub summary: Option<PathBuf>,
+    pub group_by: Vec<GroupKey>,
+}
+
+/// What `arrears run` did.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub report: Report<Summary>,
+    pub summary_header: Vec<String>,
+    pub summary_rows: Vec<Vec<String>>,
+    /// How many leading columns of the summary are group keys.
+    pub group_keys: usize,
+}
+
+struct ResultsJob<'a> {
+    policy: &'a Policy,
+    header: Vec<String>,
+    buckets: Vec<String>,
+    grouping: Grouping,
+}
+
+impl Job for ResultsJob<'_> {
+    type Stats = Summary;
+
+    fn header(&self) -> Vec<String> {
+        self.header.clone()
+    }
+
+    fn write(&self, out: &mut Writer<Vec<u8>>, loan: &Loan, f: &Figures) -> csv::Result<u64> {
+        write_result(out, loan, f, self.policy, &self.buckets)?;
+        Ok(1)
+    }
+
+    fn fold(
+        &self,
+        stats: &mut Summary,
+        _: Origin,
+        loan: &Loan,
+        f: &Figures,
+    ) -> Result<(), SumOverflow> {
+        stats.add(&self.grouping, loan, f, self.policy)
+    }
+
+    fn merge(&self, into: &mut Summary, other: Summary) -> Result<(), SumOverflow> {
+        into.merge(&other)
+    }
+}
+
+/// Runs the book: writes results and rejects, then the summary, each
+/// complete or not at all.
+pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
+    let policy = &config.pipeline.policy;
+    let make_job = |layout: &Layout| ResultsJob {
+        policy,
+        header: results_header(layout)
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        buckets: policy.bucket_labels(),
+        grouping: Grouping::new(&config.group_by, layout, policy),
+    };
+    let (job, report) = pipeline::run(&config.pipeline, make_job)?;
+    let (summary_header, summary_rows) = report.stats.table(&job.grouping, policy)?;
+    let mut report = report;
+    if let Some(path) = &config.summary {
+        let mut file = AtomicFile::create(path)?;
+        summary::write_csv(&mut file, &summary_header, &summary_rows)
+            .map_err(|e| Error::csv(path.display(), e))?;
+        file.commit()?;
+        report.outputs.push(path.clone());
+    }
+    Ok(RunOutcome {
+        report,
+        summary_header,
+        summary_rows,
+        group_keys: job.grouping.keys.len(),
+    })
+}
