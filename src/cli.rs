@@ -481,8 +481,14 @@ mod tests {
         };
         let config = args.config().unwrap();
         let pipeline = &config.pipeline;
-        assert_eq!(pipeline.inputs, vec![Input::File("a.csv".into()), Input::Stdin]);
-        assert_eq!(pipeline.as_of, NaiveDate::from_ymd_opt(2025, 6, 30).unwrap());
+        assert_eq!(
+            pipeline.inputs,
+            vec![Input::File("a.csv".into()), Input::Stdin]
+        );
+        assert_eq!(
+            pipeline.as_of,
+            NaiveDate::from_ymd_opt(2025, 6, 30).unwrap()
+        );
         assert_eq!(pipeline.rejects, Some(PathBuf::from("x/r.rejects.csv")));
         assert_eq!(pipeline.output, Some(PathBuf::from("x/r.csv")));
         assert_eq!(config.group_by, vec![GroupKey::Region, GroupKey::Bucket]);

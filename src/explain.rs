@@ -499,7 +499,7 @@ impl Explanation {
             self.policy
         );
         let mut line = |label: &str, value: &str, why: &str| {
-            t.push_str(&format!("  {label:<19}{value:<14}{why}\n"));
+            t.push_str(&format!("  {label:<19}{value:<15} {why}\n"));
         };
         line("due date", &self.due_date.value, &self.due_date.reason);
         line("end date", &self.end_date.value, &self.end_date.reason);

@@ -889,4 +889,132 @@ mod tests {
         );
         assert!(load_err("name = ").contains("test.toml"));
     }
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn calendar_rolls_across_weekends_holidays_and_year_end() {
+        let cal = Calendar {
+            weekends: true,
+            holidays: [
+                date("2025-10-01"),
+                date("2025-10-02"),
+                date("2025-10-03"),
+                date("2025-12-31"),
+                date("2026-01-01"),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        assert_eq!(
+            cal.next_working_day(date("2025-09-10")),
+            date("2025-09-10"),
+            "a Wednesday stays"
+        );
+        assert_eq!(
+            cal.next_working_day(date("2025-09-13")),
+            date("2025-09-15"),
+            "Saturday to Monday"
+        );
+        assert_eq!(
+            cal.next_working_day(date("2025-09-14")),
+            date("2025-09-15"),
+            "Sunday to Monday"
+        );
+        assert_eq!(
+            cal.next_working_day(date("2025-10-01")),
+            date("2025-10-06"),
+            "holidays, then a weekend"
+        );
+        assert_eq!(
+            cal.next_working_day(date("2025-12-31")),
+            date("2026-01-02"),
+            "across the year end"
+        );
+        let no_weekends = Calendar {
+            weekends: false,
+            ..cal
+        };
+        assert_eq!(
+            no_weekends.next_working_day(date("2025-09-13")),
+            date("2025-09-13")
+        );
+        assert_eq!(
+            Calendar::default().next_working_day(date("2025-10-01")),
+            date("2025-10-01")
+        );
+    }
+
+    #[test]
+    fn lpr_in_force_on_a_date() {
+        let p = Policy::load("cn-private-lending").unwrap();
+        assert_eq!(p.lpr.len(), 13);
+        assert_eq!(p.lpr_at(date("2025-05-19")), Some(d("0.0310")));
+        assert_eq!(
+            p.lpr_at(date("2025-05-20")),
+            Some(d("0.0300")),
+            "the change date itself"
+        );
+        assert_eq!(p.lpr_at(date("2030-01-01")), Some(d("0.0300")));
+        assert_eq!(p.lpr_at(date("2019-08-20")), Some(d("0.0425")));
+        assert_eq!(
+            p.lpr_at(date("2019-08-19")),
+            Some(d("0.0425")),
+            "before the table: its earliest rate"
+        );
+        assert_eq!(
+            Policy::load("cn-bank").unwrap().lpr_at(date("2025-01-01")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_file_extends_its_base_presets_lpr_table() {
+        let p = Policy::from_toml(
+            "base = \"cn-private-lending\"\nname = \"mine\"\n[[lpr]]\nfrom = 2026-01-20\nrate = \"0.0290\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.lpr.len(), p.year_days),
+            ("mine", 14, 365)
+        );
+        assert_eq!(p.lpr_at(date("2026-01-19")), Some(d("0.0300")));
+        assert_eq!(p.lpr_at(date("2026-01-20")), Some(d("0.0290")));
+        assert_eq!(
+            p.caps[0].limit,
+            Limit::LprMultiple {
+                multiple: d("4"),
+                year_days: 365
+            }
+        );
+        assert!(load_err("base = \"nowhere\"").contains("base"));
+    }
+
+    #[test]
+    fn calendar_and_lpr_errors_name_the_field() {
+        assert!(load_err("due_date_roll = \"sideways\"").contains("sideways"));
+        assert!(
+            load_err("[calendar]\nholidays = [\"2025-13-01\"]").contains("calendar.holidays[0]")
+        );
+        assert!(load_err("[calendar]\nholidays_file = \"no-such-file.txt\"")
+            .contains("calendar.holidays_file"));
+        assert!(load_err("[calendar]\nweekend = true").contains("weekend"));
+        assert!(
+            load_err("[[caps]]\nname = \"x\"\nkind = \"lpr_multiple\"\nmultiple = 4")
+                .contains("[[lpr]]")
+        );
+        assert!(load_err("[[lpr]]\nfrom = \"soon\"\nrate = 0.03").contains("lpr[0].from"));
+        let lpr = "[[lpr]]\nfrom = 2025-01-01\nrate = \"0.03\"\n";
+        assert!(load_err(&format!(
+            "{lpr}[[caps]]\nname = \"x\"\nkind = \"lpr_multiple\""
+        ))
+        .contains("caps[0].multiple"));
+        assert!(load_err(&format!(
+            "{lpr}[[caps]]\nname = \"x\"\nkind = \"fixed\"\namount = 1\nmultiple = 4"
+        ))
+        .contains("caps[0].multiple"));
+    }
 }

@@ -102,4 +102,8 @@ cases!(
     missing_column,
     bad_policy,
     header_only,
+    preset_cn_private_lending,
+    preset_uk_hcstc,
+    preset_us_mla,
+    holiday_roll,
 );

@@ -1,0 +1,304 @@
+//! The auditor's tools against `run`: `audit` lists exactly the breaching
+//! rows with limits and excesses that add up, and `explain` shows the same
+//! figures as `run`'s results, for every row of the sample book.
+
+mod util;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use util::{run_in, scratch, testdata};
+
+fn book() -> String {
+    testdata().join("loanbook.csv").display().to_string()
+}
+
+/// A CSV file as header and rows of named fields.
+fn read_rows(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    reader
+        .records()
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+fn d(s: &str) -> Decimal {
+    s.parse().unwrap_or_else(|_| panic!("not a decimal: {s:?}"))
+}
+
+#[test]
+fn audit_lists_exactly_the_breaching_rows_of_run() {
+    let dir = scratch("audit");
+    run_in(
+        &dir,
+        &[
+            "run",
+            &book(),
+            "--as-of",
+            "2025-06-30",
+            "-o",
+            "results.csv",
+            "-q",
+        ],
+    )
+    .expect_code(0);
+    let run = run_in(
+        &dir,
+        &[
+            "audit",
+            &book(),
+            "--as-of",
+            "2025-06-30",
+            "-o",
+            "breaches.csv",
+            "--summary",
+            "audit.csv",
+        ],
+    );
+    run.expect_code(0);
+    let results = read_rows(&dir.join("results.csv"));
+    let breaches = read_rows(&dir.join("breaches.csv"));
+    let breaching: Vec<&HashMap<String, String>> = results
+        .iter()
+        .filter(|r| !r["breaches"].is_empty())
+        .collect();
+    assert!(
+        breaching.len() > 100,
+        "the sample book should breach caps often"
+    );
+    assert_eq!(breaches.len(), breaching.len());
+    assert!(
+        run.stderr()
+            .contains(&format!("{} rows breach at least one cap", breaching.len())),
+        "{}",
+        run.dump()
+    );
+    for (b, r) in breaches.iter().zip(&breaching) {
+        for column in [
+            "loan_id",
+            "currency",
+            "total_raw",
+            "total_capped",
+            "excess",
+            "breaches",
+            "binding_cap",
+            "annualized_rate",
+        ] {
+            assert_eq!(b[column], r[column], "{column} of {}", r["loan_id"]);
+        }
+        // The binding cap's excess is the run's excess (cn-bank's caps both
+        // apply to every component, and the tighter one comes first).
+        let binding = &r["binding_cap"];
+        assert_eq!(
+            d(&b[&format!("{binding}_excess")]),
+            d(&r["excess"]),
+            "{}",
+            r["loan_id"]
+        );
+        for cap in ["annual-24", "annual-36"] {
+            let breached = r["breaches"].split(';').any(|c| c == cap);
+            let (limit, excess) = (&b[&format!("{cap}_limit")], &b[&format!("{cap}_excess")]);
+            assert_eq!(!limit.is_empty(), breached, "{cap} of {}", r["loan_id"]);
+            if breached {
+                assert_eq!(
+                    d(limit) + d(excess),
+                    d(&r["total_raw"]),
+                    "limit + excess = charged, {}",
+                    r["loan_id"]
+                );
+                assert!(d(excess) > Decimal::ZERO);
+            }
+        }
+    }
+    // The audit summary adds up to the rows.
+    for row in read_rows(&dir.join("audit.csv")) {
+        let cap = &row["cap"];
+        let mine: Vec<_> = breaches
+            .iter()
+            .filter(|b| {
+                b["currency"] == row["currency"] && b["breaches"].split(';').any(|c| c == cap)
+            })
+            .collect();
+        assert_eq!(
+            row["accounts_breaching"],
+            mine.len().to_string(),
+            "{cap} {}",
+            row["currency"]
+        );
+        let excesses: Vec<Decimal> = mine
+            .iter()
+            .map(|b| d(&b[&format!("{cap}_excess")]))
+            .collect();
+        assert_eq!(d(&row["total_excess"]), excesses.iter().sum::<Decimal>());
+        assert_eq!(
+            d(&row["largest_excess"]),
+            excesses.iter().copied().max().unwrap_or_default()
+        );
+        let checked = results
+            .iter()
+            .filter(|r| r["currency"] == row["currency"])
+            .count();
+        assert_eq!(row["accounts_checked"], checked.to_string());
+    }
+}
+
+#[test]
+fn explain_shows_the_seed_example_by_hand() {
+    let dir = testdata().join("seed_example");
+    let run = run_in(
+        &dir,
+        &[
+            "explain",
+            "input.csv",
+            "--as-of",
+            "2025-04-20",
+            "--policy",
+            "policy.toml",
+            "--loan-id",
+            "daily",
+        ],
+    );
+    run.expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains("principal 26000.00 x 0.0005 x 10 = 130.00"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        out.contains("principal 26000.00 x 0.001 x 10 = 260.00"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        out.contains("2025-04-20 - 2025-04-10 = 10"),
+        "{}",
+        run.dump()
+    );
+    assert!(out.contains("penalty_rate column 0.001"), "{}", run.dump());
+}
+
+#[test]
+fn explain_names_missing_loans_and_exits_1() {
+    let dir = testdata().join("seed_example");
+    let run = run_in(
+        &dir,
+        &[
+            "explain",
+            "input.csv",
+            "--as-of",
+            "2025-04-20",
+            "--loan-id",
+            "daily",
+            "--loan-id",
+            "nope",
+        ],
+    );
+    run.expect_code(1);
+    assert!(run.stderr().contains("nope"), "{}", run.dump());
+    assert!(run.stdout().contains("loan daily"), "{}", run.dump());
+}
+
+/// Every explained figure equals the same loan's figure in `run`'s results,
+/// and every unrounded value rounds to its figure, for every row of the
+/// sample book under two policies.
+#[test]
+fn explain_agrees_with_run_on_every_row() {
+    let dir = scratch("explain-all");
+    for policy in ["cn-bank", "uk-hcstc"] {
+        run_in(
+            &dir,
+            &[
+                "run",
+                &book(),
+                "--as-of",
+                "2025-06-30",
+                "--policy",
+                policy,
+                "-o",
+                "results.csv",
+                "-q",
+            ],
+        )
+        .expect_code(0);
+        let results = read_rows(&dir.join("results.csv"));
+        let mut args = vec![
+            "explain".to_string(),
+            book(),
+            "--as-of".into(),
+            "2025-06-30".into(),
+            "--policy".into(),
+            policy.into(),
+            "--json".into(),
+        ];
+        for r in &results {
+            args.extend(["--loan-id".to_string(), r["loan_id"].clone()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = run_in(&dir, &args);
+        run.expect_code(0);
+        let explained: Vec<Value> = serde_json::from_str(&run.stdout()).unwrap();
+        assert_eq!(explained.len(), results.len());
+        for (e, r) in explained.iter().zip(&results) {
+            let id = &r["loan_id"];
+            let text = |path: &str| -> String {
+                let v = e.pointer(path).unwrap_or_else(|| panic!("{path} missing"));
+                v.as_str().map_or_else(|| v.to_string(), String::from)
+            };
+            let pairs = [
+                ("/loan_id", "loan_id"),
+                ("/principal", "principal"),
+                ("/end_date/value", "end_date"),
+                ("/days_overdue/value", "days_overdue"),
+                ("/chargeable_days/value", "chargeable_days"),
+                ("/daily_rate/value", "daily_rate"),
+                ("/penalty_daily_rate/value", "penalty_daily_rate"),
+                ("/interest/value", "interest"),
+                ("/penalty/value", "penalty"),
+                ("/compound/value", "compound"),
+                ("/fees/value", "fees"),
+                ("/total_raw/value", "total_raw"),
+                ("/total_capped/value", "total_capped"),
+                ("/excess/value", "excess"),
+                ("/binding_cap", "binding_cap"),
+                ("/annualized_rate/value", "annualized_rate"),
+                ("/status/value", "status"),
+                ("/bucket/value", "bucket"),
+                ("/classification/value", "classification"),
+                ("/provision/value", "provision"),
+            ];
+            for (path, column) in pairs {
+                assert_eq!(text(path), r[column], "{column} of {id} under {policy}");
+            }
+            for c in ["interest", "penalty", "compound"] {
+                let exact = d(&text(&format!("/{c}/exact")));
+                let rounded = match policy {
+                    "cn-bank" | "uk-hcstc" => exact.round_dp_with_strategy(
+                        2,
+                        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                    ),
+                    _ => unreachable!(),
+                };
+                assert_eq!(rounded, d(&r[c]), "unrounded {c} of {id} under {policy}");
+            }
+            let breached: Vec<String> = e["caps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["breached"] == Value::Bool(true))
+                .map(|c| c["name"].as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(breached.join(";"), r["breaches"], "breaches of {id}");
+        }
+    }
+}
