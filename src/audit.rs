@@ -9,46 +9,58 @@ use csv::Writer;
 use rust_decimal::Decimal;
 
 use crate::compute::Figures;
-use crate::output::{money, ratio6};
+use crate::output::{money, ratio6, result_values, write_loan_key, RESULT_COLUMNS};
 use crate::pipeline::{Job, Origin};
-use crate::policy::{Component, Policy};
+use crate::policy::Policy;
 use crate::record::{Layout, Loan};
 use crate::summary::SumOverflow;
+
+/// The results columns an audit row repeats, after `loan_id` and the dimensions.
+const AUDIT_COLUMNS: [&str; 15] = [
+    "currency",
+    "principal",
+    "due_date",
+    "days_overdue",
+    "chargeable_days",
+    "interest",
+    "penalty",
+    "compound",
+    "fees",
+    "total_raw",
+    "total_capped",
+    "excess",
+    "breaches",
+    "binding_cap",
+    "annualized_rate",
+];
 
 pub struct AuditJob<'a> {
     policy: &'a Policy,
     header: Vec<String>,
+    buckets: Vec<String>,
+    /// Index in `RESULT_COLUMNS` of each of `AUDIT_COLUMNS`.
+    picks: Vec<usize>,
 }
 
 impl<'a> AuditJob<'a> {
     pub fn new(policy: &'a Policy, layout: &Layout) -> AuditJob<'a> {
         let mut header = vec!["loan_id".to_string()];
         header.extend(layout.dimensions.iter().map(|c| c.name().to_string()));
-        header.extend(
-            [
-                "currency",
-                "principal",
-                "due_date",
-                "days_overdue",
-                "chargeable_days",
-                "interest",
-                "penalty",
-                "compound",
-                "fees",
-                "total_raw",
-                "total_capped",
-                "excess",
-                "breaches",
-                "binding_cap",
-                "annualized_rate",
-            ]
-            .map(String::from),
-        );
+        header.extend(AUDIT_COLUMNS.map(String::from));
         for cap in &policy.caps {
             header.push(format!("{}_limit", cap.name));
             header.push(format!("{}_excess", cap.name));
         }
-        AuditJob { policy, header }
+        let picks = AUDIT_COLUMNS
+            .iter()
+            .filter_map(|c| RESULT_COLUMNS.iter().position(|r| r == c))
+            .collect();
+        AuditJob {
+            policy,
+            header,
+            buckets: policy.bucket_labels(),
+            picks,
+        }
     }
 }
 
@@ -79,31 +91,12 @@ impl Job for AuditJob<'_> {
         if !f.breached() {
             return Ok(0);
         }
-        let policy = self.policy;
-        out.write_field(&loan.loan_id)?;
-        for value in &loan.dimensions {
-            out.write_field(value)?;
+        write_loan_key(out, loan)?;
+        let values = result_values(loan, f, self.policy, &self.buckets);
+        for &i in &self.picks {
+            out.write_field(&values[i])?;
         }
-        let breaches: Vec<&str> = f.breaches().map(|i| policy.caps[i].name.as_str()).collect();
-        let amount = |c: Component| money(f.amount(c));
-        let mut fields = vec![
-            loan.currency.clone(),
-            money(loan.principal),
-            loan.due_date.to_string(),
-            f.days_overdue.to_string(),
-            f.chargeable_days.to_string(),
-            amount(Component::Interest),
-            amount(Component::Penalty),
-            amount(Component::Compound),
-            amount(Component::Fees),
-            money(f.total_raw),
-            money(f.total_capped),
-            money(f.excess),
-            breaches.join(";"),
-            f.binding_cap
-                .map_or(String::new(), |i| policy.caps[i].name.clone()),
-            f.annualized_rate.map_or(String::new(), ratio6),
-        ];
+        let mut fields = Vec::with_capacity(2 * f.caps.len());
         for check in &f.caps {
             if check.breached() {
                 fields.extend([money(check.limit), money(check.excess())]);

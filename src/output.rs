@@ -33,51 +33,49 @@ pub fn ratio6(value: Decimal) -> String {
 
 pub const REJECTS_HEADER: [&str; 5] = ["line", "loan_id", "column", "reason", "raw"];
 
+/// The results columns after `loan_id` and the dimensions.
+pub const RESULT_COLUMNS: [&str; 22] = [
+    "currency",
+    "principal",
+    "due_date",
+    "end_date",
+    "days_overdue",
+    "chargeable_days",
+    "daily_rate",
+    "penalty_daily_rate",
+    "interest",
+    "penalty",
+    "compound",
+    "fees",
+    "total_raw",
+    "total_capped",
+    "excess",
+    "breaches",
+    "binding_cap",
+    "annualized_rate",
+    "status",
+    "bucket",
+    "classification",
+    "provision",
+];
+
 /// The results header for a file laid out as `layout`.
-pub fn results_header(layout: &Layout) -> Vec<&'static str> {
-    let mut header = vec!["loan_id"];
-    header.extend(layout.dimensions.iter().map(|c| c.name()));
-    header.extend([
-        "currency",
-        "principal",
-        "due_date",
-        "end_date",
-        "days_overdue",
-        "chargeable_days",
-        "daily_rate",
-        "penalty_daily_rate",
-        "interest",
-        "penalty",
-        "compound",
-        "fees",
-        "total_raw",
-        "total_capped",
-        "excess",
-        "breaches",
-        "binding_cap",
-        "annualized_rate",
-        "status",
-        "bucket",
-        "classification",
-        "provision",
-    ]);
+pub fn results_header(layout: &Layout) -> Vec<String> {
+    let mut header = vec!["loan_id".to_string()];
+    header.extend(layout.dimensions.iter().map(|c| c.name().to_string()));
+    header.extend(RESULT_COLUMNS.map(String::from));
     header
 }
 
-/// Writes one results row.
-pub fn write_result<W: Write>(
-    out: &mut csv::Writer<W>,
+/// The values of `RESULT_COLUMNS` for one loan, formatted.
+pub fn result_values(
     loan: &Loan,
     f: &Figures,
     policy: &Policy,
     buckets: &[String],
-) -> csv::Result<()> {
-    out.write_field(&loan.loan_id)?;
-    for value in &loan.dimensions {
-        out.write_field(value)?;
-    }
+) -> [String; 22] {
     let breaches: Vec<&str> = f.breaches().map(|i| policy.caps[i].name.as_str()).collect();
-    let fields = [
+    [
         loan.currency.clone(),
         money(loan.principal),
         loan.due_date.to_string(),
@@ -102,8 +100,28 @@ pub fn write_result<W: Write>(
         f.class
             .map_or(String::new(), |c| policy.classes[c].name.clone()),
         money(f.provision),
-    ];
-    for field in &fields {
+    ]
+}
+
+/// Writes `loan_id` and the dimensions, the fields every row of a loan starts with.
+pub fn write_loan_key<W: Write>(out: &mut csv::Writer<W>, loan: &Loan) -> csv::Result<()> {
+    out.write_field(&loan.loan_id)?;
+    for value in &loan.dimensions {
+        out.write_field(value)?;
+    }
+    Ok(())
+}
+
+/// Writes one results row.
+pub fn write_result<W: Write>(
+    out: &mut csv::Writer<W>,
+    loan: &Loan,
+    f: &Figures,
+    policy: &Policy,
+    buckets: &[String],
+) -> csv::Result<()> {
+    write_loan_key(out, loan)?;
+    for field in &result_values(loan, f, policy, buckets) {
         out.write_field(field)?;
     }
     out.write_record(None::<&[u8]>)
