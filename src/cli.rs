@@ -103,15 +103,15 @@ pub struct RunArgs {
     #[command(flatten)]
     pub book: BookArgs,
     /// Write per-loan results to this CSV file. Without it, no results are written.
-    #[arg(short = 'o', long = "output", value_name = "RESULTS.csv")]
+    #[arg(short = 'o', long = "output", value_name = "RESULTS.csv", value_parser = csv_path)]
     pub results: Option<PathBuf>,
     /// Write the summary to this CSV file. Without it, the summary prints as
     /// an aligned table on stdout.
-    #[arg(long, value_name = "SUMMARY.csv")]
+    #[arg(long, value_name = "SUMMARY.csv", value_parser = csv_path)]
     pub summary: Option<PathBuf>,
     /// Write rejected rows here. Default: <results stem>.rejects.csv beside
     /// -o, or rejects.csv in the working directory without -o.
-    #[arg(long, value_name = "REJECTS.csv")]
+    #[arg(long, value_name = "REJECTS.csv", value_parser = csv_path)]
     pub rejects: Option<PathBuf>,
     /// Summary group keys, comma-separated, from: currency, product,
     /// account_id, region, bucket, status, classification. Currency is
@@ -133,15 +133,15 @@ pub struct AuditArgs {
     #[command(flatten)]
     pub book: BookArgs,
     /// Write the breaching rows to this CSV file. Without it, only the audit summary is produced.
-    #[arg(short = 'o', long = "output", value_name = "BREACHES.csv")]
+    #[arg(short = 'o', long = "output", value_name = "BREACHES.csv", value_parser = csv_path)]
     pub breaches: Option<PathBuf>,
     /// Write the audit summary (per cap and currency) to this CSV file.
     /// Without it, it prints as an aligned table on stdout.
-    #[arg(long, value_name = "SUMMARY.csv")]
+    #[arg(long, value_name = "SUMMARY.csv", value_parser = csv_path)]
     pub summary: Option<PathBuf>,
     /// Write rejected rows here. Default: <breaches stem>.rejects.csv beside
     /// -o, or rejects.csv in the working directory without -o.
-    #[arg(long, value_name = "REJECTS.csv")]
+    #[arg(long, value_name = "REJECTS.csv", value_parser = csv_path)]
     pub rejects: Option<PathBuf>,
     /// Rejected rows allowed before the audit exits 3 (outputs are written either way).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -184,6 +184,18 @@ pub struct GenerateArgs {
     /// Output CSV file.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
+}
+
+/// An output path: CSV only, so a `.parquet` name is refused rather than
+/// filled with CSV.
+fn csv_path(text: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(ext) if ext.eq_ignore_ascii_case("parquet") => {
+            Err("Parquet output is not available in this build; write .csv".into())
+        }
+        _ => Ok(path),
+    }
 }
 
 fn parse_date(text: &str) -> Result<NaiveDate, String> {
@@ -494,5 +506,7 @@ mod tests {
         assert_eq!(config.group_by, vec![GroupKey::Region, GroupKey::Bucket]);
         assert!(Cli::try_parse_from(["arrears", "run", "--as-of", "30/06/2025"]).is_err());
         assert!(Cli::try_parse_from(["arrears", "run", "--group-by", "colour"]).is_err());
+        assert!(Cli::try_parse_from(["arrears", "run", "-o", "r.parquet"]).is_err());
+        assert!(Cli::try_parse_from(["arrears", "audit", "--summary", "s.PARQUET"]).is_err());
     }
 }

@@ -102,6 +102,7 @@ cases!(
     missing_column,
     bad_policy,
     header_only,
+    preset_cn_bank,
     preset_cn_private_lending,
     preset_uk_hcstc,
     preset_us_mla,
