@@ -134,6 +134,8 @@ fn whole_pipeline(c: &mut Criterion) {
                 threads,
                 batch_size: 16_384,
                 progress: false,
+                encoding: None,
+                unique_ids: false,
             },
             summary: Some(out.join("summary.csv")),
             group_by: vec![GroupKey::Currency, GroupKey::Product, GroupKey::Bucket],

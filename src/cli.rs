@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
+use encoding_rs::Encoding;
 
 use crate::audit::AuditJob;
 use crate::error::Error;
@@ -96,6 +97,14 @@ pub struct BookArgs {
     /// No progress bar and no run report on stderr; errors still print.
     #[arg(short, long)]
     pub quiet: bool,
+    /// The input's character encoding: utf-8, gbk or gb18030. Bytes that do
+    /// not decode make their row a reject.
+    #[arg(long, value_name = "NAME", default_value = "utf-8", value_parser = parse_encoding)]
+    pub encoding: &'static Encoding,
+    /// Reject every row whose loan_id came before (the first occurrence is
+    /// kept). Memory grows with the number of distinct ids (see README).
+    #[arg(long)]
+    pub unique_ids: bool,
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +207,17 @@ fn csv_path(text: &str) -> Result<PathBuf, String> {
     }
 }
 
+fn parse_encoding(name: &str) -> Result<&'static Encoding, String> {
+    match name.to_ascii_lowercase().as_str() {
+        "utf-8" | "utf8" => Ok(encoding_rs::UTF_8),
+        "gbk" => Ok(encoding_rs::GBK),
+        "gb18030" => Ok(encoding_rs::GB18030),
+        _ => Err(format!(
+            "unknown encoding {name:?}; choose utf-8, gbk or gb18030"
+        )),
+    }
+}
+
 fn parse_date(text: &str) -> Result<NaiveDate, String> {
     parse::date(text)
 }
@@ -233,6 +253,8 @@ impl BookArgs {
             threads: self.threads,
             batch_size: self.batch_size as usize,
             progress: !self.quiet,
+            encoding: Some(self.encoding),
+            unique_ids: self.unique_ids,
         })
     }
 }
@@ -330,7 +352,7 @@ fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
     let (_, mut report) = pipeline::run(&config, |layout| AuditJob::new(policy, layout))?;
     let (header, rows) = report.stats.table(policy);
     if let Some(path) = &args.summary {
-        let mut file = crate::output::AtomicFile::create(path)?;
+        let mut file = crate::atomic::AtomicFile::create(path)?;
         summary::write_csv(&mut file, &header, &rows).map_err(|e| Error::csv(path.display(), e))?;
         file.commit()?;
         report.outputs.push(path.clone());

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use chrono::{Days, NaiveDate};
 
+use crate::atomic::AtomicFile;
 use crate::error::Error;
-use crate::output::AtomicFile;
 
 pub struct GenerateConfig {
     pub rows: u64,

@@ -13,6 +13,7 @@
 //! holds every rule the computation follows; `cli` turns the command line
 //! into a validated configuration; `generate` writes synthetic books.
 
+pub mod atomic;
 pub mod audit;
 pub mod cli;
 pub mod compute;

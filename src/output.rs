@@ -1,14 +1,10 @@
-//! Output: the results and rejects CSV rows, number formats, and files that
-//! appear complete or not at all.
+//! Output formats: the results and rejects CSV rows and how numbers print.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::compute::Figures;
-use crate::error::Error;
 use crate::policy::{Component, Policy};
 use crate::record::{Layout, Loan, Reject};
 
@@ -137,65 +133,6 @@ pub fn write_reject<W: Write>(out: &mut csv::Writer<W>, r: &Reject) -> csv::Resu
     ])
 }
 
-/// A file written under a temporary name in the same directory and renamed
-/// to its final name only by `commit`; dropped uncommitted, it is removed.
-pub struct AtomicFile {
-    path: PathBuf,
-    temp: PathBuf,
-    writer: Option<BufWriter<File>>,
-}
-
-impl AtomicFile {
-    pub fn create(path: &Path) -> Result<AtomicFile, Error> {
-        let name = path
-            .file_name()
-            .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
-        let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-        let file = File::create(&temp).map_err(|e| Error::io(path.display(), e))?;
-        Ok(AtomicFile {
-            path: path.to_path_buf(),
-            temp,
-            writer: Some(BufWriter::with_capacity(1 << 20, file)),
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Flushes, syncs and renames the file to its final name.
-    pub fn commit(mut self) -> Result<(), Error> {
-        let fail = |e: io::Error| Error::io(self.path.display(), e);
-        let writer = self.writer.take().expect("committed once");
-        let file = writer.into_inner().map_err(|e| fail(e.into_error()))?;
-        file.sync_all().map_err(fail)?;
-        drop(file);
-        std::fs::rename(&self.temp, &self.path).map_err(fail)
-    }
-}
-
-impl Write for AtomicFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.writer.as_mut().expect("not committed").write(buf)
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.writer.as_mut().expect("not committed").write_all(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.writer.as_mut().expect("not committed").flush()
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if self.writer.take().is_some() {
-            let _ = std::fs::remove_file(&self.temp);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,26 +157,5 @@ mod tests {
         assert_eq!(daily_rate(d("1.5")), "1.5");
         assert_eq!(ratio6(d("0.5475")), "0.547500");
         assert_eq!(ratio6(d("0.0000005")), "0.000001");
-    }
-
-    #[test]
-    fn atomic_file_appears_only_on_commit() {
-        let dir = std::env::temp_dir().join(format!("arrears-atomic-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("out.csv");
-        let mut f = AtomicFile::create(&path).unwrap();
-        f.write_all(b"a,b\n").unwrap();
-        assert!(!path.exists());
-        f.commit().unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"a,b\n");
-        let mut g = AtomicFile::create(&dir.join("dropped.csv")).unwrap();
-        g.write_all(b"partial").unwrap();
-        drop(g);
-        let left: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(left, vec![std::ffi::OsString::from("out.csv")]);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -7,7 +7,10 @@
 //! stages are bounded, so memory stays flat whatever the size of the book.
 //! What a command writes and folds for each record is its `Job`.
 
+use std::collections::hash_map::{DefaultHasher, Entry};
+use std::collections::HashMap;
 use std::fs::File;
+use std::hash::Hasher;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -16,14 +19,16 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use csv::ByteRecord;
+use encoding_rs::Encoding;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
+use crate::atomic::AtomicFile;
 use crate::compute::{compute, Figures};
 use crate::error::Error;
-use crate::output::{write_reject, AtomicFile, REJECTS_HEADER};
+use crate::output::{write_reject, REJECTS_HEADER};
 use crate::policy::Policy;
-use crate::record::{parse_loan, Layout, Loan, Reject};
+use crate::record::{parse_loan, Col, Layout, Loan, Reject};
 use crate::summary::SumOverflow;
 
 /// Where a loan book is read from.
@@ -72,6 +77,22 @@ pub trait Job: Sync {
     fn merge(&self, into: &mut Self::Stats, other: Self::Stats) -> Result<(), SumOverflow>;
 }
 
+/// The reject of a row whose loan_id came before (with `unique_ids`).
+fn duplicate_reject(record: &ByteRecord, layout: &Layout, seen: &str) -> Reject {
+    let id = layout
+        .column(Col::LoanId)
+        .and_then(|i| record.get(i))
+        .unwrap_or(b"");
+    let id = String::from_utf8_lossy(id);
+    let id = id.trim();
+    Reject::new(
+        record,
+        id,
+        Col::LoanId.name(),
+        format!("duplicate loan_id {id:?}: first seen at {seen}"),
+    )
+}
+
 /// What every command's pipeline needs, validated.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
@@ -86,6 +107,10 @@ pub struct PipelineConfig {
     pub threads: usize,
     pub batch_size: usize,
     pub progress: bool,
+    /// The input's character encoding; `None`: UTF-8, read as bytes.
+    pub encoding: Option<&'static Encoding>,
+    /// Reject every row whose loan_id came before (the first is kept).
+    pub unique_ids: bool,
 }
 
 /// What a pipeline did.
@@ -125,6 +150,47 @@ struct Batch {
     len: usize,
     /// Bytes of input read so far, over all sources.
     bytes_read: u64,
+    /// With `unique_ids`: the records (by index) whose loan_id came before,
+    /// and where it was first seen.
+    duplicates: Vec<(usize, String)>,
+}
+
+/// The loan_ids seen so far, for `unique_ids`: a 128-bit hash of each
+/// (collisions are vanishingly unlikely: about 1e-27 for 10 million ids)
+/// and where it was first seen.
+struct SeenIds {
+    column: usize,
+    first: HashMap<u128, (usize, u64)>,
+}
+
+impl SeenIds {
+    /// Where `record`'s loan_id was first seen, or `None` (and remembers
+    /// this one) when it is new. Empty ids are not tracked: they are
+    /// rejects of their own.
+    fn check(&mut self, record: &ByteRecord, source: usize) -> Option<(usize, u64)> {
+        let bytes = record.get(self.column)?;
+        let id = std::str::from_utf8(bytes).map_or(bytes, |s| s.trim().as_bytes());
+        if id.is_empty() {
+            return None;
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        match self.first.entry(id_hash(id)) {
+            Entry::Occupied(e) => Some(*e.get()),
+            Entry::Vacant(e) => {
+                e.insert((source, line));
+                None
+            }
+        }
+    }
+}
+
+fn id_hash(id: &[u8]) -> u128 {
+    let mut high = DefaultHasher::new();
+    high.write(id);
+    let mut low = DefaultHasher::new();
+    low.write_u8(0xA5);
+    low.write(id);
+    (u128::from(high.finish()) << 64) | u128::from(low.finish())
 }
 
 /// The formatted output and folded statistics of one chunk of records.
@@ -154,7 +220,7 @@ pub fn run<J: Job>(
     let mut sources = config
         .inputs
         .iter()
-        .map(open)
+        .map(|input| open(input, config.encoding))
         .collect::<Result<Vec<_>, _>>()?;
     let layout = check_headers(&mut sources, &config.policy)?;
     let job = make_job(&layout);
@@ -192,7 +258,12 @@ pub fn run<J: Job>(
         let (spent_tx, spent_rx) = sync_channel(QUEUE + 2);
         let (out_tx, out_rx) = sync_channel::<Vec<ChunkBytes>>(QUEUE);
         let batch_size = config.batch_size.max(1);
-        let reader = scope.spawn(move || read_batches(sources, batch_size, batch_tx, spent_rx));
+        let seen = config.unique_ids.then(|| SeenIds {
+            column: layout.column(Col::LoanId).unwrap_or(0),
+            first: HashMap::new(),
+        });
+        let reader =
+            scope.spawn(move || read_batches(sources, batch_size, seen, batch_tx, spent_rx));
         let writer = scope.spawn(move || write_chunks(out_rx, output, rejects));
 
         let stage = (|| {
@@ -202,7 +273,24 @@ pub fn run<J: Job>(
                 let chunks: Vec<ChunkOut<J::Stats>> = pool.install(|| {
                     records
                         .par_chunks(CHUNK)
-                        .map(|chunk| process(chunk, batch.source, &layout, config, &job))
+                        .enumerate()
+                        .map(|(i, chunk)| {
+                            let first = i * CHUNK;
+                            let from = batch.duplicates.partition_point(|(d, _)| *d < first);
+                            let to = batch
+                                .duplicates
+                                .partition_point(|(d, _)| *d < first + chunk.len());
+                            let duplicates = &batch.duplicates[from..to];
+                            process(
+                                chunk,
+                                first,
+                                duplicates,
+                                batch.source,
+                                &layout,
+                                config,
+                                &job,
+                            )
+                        })
                         .collect::<Result<_, Error>>()
                 })?;
                 let mut bytes = Vec::with_capacity(chunks.len());
@@ -293,7 +381,7 @@ impl<S> Totals<S> {
     }
 }
 
-fn open(input: &Input) -> Result<Source, Error> {
+fn open(input: &Input, encoding: Option<&'static Encoding>) -> Result<Source, Error> {
     let name = input.name();
     let (read, size): (Box<dyn Read + Send>, _) = match input {
         Input::Stdin => (Box::new(io::stdin()), None),
@@ -302,6 +390,16 @@ fn open(input: &Input) -> Result<Source, Error> {
             let size = file.metadata().ok().map(|m| m.len());
             (Box::new(file), size)
         }
+    };
+    // Other encodings are decoded to UTF-8 on the way in; bytes that do not
+    // decode become U+FFFD, which the record parser rejects.
+    let read: Box<dyn Read + Send> = match encoding {
+        Some(e) if e != encoding_rs::UTF_8 => Box::new(
+            encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(Some(e))
+                .build(read),
+        ),
+        _ => read,
     };
     let reader = csv::ReaderBuilder::new()
         .flexible(true)
@@ -350,9 +448,11 @@ fn write_header(file: &mut AtomicFile, header: &[String]) -> Result<(), Error> {
 fn read_batches(
     sources: Vec<Source>,
     batch_size: usize,
+    mut seen: Option<SeenIds>,
     batches: SyncSender<Result<Batch, Error>>,
     spent: Receiver<Vec<ByteRecord>>,
 ) {
+    let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
     let mut offset = 0;
     for (index, mut source) in sources.into_iter().enumerate() {
         loop {
@@ -360,9 +460,17 @@ fn read_batches(
                 .try_recv()
                 .unwrap_or_else(|_| vec![ByteRecord::new(); batch_size]);
             let mut len = 0;
+            let mut duplicates = Vec::new();
             while len < batch_size {
                 match source.reader.read_byte_record(&mut records[len]) {
-                    Ok(true) => len += 1,
+                    Ok(true) => {
+                        if let Some((first_source, line)) =
+                            seen.as_mut().and_then(|s| s.check(&records[len], index))
+                        {
+                            duplicates.push((len, format!("{}:{line}", names[first_source])));
+                        }
+                        len += 1;
+                    }
                     Ok(false) => break,
                     Err(e) => {
                         let _ = batches.send(Err(Error::csv(&source.name, e)));
@@ -377,6 +485,7 @@ fn read_batches(
                     records,
                     len,
                     bytes_read,
+                    duplicates,
                 };
                 if batches.send(Ok(batch)).is_err() {
                     return; // the compute stage stopped; it reports why
@@ -409,8 +518,12 @@ fn write_chunks(
 }
 
 /// Parses, computes, formats and folds one chunk of records.
+/// `first` is the index in its batch of the chunk's first record; the
+/// `duplicates` are those of the chunk's records, by index in the batch.
 fn process<J: Job>(
     records: &[ByteRecord],
+    first: usize,
+    duplicates: &[(usize, String)],
     source: usize,
     layout: &Layout,
     config: &PipelineConfig,
@@ -427,12 +540,16 @@ fn process<J: Job>(
     };
     let mut rows = csv::Writer::from_writer(Vec::with_capacity(records.len() * 200));
     let mut rejects = csv::Writer::from_writer(Vec::new());
-    for record in records {
-        let computed = parse_loan(record, layout, policy).and_then(|loan| {
-            match compute(&loan, policy, config.as_of) {
-                Ok(figures) => Ok((loan, figures)),
-                Err(why) => Err(Reject::new(record, &loan.loan_id, "", why.to_string())),
-            }
+    for (i, record) in records.iter().enumerate() {
+        let duplicate = duplicates.iter().find(|(d, _)| *d == first + i);
+        let computed = match duplicate {
+            Some((_, seen)) => Err(duplicate_reject(record, layout, seen)),
+            None => Ok(()),
+        }
+        .and_then(|()| parse_loan(record, layout, policy))
+        .and_then(|loan| match compute(&loan, policy, config.as_of) {
+            Ok(figures) => Ok((loan, figures)),
+            Err(why) => Err(Reject::new(record, &loan.loan_id, "", why.to_string())),
         });
         match computed {
             Ok((loan, figures)) => {

@@ -49,6 +49,11 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The field index of a canonical column, when the file has it.
+    pub fn column(&self, col: Col) -> Option<usize> {
+        self.index[col as usize]
+    }
+
     /// Finds the columns in a header. Names match case-insensitively after
     /// trimming, through the policy's `[columns]` mapping.
     pub fn from_header(header: &ByteRecord, policy: &Policy, path: &str) -> Result<Layout, Error> {
@@ -312,6 +317,12 @@ impl<'a> Row<'a> {
                 ),
             )
         })?;
+        if text.contains('\u{FFFD}') {
+            return Err(self.reject(
+                &self.column_name(col),
+                format!("{text:?} holds U+FFFD: bytes that did not decode in the input's encoding"),
+            ));
+        }
         let text = text.trim();
         Ok((!text.is_empty()).then_some(text))
     }

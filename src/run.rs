@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use csv::Writer;
 
+use crate::atomic::AtomicFile;
 use crate::compute::Figures;
 use crate::error::Error;
-use crate::output::{results_header, write_result, AtomicFile};
+use crate::output::{results_header, write_result};
 use crate::pipeline::{self, Job, Origin, PipelineConfig, Report};
 use crate::policy::Policy;
 use crate::record::{Layout, Loan};

@@ -29,6 +29,8 @@ fn config(input: &Path, out: &Path, threads: usize, batch_size: usize) -> RunCon
             threads,
             batch_size,
             progress: false,
+            encoding: None,
+            unique_ids: false,
         },
         summary: Some(out.join("summary.csv")),
         group_by: vec![GroupKey::Currency, GroupKey::Product, GroupKey::Bucket],
