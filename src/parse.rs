@@ -4,7 +4,7 @@
 //! caller adds the file, line, column and value. Money and rates go from text
 //! straight to `Decimal`, never through `f64`.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 
 /// Parses money: `26000`, `26000.5`, `26,000.50`. Thousands separators only
@@ -91,8 +91,17 @@ pub fn date(text: &str) -> Result<NaiveDate, String> {
     } else {
         NaiveDate::parse_from_str(day, "%Y-%m-%d")
     };
-    parsed.map_err(|_| "not a date (expected 2025-04-10, 2025/04/10 or 20250410)".into())
+    let date = parsed
+        .map_err(|_| "not a date (expected 2025-04-10, 2025/04/10 or 20250410)".to_string())?;
+    if !(FIRST_YEAR..=LAST_YEAR).contains(&date.year()) {
+        return Err(format!("out of range: years {FIRST_YEAR} to {LAST_YEAR}"));
+    }
+    Ok(date)
 }
+
+/// Dates outside these years are surely typos in a loan book.
+pub const FIRST_YEAR: i32 = 1900;
+pub const LAST_YEAR: i32 = 2199;
 
 fn all_digits(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_digit())
@@ -173,6 +182,7 @@ mod tests {
         ] {
             assert_eq!(date(ok).unwrap(), want, "{ok:?}");
         }
+        assert!(date("1900-01-01").is_ok() && date("2199-12-31").is_ok());
         assert_eq!(
             date("2024-02-29").unwrap(),
             NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()

@@ -28,7 +28,7 @@ use crate::compute::{compute, Figures};
 use crate::error::Error;
 use crate::output::{write_reject, REJECTS_HEADER};
 use crate::policy::Policy;
-use crate::record::{parse_loan, Col, Layout, Loan, Reject};
+use crate::record::{parse_loan, Col, Layout, Loan, Reject, MAX_FIELD_BYTES};
 use crate::summary::SumOverflow;
 
 /// Where a loan book is read from.
@@ -298,7 +298,15 @@ pub fn run<J: Job>(
                     bytes.push(totals.add(chunk, &names[batch.source], &job)?);
                 }
                 progress.set_position(batch.bytes_read);
-                let _ = spent_tx.try_send(batch.records);
+                // A batch that held an oversized record is not reused, so
+                // its buffers do not stay swollen.
+                if batch
+                    .records
+                    .iter()
+                    .all(|r| r.as_slice().len() <= MAX_FIELD_BYTES)
+                {
+                    let _ = spent_tx.try_send(batch.records);
+                }
                 if out_tx.send(bytes).is_err() {
                     break; // the writer failed; its error is reported below
                 }

@@ -172,17 +172,66 @@ impl Reject {
     }
 }
 
-/// The record as one CSV line, as it would have been written.
+/// The longest field accepted, in bytes: a longer one is surely not a loan's
+/// data, and it would swell every buffer it passes through.
+pub const MAX_FIELD_BYTES: usize = 65_536;
+
+/// How much of a rejected row the rejects file keeps.
+pub const MAX_RAW_BYTES: usize = 4_096;
+
+/// The record as one CSV line, as it would have been written, cut after
+/// `MAX_RAW_BYTES` with a note of the full length.
 fn raw_text(record: &ByteRecord) -> String {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
-    let bytes = match writer.write_byte_record(record) {
+    let mut bytes = match writer.write_byte_record(record) {
         Ok(()) => writer.into_inner().unwrap_or_default(),
         Err(_) => Vec::new(),
     };
-    let text = String::from_utf8_lossy(&bytes);
-    text.strip_suffix('\n').unwrap_or(&text).to_string()
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+    }
+    if bytes.len() > MAX_RAW_BYTES {
+        let total = bytes.len();
+        bytes.truncate(MAX_RAW_BYTES);
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        text.push_str(&format!("... [cut: {total} bytes in all]"));
+        return text;
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Why a record's shape is wrong, if it is: field count or an oversized field.
+fn shape_error(record: &ByteRecord, layout: &Layout) -> Option<String> {
+    if record.len() != layout.width {
+        let mut why = format!(
+            "expected {} fields as in the header, found {}",
+            layout.width,
+            record.len()
+        );
+        let breaks = record
+            .iter()
+            .map(|f| f.iter().filter(|&&b| b == b'\n').count())
+            .sum::<usize>();
+        if breaks > 0 {
+            let line = record.position().map_or(0, |p| p.line());
+            why.push_str(&format!(
+                " (a quoted field runs from line {line} to line {}: is a quote unbalanced?)",
+                line + breaks as u64
+            ));
+        }
+        return Some(why);
+    }
+    let (i, field) = record
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.len() > MAX_FIELD_BYTES)?;
+    Some(format!(
+        "field {} is {} bytes long, more than the {MAX_FIELD_BYTES} allowed",
+        i + 1,
+        field.len()
+    ))
 }
 
 /// Reads one row's fields, or says which field is wrong and why.
@@ -193,16 +242,10 @@ pub fn parse_loan(record: &ByteRecord, layout: &Layout, policy: &Policy) -> Resu
         policy,
         loan_id: "",
     };
-    if record.len() != layout.width {
+    if let Some(why) = shape_error(record, layout) {
         let id = row.text(Col::LoanId).ok().flatten().unwrap_or("");
-        return Err(row.with_id(id).reject(
-            "",
-            format!(
-                "expected {} fields as in the header, found {}",
-                layout.width,
-                record.len()
-            ),
-        ));
+        let id = if id.len() > 200 { "" } else { id };
+        return Err(row.with_id(id).reject("", why));
     }
     let loan_id = row.text(Col::LoanId)?.unwrap_or("");
     let row = row.with_id(loan_id);
@@ -317,6 +360,9 @@ impl<'a> Row<'a> {
                 ),
             )
         })?;
+        if text.contains('\0') {
+            return Err(self.reject(&self.column_name(col), format!("{text:?} holds a NUL byte")));
+        }
         if text.contains('\u{FFFD}') {
             return Err(self.reject(
                 &self.column_name(col),
