@@ -17,6 +17,7 @@ pub mod atomic;
 pub mod audit;
 pub mod cli;
 pub mod compute;
+pub mod crlf;
 pub mod error;
 pub mod explain;
 pub mod generate;

@@ -25,6 +25,7 @@ use rayon::prelude::*;
 
 use crate::atomic::AtomicFile;
 use crate::compute::{compute, Figures};
+use crate::crlf::CrlfToLf;
 use crate::error::Error;
 use crate::output::{write_reject, REJECTS_HEADER};
 use crate::policy::Policy;
@@ -140,7 +141,7 @@ const QUEUE: usize = 4;
 
 struct Source {
     name: String,
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    reader: csv::Reader<CrlfToLf<Box<dyn Read + Send>>>,
     size: Option<u64>,
 }
 
@@ -409,6 +410,7 @@ fn open(input: &Input, encoding: Option<&'static Encoding>) -> Result<Source, Er
         ),
         _ => read,
     };
+    let read = CrlfToLf::new(read);
     let reader = csv::ReaderBuilder::new()
         .flexible(true)
         .buffer_capacity(1 << 16)

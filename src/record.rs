@@ -202,26 +202,36 @@ fn raw_text(record: &ByteRecord) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// Why a record's shape is wrong, if it is: field count or an oversized field.
+/// Why a record's shape is wrong, if it is: the field count, a field with a
+/// line break (a loan book keeps one record a line, and an unbalanced quote
+/// would otherwise swallow the rows after it into one field), or an
+/// oversized field.
 fn shape_error(record: &ByteRecord, layout: &Layout) -> Option<String> {
+    let line = record.position().map_or(0, |p| p.line());
+    let newlines = |f: &[u8]| f.iter().filter(|&&b| b == b'\n').count() as u64;
+    let spanning = record
+        .iter()
+        .position(|f| f.iter().any(|&b| b == b'\n' || b == b'\r'))
+        .map(|i| {
+            let end = line + record.iter().take(i + 1).map(newlines).sum::<u64>();
+            format!(
+                "field {} holds a line break (lines {line} to {end}): is a quote unbalanced?",
+                i + 1
+            )
+        });
     if record.len() != layout.width {
-        let mut why = format!(
+        let why = format!(
             "expected {} fields as in the header, found {}",
             layout.width,
             record.len()
         );
-        let breaks = record
-            .iter()
-            .map(|f| f.iter().filter(|&&b| b == b'\n').count())
-            .sum::<usize>();
-        if breaks > 0 {
-            let line = record.position().map_or(0, |p| p.line());
-            why.push_str(&format!(
-                " (a quoted field runs from line {line} to line {}: is a quote unbalanced?)",
-                line + breaks as u64
-            ));
-        }
-        return Some(why);
+        return Some(match spanning {
+            Some(hint) => format!("{why}; {hint}"),
+            None => why,
+        });
+    }
+    if spanning.is_some() {
+        return spanning;
     }
     let (i, field) = record
         .iter()

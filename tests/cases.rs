@@ -107,4 +107,6 @@ cases!(
     preset_uk_hcstc,
     preset_us_mla,
     holiday_roll,
+    gbk_headers,
+    unique_ids,
 );
