@@ -202,23 +202,24 @@ fn raw_text(record: &ByteRecord) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-/// Why a record's shape is wrong, if it is: the field count, a field with a
-/// line break (a loan book keeps one record a line, and an unbalanced quote
-/// would otherwise swallow the rows after it into one field), or an
-/// oversized field.
+/// Why a record's shape is wrong, if it is: the field count, a suspect line
+/// break, or an oversized field. A quoted line break is fine in a text
+/// dimension (RFC 4180), but not in any other column, nor next to a comma:
+/// that is what an unbalanced quote makes of the rows it swallows.
 fn shape_error(record: &ByteRecord, layout: &Layout) -> Option<String> {
     let line = record.position().map_or(0, |p| p.line());
     let newlines = |f: &[u8]| f.iter().filter(|&&b| b == b'\n').count() as u64;
-    let spanning = record
-        .iter()
-        .position(|f| f.iter().any(|&b| b == b'\n' || b == b'\r'))
-        .map(|i| {
-            let end = line + record.iter().take(i + 1).map(newlines).sum::<u64>();
-            format!(
-                "field {} holds a line break (lines {line} to {end}): is a quote unbalanced?",
-                i + 1
-            )
-        });
+    let dimension = |i: usize| DIMENSIONS.iter().any(|&c| layout.column(c) == Some(i));
+    let suspect = |(i, f): (usize, &[u8])| {
+        f.iter().any(|&b| b == b'\n' || b == b'\r') && (!dimension(i) || f.contains(&b','))
+    };
+    let spanning = record.iter().enumerate().position(suspect).map(|i| {
+        let end = line + record.iter().take(i + 1).map(newlines).sum::<u64>();
+        format!(
+            "field {} holds a line break (lines {line} to {end}): is a quote unbalanced?",
+            i + 1
+        )
+    });
     if record.len() != layout.width {
         let why = format!(
             "expected {} fields as in the header, found {}",

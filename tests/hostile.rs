@@ -129,6 +129,12 @@ fn hostile_files_are_rejected_row_by_row() {
             ],
         ),
         ("as_of_before_due.csv", 0, &["a", "b"], &[]),
+        (
+            "line_breaks.csv",
+            3,
+            &["ok1", "ok2"],
+            &[("4", "", "field 1 holds a line break (lines 4 to 5)")],
+        ),
     ];
     for (file, code, accepted, expected) in cases {
         let dir = scratch(&format!("hostile-{file}"));
