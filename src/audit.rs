@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use csv::Writer;
 use rust_decimal::Decimal;
+use std::io;
 
 use crate::compute::Figures;
-use crate::output::{money, ratio6, result_values, write_loan_key, RESULT_COLUMNS};
+use crate::output::{money, push_fixed, push_loan_key, push_result_field, ratio6, RESULT_COLUMNS};
 use crate::pipeline::{Job, Origin};
 use crate::policy::Policy;
 use crate::record::{Layout, Loan};
@@ -87,27 +87,28 @@ impl Job for AuditJob<'_> {
         self.header.clone()
     }
 
-    fn write(&self, out: &mut Writer<Vec<u8>>, loan: &Loan, f: &Figures) -> csv::Result<u64> {
+    fn write(&self, out: &mut Vec<u8>, loan: &Loan, f: &Figures) -> io::Result<u64> {
         if !f.breached() {
             return Ok(0);
         }
-        write_loan_key(out, loan)?;
-        let values = result_values(loan, f, self.policy, &self.buckets);
-        for &i in &self.picks {
-            out.write_field(&values[i])?;
+        push_loan_key(out, loan);
+        for (n, &column) in self.picks.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            push_result_field(out, column, loan, f, self.policy, &self.buckets)?;
         }
-        let mut fields = Vec::with_capacity(2 * f.caps.len());
         for check in &f.caps {
+            out.push(b',');
             if check.breached() {
-                fields.extend([money(check.limit), money(check.excess())]);
-            } else {
-                fields.extend([String::new(), String::new()]);
+                push_fixed(out, check.limit, 2)?;
+            }
+            out.push(b',');
+            if check.breached() {
+                push_fixed(out, check.excess(), 2)?;
             }
         }
-        for field in &fields {
-            out.write_field(field)?;
-        }
-        out.write_record(None::<&[u8]>)?;
+        out.push(b'\n');
         Ok(1)
     }
 

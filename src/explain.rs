@@ -10,7 +10,6 @@
 use std::collections::HashSet;
 
 use chrono::NaiveDate;
-use csv::Writer;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -604,7 +603,7 @@ impl Job for ExplainJob<'_> {
         Vec::new()
     }
 
-    fn write(&self, _: &mut Writer<Vec<u8>>, _: &Loan, _: &Figures) -> csv::Result<u64> {
+    fn write(&self, _: &mut Vec<u8>, _: &Loan, _: &Figures) -> std::io::Result<u64> {
         Ok(0)
     }
 

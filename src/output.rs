@@ -1,7 +1,8 @@
 //! Output formats: the results and rejects CSV rows and how numbers print.
 
-use std::io::Write;
+use std::io::{self, Write};
 
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::compute::Figures;
@@ -63,64 +64,163 @@ pub fn results_header(layout: &Layout) -> Vec<String> {
     header
 }
 
-/// The values of `RESULT_COLUMNS` for one loan, formatted.
-pub fn result_values(
+/// Appends a CSV field as the `csv` crate writes it: quoted only when it
+/// holds a comma, a quote or a line break, with quotes doubled.
+pub fn push_field(out: &mut Vec<u8>, field: &[u8]) {
+    if !field
+        .iter()
+        .any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+    {
+        out.extend_from_slice(field);
+        return;
+    }
+    out.push(b'"');
+    for &b in field {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// Appends a decimal with exactly `places` decimals, rounded half-up, as
+/// `format!("{:.places$}")` would print it, without allocating or going
+/// through `fmt` (this runs ten times a row).
+pub fn push_fixed(out: &mut Vec<u8>, value: Decimal, places: u32) -> io::Result<()> {
+    let rounded = value.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+    let units = rounded.mantissa() * 10i128.pow(places - rounded.scale());
+    let mut digits = [0u8; 48];
+    let mut at = digits.len();
+    let mut n = units.unsigned_abs();
+    let mut put = |digit: u8| {
+        at -= 1;
+        digits[at] = digit;
+    };
+    for _ in 0..places {
+        put(b'0' + (n % 10) as u8);
+        n /= 10;
+    }
+    if places > 0 {
+        put(b'.');
+    }
+    loop {
+        put(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if units < 0 {
+        put(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
+    Ok(())
+}
+
+/// Appends an ISO date, `YYYY-MM-DD` (years 1900-2199 here, so always
+/// four digits).
+fn push_date(out: &mut Vec<u8>, date: NaiveDate) {
+    let (y, m, d) = (date.year() as u32, date.month(), date.day());
+    let two = |n: u32| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+    out.extend_from_slice(&two(y / 100));
+    out.extend_from_slice(&two(y % 100));
+    out.push(b'-');
+    out.extend_from_slice(&two(m));
+    out.push(b'-');
+    out.extend_from_slice(&two(d));
+}
+
+/// Appends the field `RESULT_COLUMNS[column]` of one loan.
+pub fn push_result_field(
+    out: &mut Vec<u8>,
+    column: usize,
     loan: &Loan,
     f: &Figures,
     policy: &Policy,
     buckets: &[String],
-) -> [String; 22] {
-    let breaches: Vec<&str> = f.breaches().map(|i| policy.caps[i].name.as_str()).collect();
-    [
-        loan.currency.clone(),
-        money(loan.principal),
-        loan.due_date.to_string(),
-        f.end_date.to_string(),
-        f.days_overdue.to_string(),
-        f.chargeable_days.to_string(),
-        daily_rate(f.daily_rate),
-        daily_rate(f.penalty_daily_rate),
-        money(f.amount(Component::Interest)),
-        money(f.amount(Component::Penalty)),
-        money(f.amount(Component::Compound)),
-        money(f.amount(Component::Fees)),
-        money(f.total_raw),
-        money(f.total_capped),
-        money(f.excess),
-        breaches.join(";"),
-        f.binding_cap
-            .map_or(String::new(), |i| policy.caps[i].name.clone()),
-        f.annualized_rate.map_or(String::new(), ratio6),
-        f.status.as_str().to_string(),
-        buckets[f.bucket].clone(),
-        f.class
-            .map_or(String::new(), |c| policy.classes[c].name.clone()),
-        money(f.provision),
-    ]
-}
-
-/// Writes `loan_id` and the dimensions, the fields every row of a loan starts with.
-pub fn write_loan_key<W: Write>(out: &mut csv::Writer<W>, loan: &Loan) -> csv::Result<()> {
-    out.write_field(&loan.loan_id)?;
-    for value in &loan.dimensions {
-        out.write_field(value)?;
+) -> io::Result<()> {
+    let amount = |c: Component| f.amount(c);
+    match column {
+        0 => push_field(out, loan.currency.as_bytes()),
+        1 => push_fixed(out, loan.principal, 2)?,
+        2 => push_date(out, loan.due_date),
+        3 => push_date(out, f.end_date),
+        4 => write!(out, "{}", f.days_overdue)?,
+        5 => write!(out, "{}", f.chargeable_days)?,
+        6 => write_daily_rate(out, f.daily_rate)?,
+        7 => write_daily_rate(out, f.penalty_daily_rate)?,
+        8 => push_fixed(out, amount(Component::Interest), 2)?,
+        9 => push_fixed(out, amount(Component::Penalty), 2)?,
+        10 => push_fixed(out, amount(Component::Compound), 2)?,
+        11 => push_fixed(out, amount(Component::Fees), 2)?,
+        12 => push_fixed(out, f.total_raw, 2)?,
+        13 => push_fixed(out, f.total_capped, 2)?,
+        14 => push_fixed(out, f.excess, 2)?,
+        15 => {
+            // Cap names are letters, digits, '-', '_' and '.': never quoted.
+            for (n, i) in f.breaches().enumerate() {
+                if n > 0 {
+                    out.push(b';');
+                }
+                out.extend_from_slice(policy.caps[i].name.as_bytes());
+            }
+        }
+        16 => {
+            if let Some(i) = f.binding_cap {
+                out.extend_from_slice(policy.caps[i].name.as_bytes());
+            }
+        }
+        17 => {
+            if let Some(rate) = f.annualized_rate {
+                push_fixed(out, rate, 6)?;
+            }
+        }
+        18 => out.extend_from_slice(f.status.as_str().as_bytes()),
+        19 => push_field(out, buckets[f.bucket].as_bytes()),
+        20 => {
+            if let Some(c) = f.class {
+                push_field(out, policy.classes[c].name.as_bytes());
+            }
+        }
+        _ => push_fixed(out, f.provision, 2)?,
     }
     Ok(())
 }
 
-/// Writes one results row.
-pub fn write_result<W: Write>(
-    out: &mut csv::Writer<W>,
+fn write_daily_rate(out: &mut Vec<u8>, rate: Decimal) -> io::Result<()> {
+    let rounded = rate.round_dp_with_strategy(10, RoundingStrategy::MidpointAwayFromZero);
+    write!(out, "{}", rounded.normalize())
+}
+
+/// Appends `loan_id` and the dimensions, the fields every row of a loan
+/// starts with, each followed by a comma.
+pub fn push_loan_key(out: &mut Vec<u8>, loan: &Loan) {
+    push_field(out, loan.loan_id.as_bytes());
+    out.push(b',');
+    for value in &loan.dimensions {
+        push_field(out, value.as_bytes());
+        out.push(b',');
+    }
+}
+
+/// Appends one results row, LF-terminated.
+pub fn write_result(
+    out: &mut Vec<u8>,
     loan: &Loan,
     f: &Figures,
     policy: &Policy,
     buckets: &[String],
-) -> csv::Result<()> {
-    write_loan_key(out, loan)?;
-    for field in &result_values(loan, f, policy, buckets) {
-        out.write_field(field)?;
+) -> io::Result<()> {
+    push_loan_key(out, loan);
+    for column in 0..RESULT_COLUMNS.len() {
+        if column > 0 {
+            out.push(b',');
+        }
+        push_result_field(out, column, loan, f, policy, buckets)?;
     }
-    out.write_record(None::<&[u8]>)
+    out.push(b'\n');
+    Ok(())
 }
 
 pub fn write_reject<W: Write>(out: &mut csv::Writer<W>, r: &Reject) -> csv::Result<()> {
@@ -139,6 +239,63 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn fields_quote_like_the_csv_crate() {
+        for field in [
+            "plain",
+            "",
+            "a,b",
+            "say \"hi\"",
+            "two\nlines",
+            "cr\r",
+            "中文",
+            " spaced ",
+        ] {
+            let mut mine = Vec::new();
+            push_field(&mut mine, field.as_bytes());
+            mine.extend_from_slice(b",x\n");
+            let mut theirs = csv::Writer::from_writer(Vec::new());
+            theirs.write_record([field, "x"]).unwrap();
+            assert_eq!(
+                String::from_utf8(mine).unwrap(),
+                String::from_utf8(theirs.into_inner().unwrap()).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn fixed_decimals_print_like_format() {
+        for (value, places) in [
+            ("26000", 2),
+            ("0.5", 2),
+            ("0", 2),
+            ("123.456", 2),
+            ("0.0000005", 6),
+            ("7.25", 6),
+            ("-1.5", 2),
+            ("0.005", 2),
+        ] {
+            let mut out = Vec::new();
+            push_fixed(&mut out, d(value), places).unwrap();
+            let want =
+                d(value).round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("{want:.prec$}", prec = places as usize),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn dates_print_iso() {
+        for text in ["1900-01-01", "2025-04-10", "2199-12-31", "2024-02-29"] {
+            let mut out = Vec::new();
+            push_date(&mut out, text.parse().unwrap());
+            assert_eq!(String::from_utf8(out).unwrap(), text);
+        }
     }
 
     #[test]

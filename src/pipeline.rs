@@ -65,7 +65,7 @@ pub trait Job: Sync {
     fn header(&self) -> Vec<String>;
 
     /// Writes the record's output rows, if any; returns how many.
-    fn write(&self, out: &mut csv::Writer<Vec<u8>>, loan: &Loan, f: &Figures) -> csv::Result<u64>;
+    fn write(&self, out: &mut Vec<u8>, loan: &Loan, f: &Figures) -> io::Result<u64>;
 
     fn fold(
         &self,
@@ -548,7 +548,7 @@ fn process<J: Job>(
         rejected: Vec::new(),
         stats: J::Stats::default(),
     };
-    let mut rows = csv::Writer::from_writer(Vec::with_capacity(records.len() * 200));
+    let mut rows = Vec::with_capacity(records.len() * 320);
     let mut rejects = csv::Writer::from_writer(Vec::new());
     for (i, record) in records.iter().enumerate() {
         let duplicate = duplicates.iter().find(|(d, _)| *d == first + i);
@@ -566,7 +566,7 @@ fn process<J: Job>(
                 if config.output.is_some() {
                     out.output += job
                         .write(&mut rows, &loan, &figures)
-                        .map_err(|e| Error::csv("output", e))?;
+                        .map_err(|e| Error::io("output", e))?;
                 }
                 let origin = Origin {
                     source,
@@ -581,9 +581,7 @@ fn process<J: Job>(
             }
         }
     }
-    out.rows = rows
-        .into_inner()
-        .map_err(|e| Error::io("output", e.into_error()))?;
+    out.rows = rows;
     out.rejects = rejects
         .into_inner()
         .map_err(|e| Error::io("rejects", e.into_error()))?;

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use csv::Writer;
+use std::io;
 
 use crate::atomic::AtomicFile;
 use crate::compute::Figures;
@@ -48,7 +48,7 @@ impl Job for ResultsJob<'_> {
         self.header.clone()
     }
 
-    fn write(&self, out: &mut Writer<Vec<u8>>, loan: &Loan, f: &Figures) -> csv::Result<u64> {
+    fn write(&self, out: &mut Vec<u8>, loan: &Loan, f: &Figures) -> io::Result<u64> {
         write_result(out, loan, f, self.policy, &self.buckets)?;
         Ok(1)
     }

@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
         let grouping = Grouping::new(&[GroupKey::Product, GroupKey::Bucket], &layout, policy);
         let buckets = policy.bucket_labels();
         let mut summary = Summary::default();
-        let mut out = csv::Writer::from_writer(Vec::new());
+        let mut out = Vec::new();
         for record in reader.byte_records() {
             let Ok(record) = record else { return };
             if let Ok(loan) = parse_loan(&record, &layout, policy) {
