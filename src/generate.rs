@@ -121,7 +121,7 @@ pub fn write_book(config: &GenerateConfig, path: &Path) -> Result<(), Error> {
 fn write_rows<W: Write>(config: &GenerateConfig, out: W) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER)?;
-    let mut rng = Rng(config.seed ^ 0x5EED_0F_A22EA25);
+    let mut rng = Rng(config.seed ^ 0x0005_EED0_FA22_EA25);
     let mut row: Vec<String> = Vec::with_capacity(HEADER.len());
     for i in 0..config.rows {
         row.clear();
@@ -240,7 +240,7 @@ fn money_grouped(cents: u64) -> String {
     let digits = (cents / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);

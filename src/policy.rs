@@ -90,7 +90,7 @@ pub struct Calendar {
 impl Calendar {
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
         let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
-        !(self.weekends && weekend) && !self.holidays.contains(&date)
+        (!self.weekends || !weekend) && !self.holidays.contains(&date)
     }
 
     /// The first working day on or after `date`.

@@ -74,10 +74,7 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     let policy = &config.pipeline.policy;
     let make_job = |layout: &Layout| ResultsJob {
         policy,
-        header: results_header(layout)
-            .into_iter()
-            .map(String::from)
-            .collect(),
+        header: results_header(layout),
         buckets: policy.bucket_labels(),
         grouping: Grouping::new(&config.group_by, layout, policy),
     };
