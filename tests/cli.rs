@@ -258,6 +258,25 @@ fn generator_is_deterministic_and_its_books_are_clean() {
     )
     .expect_code(0);
     assert_same_file(&dir.join("a.csv"), &dir.join("b.csv"), "");
+    // The sample book is the generator's own output.
+    run_in(
+        &dir,
+        &[
+            "generate",
+            "--rows",
+            "3000",
+            "--seed",
+            "42",
+            "-o",
+            "sample.csv",
+        ],
+    )
+    .expect_code(0);
+    assert_same_file(
+        &dir.join("sample.csv"),
+        &testdata().join("loanbook.csv"),
+        "",
+    );
     let run = run_in(
         &dir,
         &["run", "a.csv", "--as-of", "2025-06-30", "-o", "r.csv"],
