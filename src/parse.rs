@@ -18,14 +18,14 @@ pub fn money(text: &str) -> Result<Decimal, String> {
         Some((i, f)) => (i, Some(f)),
         None => (s, None),
     };
-    let digits: String = if int_part.contains(',') {
-        let groups: Vec<&str> = int_part.split(',').collect();
-        let first_ok = (1..=3).contains(&groups[0].len());
-        let rest_ok = groups[1..].iter().all(|g| g.len() == 3);
-        if !first_ok || !rest_ok || !groups.iter().all(|g| all_digits(g)) {
+    if int_part.contains(',') {
+        let mut groups = int_part.split(',');
+        let first_ok = groups
+            .next()
+            .is_some_and(|g| (1..=3).contains(&g.len()) && all_digits(g));
+        if !first_ok || !groups.all(|g| g.len() == 3 && all_digits(g)) {
             return Err("thousands separators must group exactly three digits".into());
         }
-        groups.concat()
     } else {
         if s.starts_with('-') {
             return Err("must not be negative".into());
@@ -33,20 +33,28 @@ pub fn money(text: &str) -> Result<Decimal, String> {
         if int_part.is_empty() || !all_digits(int_part) {
             return Err("not a number".into());
         }
-        int_part.to_string()
-    };
-    let mut number = digits;
-    if let Some(f) = frac_part {
-        if f.is_empty() || !all_digits(f) {
+    }
+    let fraction = frac_part.unwrap_or("");
+    if frac_part.is_some() {
+        if fraction.is_empty() || !all_digits(fraction) {
             return Err("not a number".into());
         }
-        if f.len() > 2 {
+        if fraction.len() > 2 {
             return Err("more than 2 decimals".into());
         }
-        number.push('.');
-        number.push_str(f);
     }
-    Decimal::from_str_exact(&number).map_err(|_| "out of range".to_string())
+    // The digits, read as one integer of `fraction.len()` decimals.
+    let mut digits = int_part
+        .bytes()
+        .filter(|&b| b != b',')
+        .chain(fraction.bytes());
+    let units = digits
+        .try_fold(0i128, |n, b| {
+            n.checked_mul(10)?.checked_add(i128::from(b - b'0'))
+        })
+        .filter(|&n| n < 1 << 96)
+        .ok_or_else(|| "out of range".to_string())?;
+    Ok(Decimal::from_i128_with_scale(units, fraction.len() as u32))
 }
 
 /// Parses a rate: a fraction `0.0005`, or `0.05%`, `0.5‰`, `5‱`. Never negative.
