@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Whole-binary benchmark: generates 1M- and 5M-row books, then times the
+# floor (a plain csv crate read), `arrears run` writing CSV, and, when the
+# python packages duckdb and polars are installed, the same computation as a
+# DuckDB query and a Polars query (bench/peers/), checked first to give
+# arrears' amounts on the sample book. Prints one table: wall seconds, peak
+# RSS, and ratios.
+#
+# usage: scripts/bench.sh [WORKDIR]     (default /tmp/arrears-bench)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=${1:-/tmp/arrears-bench}
+mkdir -p "$work"
+cd "$repo"
+cargo build --release --examples -q
+arrears=$repo/target/release/arrears
+floor=$repo/target/release/examples/csv_floor
+as_of=2025-06-30
+
+peers=()
+if python3 -c 'import duckdb' 2>/dev/null; then peers+=(duckdb); fi
+if python3 -c 'import polars' 2>/dev/null; then peers+=(polars); fi
+
+# The peers must compute what arrears computes before they are timed.
+"$arrears" run testdata/loanbook.csv --as-of $as_of -o "$work/check-arrears.csv" --rejects "$work/check.rejects.csv" -q >/dev/null
+for peer in "${peers[@]}"; do
+    python3 bench/peers/${peer}_arrears.py testdata/loanbook.csv $as_of "$work/check-$peer.csv" "$work/check-$peer-summary.csv"
+    python3 bench/peers/check.py "$work/check-arrears.csv" "$work/check-$peer.csv"
+done
+
+# time NAME COMMAND...: prints "NAME seconds kilobytes"
+measure() {
+    local name=$1
+    shift
+    /usr/bin/time -f "$name %e %M" -o "$work/time.txt" "$@" >/dev/null
+    cat "$work/time.txt"
+}
+
+printf '%-8s %-10s %8s %9s %9s\n' rows command seconds "peak MB" "x floor"
+for rows in 1000000 5000000; do
+    book=$work/book-$rows.csv
+    [ -f "$book" ] || "$arrears" generate --rows $rows --seed 1 -o "$book"
+    read -r _ floor_s floor_kb < <(measure floor "$floor" "$book")
+    results=()
+    results+=("$(measure arrears "$arrears" run "$book" --as-of $as_of -o "$work/results.csv" --summary "$work/summary.csv" -q)")
+    for peer in "${peers[@]}"; do
+        results+=("$(measure "$peer" python3 bench/peers/${peer}_arrears.py "$book" $as_of "$work/$peer.csv" "$work/$peer-summary.csv")")
+    done
+    printf '%-8s %-10s %8.2f %9.0f %9s\n' $rows floor "$floor_s" $((floor_kb / 1024)) 1.0
+    for line in "${results[@]}"; do
+        read -r name s kb <<<"$line"
+        printf '%-8s %-10s %8.2f %9.0f %9.1f\n' $rows "$name" "$s" $((kb / 1024)) "$(echo "$s / $floor_s" | bc -l)"
+    done
+done
