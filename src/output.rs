@@ -88,7 +88,11 @@ pub fn push_field(out: &mut Vec<u8>, field: &[u8]) {
 /// `format!("{:.places$}")` would print it, without allocating or going
 /// through `fmt` (this runs ten times a row).
 pub fn push_fixed(out: &mut Vec<u8>, value: Decimal, places: u32) -> io::Result<()> {
-    let rounded = value.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+    // Amounts arrive rounded already; rounding again would cost a division.
+    let rounded = match value.scale() <= places {
+        true => value,
+        false => value.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero),
+    };
     let units = rounded.mantissa() * 10i128.pow(places - rounded.scale());
     let mut digits = [0u8; 48];
     let mut at = digits.len();
