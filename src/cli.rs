@@ -107,6 +107,22 @@ pub struct BookArgs {
     pub unique_ids: bool,
 }
 
+/// The flags of the files beside a command's main output.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Write the summary to this CSV file. Without it, the summary prints as
+    /// an aligned table on stdout.
+    #[arg(long, value_name = "SUMMARY.csv", value_parser = csv_path)]
+    pub summary: Option<PathBuf>,
+    /// Write rejected rows here. Default: <output stem>.rejects.csv beside
+    /// -o, or rejects.csv in the working directory without -o.
+    #[arg(long, value_name = "REJECTS.csv", value_parser = csv_path)]
+    pub rejects: Option<PathBuf>,
+    /// Rejected rows allowed before the command exits 3 (outputs are written either way).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_rejects: u64,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -114,14 +130,8 @@ pub struct RunArgs {
     /// Write per-loan results to this CSV file. Without it, no results are written.
     #[arg(short = 'o', long = "output", value_name = "RESULTS.csv", value_parser = csv_path)]
     pub results: Option<PathBuf>,
-    /// Write the summary to this CSV file. Without it, the summary prints as
-    /// an aligned table on stdout.
-    #[arg(long, value_name = "SUMMARY.csv", value_parser = csv_path)]
-    pub summary: Option<PathBuf>,
-    /// Write rejected rows here. Default: <results stem>.rejects.csv beside
-    /// -o, or rejects.csv in the working directory without -o.
-    #[arg(long, value_name = "REJECTS.csv", value_parser = csv_path)]
-    pub rejects: Option<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
     /// Summary group keys, comma-separated, from: currency, product,
     /// account_id, region, bucket, status, classification. Currency is
     /// always the first key.
@@ -132,29 +142,18 @@ pub struct RunArgs {
         default_value = "currency,product,bucket"
     )]
     pub group_by: Vec<GroupKey>,
-    /// Rejected rows allowed before the run exits 3 (outputs are written either way).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub max_rejects: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     #[command(flatten)]
     pub book: BookArgs,
-    /// Write the breaching rows to this CSV file. Without it, only the audit summary is produced.
+    /// Write the breaching rows to this CSV file. Without it, only the audit
+    /// summary (per cap and currency) is produced.
     #[arg(short = 'o', long = "output", value_name = "BREACHES.csv", value_parser = csv_path)]
     pub breaches: Option<PathBuf>,
-    /// Write the audit summary (per cap and currency) to this CSV file.
-    /// Without it, it prints as an aligned table on stdout.
-    #[arg(long, value_name = "SUMMARY.csv", value_parser = csv_path)]
-    pub summary: Option<PathBuf>,
-    /// Write rejected rows here. Default: <breaches stem>.rejects.csv beside
-    /// -o, or rejects.csv in the working directory without -o.
-    #[arg(long, value_name = "REJECTS.csv", value_parser = csv_path)]
-    pub rejects: Option<PathBuf>,
-    /// Rejected rows allowed before the audit exits 3 (outputs are written either way).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub max_rejects: u64,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, Args)]
@@ -261,10 +260,10 @@ impl BookArgs {
 
 impl RunArgs {
     pub fn config(&self) -> anyhow::Result<RunConfig> {
-        let rejects = rejects_path(&self.rejects, &self.results);
+        let rejects = rejects_path(&self.report.rejects, &self.results);
         Ok(RunConfig {
             pipeline: self.book.pipeline(self.results.clone(), Some(rejects))?,
-            summary: self.summary.clone(),
+            summary: self.report.summary.clone(),
             group_by: self.group_by.clone(),
         })
     }
@@ -341,17 +340,17 @@ fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     }
     Ok(check_rejects(
         outcome.report.rows_rejected,
-        args.max_rejects,
+        args.report.max_rejects,
     ))
 }
 
 fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
-    let rejects = rejects_path(&args.rejects, &args.breaches);
+    let rejects = rejects_path(&args.report.rejects, &args.breaches);
     let config = args.book.pipeline(args.breaches.clone(), Some(rejects))?;
     let policy = &config.policy;
     let (_, mut report) = pipeline::run(&config, |layout| AuditJob::new(policy, layout))?;
     let (header, rows) = report.stats.table(policy);
-    if let Some(path) = &args.summary {
+    if let Some(path) = &args.report.summary {
         let mut file = crate::atomic::AtomicFile::create(path)?;
         summary::write_csv(&mut file, &header, &rows).map_err(|e| Error::csv(path.display(), e))?;
         file.commit()?;
@@ -364,10 +363,10 @@ fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
             report.rows_output
         );
     }
-    if args.summary.is_none() {
+    if args.report.summary.is_none() {
         print_table(&header, &rows, 2)?;
     }
-    Ok(check_rejects(report.rows_rejected, args.max_rejects))
+    Ok(check_rejects(report.rows_rejected, args.report.max_rejects))
 }
 
 fn explain(args: &ExplainArgs) -> anyhow::Result<Exit> {
