@@ -45,7 +45,8 @@ Exit codes:
   0  done: every output written
   1  failed, no output written (unreadable file, missing column, bad policy, I/O error)
   2  usage error
-  3  done and outputs written, but more rows were rejected than --max-rejects allows";
+  3  done and outputs written, but more rows were rejected than --max-rejects allows
+  129, 130, 143  stopped by SIGHUP, SIGINT or SIGTERM; unfinished outputs removed";
 
 #[derive(Debug, Parser)]
 #[command(name = "arrears", version, about = "Overdue charges, cap audit, classification and provisions for loan books", after_help = EXIT_CODES)]
@@ -85,7 +86,7 @@ pub struct BookArgs {
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub as_of: Option<NaiveDate>,
     /// A built-in preset's name (see `arrears policy --list`) or a TOML
-    /// policy file laid over the default preset.
+    /// policy file laid over its `base` preset (default cn-bank).
     #[arg(long, value_name = "PRESET_OR_FILE", default_value = policy::DEFAULT_PRESET)]
     pub policy: String,
     /// Worker threads for parsing and computing; 0 = one per core. Never changes the output.
