@@ -341,7 +341,7 @@ fn sigint_and_sigterm_remove_temporary_files() {
             .unwrap();
         stdin.flush().unwrap();
         // Wait until the run has created its temporary files.
-        for _ in 0..200 {
+        for _ in 0..1000 {
             if std::fs::read_dir(&dir).unwrap().count() > 0 {
                 break;
             }
