@@ -462,9 +462,7 @@ mod tests {
 
     #[test]
     fn rounding_at_an_exact_half_cent() {
-        // 1.01 x 0.005 x 1 = 0.00505 -> no; use 0.0125 x 0.2 x 1 = 0.0025? Keep it
-        // simple: principal 1.00 at 0.00125 a day for 1 day x 1.5 = 0.001875.
-        // Exact .005: 0.10 x 0.05 x 1 = 0.005.
+        // Penalty 0.10 x 0.05 x 1 day = 0.005 exactly; compound 0.30 x 0.05 = 0.015.
         let mut l = loan("0.10", ContractRate::Daily(d("0.05")), "2025-01-01");
         l.penalty_rate = Some(d("0.05"));
         l.unpaid_interest = d("0.30");
@@ -493,8 +491,8 @@ mod tests {
 
     #[test]
     fn multiply_first_divide_last() {
-        // 100 x 0.1 x 3 / 360 = 0.08333.. -> 0.08; dividing first and
-        // rounding the daily rate would give a different cent on larger sums.
+        // The annual rate is divided by the year only after multiplying, so
+        // no rounded daily rate leaks into the amounts.
         let l = loan("1000000", ContractRate::Annual(d("0.0365")), "2025-01-01");
         let f = compute(
             &l,
