@@ -136,9 +136,12 @@ fn whole_pipeline(c: &mut Criterion) {
                 progress: false,
                 encoding: None,
                 unique_ids: false,
+                stdin_compression: Default::default(),
+                format: Default::default(),
             },
             summary: Some(out.join("summary.csv")),
             group_by: vec![GroupKey::Currency, GroupKey::Product, GroupKey::Bucket],
+            summary_format: None,
         };
         g.bench_function(format!("run-{threads}-threads"), |b| {
             b.iter(|| assert_eq!(run(&config).unwrap().report.rows_accepted, ROWS))

@@ -12,13 +12,14 @@ use clap::{Args, Parser, Subcommand};
 use encoding_rs::Encoding;
 
 use crate::audit::AuditJob;
-use crate::error::Error;
 use crate::explain::ExplainJob;
 use crate::generate::{self, GenerateConfig};
+use crate::output::Format;
 use crate::parse;
 use crate::pipeline::{self, Input, PipelineConfig, Report};
 use crate::policy::{self, Policy};
 use crate::run::{self as run_book, RunConfig};
+use crate::source::Compression;
 use crate::summary::{self, GroupKey};
 
 /// Exit codes a scheduler can act on.
@@ -77,8 +78,9 @@ pub enum Command {
 /// The flags every command that reads a book shares.
 #[derive(Debug, Args)]
 pub struct BookArgs {
-    /// Loan book CSV files, read in order as one book (all with the same
-    /// header). `-` or none: standard input.
+    /// Loan books, read in order as one book (all with the same columns):
+    /// CSV, `.csv.gz` / `.csv.zst` compressed CSV, or `.parquet`. `-` or
+    /// none: standard input (CSV; see --compression).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// Valuation date for unpaid rows (YYYY-MM-DD). Default: today. The date
@@ -106,14 +108,18 @@ pub struct BookArgs {
     /// kept). Memory grows with the number of distinct ids (see README).
     #[arg(long)]
     pub unique_ids: bool,
+    /// How standard input is compressed. Files say it by their extension
+    /// (.gz, .zst).
+    #[arg(long, value_name = "KIND", value_enum, default_value_t = Compression::None)]
+    pub compression: Compression,
 }
 
 /// The flags of the files beside a command's main output.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Write the summary to this CSV file. Without it, the summary prints as
-    /// an aligned table on stdout.
-    #[arg(long, value_name = "SUMMARY.csv", value_parser = csv_path)]
+    /// Write the summary to this file (CSV, or Parquet by a .parquet name or
+    /// --format). Without it, the summary prints as an aligned table on stdout.
+    #[arg(long, value_name = "SUMMARY.csv")]
     pub summary: Option<PathBuf>,
     /// Write rejected rows here. Default: <output stem>.rejects.csv beside
     /// -o, or rejects.csv in the working directory without -o.
@@ -122,14 +128,19 @@ pub struct ReportArgs {
     /// Rejected rows allowed before the command exits 3 (outputs are written either way).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_rejects: u64,
+    /// The format of -o and --summary. Default: by each file's extension,
+    /// .parquet for Parquet, anything else CSV. Rejects are always CSV.
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub format: Option<Format>,
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub book: BookArgs,
-    /// Write per-loan results to this CSV file. Without it, no results are written.
-    #[arg(short = 'o', long = "output", value_name = "RESULTS.csv", value_parser = csv_path)]
+    /// Write per-loan results to this file (CSV, or Parquet by a .parquet
+    /// name or --format). Without it, no results are written.
+    #[arg(short = 'o', long = "output", value_name = "RESULTS.csv")]
     pub results: Option<PathBuf>,
     #[command(flatten)]
     pub report: ReportArgs,
@@ -149,9 +160,10 @@ pub struct RunArgs {
 pub struct AuditArgs {
     #[command(flatten)]
     pub book: BookArgs,
-    /// Write the breaching rows to this CSV file. Without it, only the audit
-    /// summary (per cap and currency) is produced.
-    #[arg(short = 'o', long = "output", value_name = "BREACHES.csv", value_parser = csv_path)]
+    /// Write the breaching rows to this file (CSV, or Parquet by a .parquet
+    /// name or --format). Without it, only the audit summary (per cap and
+    /// currency) is produced.
+    #[arg(short = 'o', long = "output", value_name = "BREACHES.csv")]
     pub breaches: Option<PathBuf>,
     #[command(flatten)]
     pub report: ReportArgs,
@@ -195,13 +207,13 @@ pub struct GenerateArgs {
     pub output: PathBuf,
 }
 
-/// An output path: CSV only, so a `.parquet` name is refused rather than
-/// filled with CSV.
+/// The rejects path: always CSV (a reject keeps its raw text), so a
+/// `.parquet` name is refused rather than filled with CSV.
 fn csv_path(text: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(text);
     match path.extension().and_then(|e| e.to_str()) {
         Some(ext) if ext.eq_ignore_ascii_case("parquet") => {
-            Err("Parquet output is not available in this build; write .csv".into())
+            Err("the rejects file is always CSV; name it .csv".into())
         }
         _ => Ok(path),
     }
@@ -227,8 +239,15 @@ impl BookArgs {
     pub fn pipeline(
         &self,
         output: Option<PathBuf>,
+        format: Option<Format>,
         rejects: Option<PathBuf>,
     ) -> anyhow::Result<PipelineConfig> {
+        let format = output
+            .as_deref()
+            .map_or(Format::Csv, |path| Format::of(path, format));
+        if format == Format::Parquet && !cfg!(feature = "parquet") {
+            anyhow::bail!("this build of arrears has no Parquet support (cargo feature `parquet`)");
+        }
         let policy = Policy::load(&self.policy)?;
         let inputs = if self.inputs.is_empty() {
             vec![Input::Stdin]
@@ -255,6 +274,8 @@ impl BookArgs {
             progress: !self.quiet,
             encoding: Some(self.encoding),
             unique_ids: self.unique_ids,
+            stdin_compression: self.compression,
+            format,
         })
     }
 }
@@ -263,9 +284,14 @@ impl RunArgs {
     pub fn config(&self) -> anyhow::Result<RunConfig> {
         let rejects = rejects_path(&self.report.rejects, &self.results);
         Ok(RunConfig {
-            pipeline: self.book.pipeline(self.results.clone(), Some(rejects))?,
+            pipeline: self.book.pipeline(
+                self.results.clone(),
+                self.report.format,
+                Some(rejects),
+            )?,
             summary: self.report.summary.clone(),
             group_by: self.group_by.clone(),
+            summary_format: self.report.format,
         })
     }
 }
@@ -347,14 +373,15 @@ fn run(args: &RunArgs) -> anyhow::Result<Exit> {
 
 fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
     let rejects = rejects_path(&args.report.rejects, &args.breaches);
-    let config = args.book.pipeline(args.breaches.clone(), Some(rejects))?;
+    let config = args
+        .book
+        .pipeline(args.breaches.clone(), args.report.format, Some(rejects))?;
     let policy = &config.policy;
     let (_, mut report) = pipeline::run(&config, |layout| AuditJob::new(policy, layout))?;
     let (header, rows) = report.stats.table(policy);
     if let Some(path) = &args.report.summary {
-        let mut file = crate::atomic::AtomicFile::create(path)?;
-        summary::write_csv(&mut file, &header, &rows).map_err(|e| Error::csv(path.display(), e))?;
-        file.commit()?;
+        let format = Format::of(path, args.report.format);
+        summary::write_file(path, format, &header, &rows, 2)?;
         report.outputs.push(path.clone());
     }
     if !args.book.quiet {
@@ -371,7 +398,7 @@ fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
 }
 
 fn explain(args: &ExplainArgs) -> anyhow::Result<Exit> {
-    let config = args.book.pipeline(None, None)?;
+    let config = args.book.pipeline(None, None, None)?;
     let job = ExplainJob {
         policy: &config.policy,
         as_of: config.as_of,
@@ -528,7 +555,7 @@ mod tests {
         assert_eq!(config.group_by, vec![GroupKey::Region, GroupKey::Bucket]);
         assert!(Cli::try_parse_from(["arrears", "run", "--as-of", "30/06/2025"]).is_err());
         assert!(Cli::try_parse_from(["arrears", "run", "--group-by", "colour"]).is_err());
-        assert!(Cli::try_parse_from(["arrears", "run", "-o", "r.parquet"]).is_err());
-        assert!(Cli::try_parse_from(["arrears", "audit", "--summary", "s.PARQUET"]).is_err());
+        assert!(Cli::try_parse_from(["arrears", "run", "--rejects", "r.parquet"]).is_err());
+        assert!(Cli::try_parse_from(["arrears", "audit", "--rejects", "s.PARQUET"]).is_err());
     }
 }

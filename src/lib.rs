@@ -22,9 +22,12 @@ pub mod error;
 pub mod explain;
 pub mod generate;
 pub mod output;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod parse;
 pub mod pipeline;
 pub mod policy;
 pub mod record;
 pub mod run;
+pub mod source;
 pub mod summary;

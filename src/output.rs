@@ -28,6 +28,79 @@ pub fn ratio6(value: Decimal) -> String {
     format!("{rounded:.6}")
 }
 
+/// The format of an output file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Csv,
+    Parquet,
+}
+
+impl Format {
+    /// `chosen` when given, else by the extension: `.parquet` is Parquet,
+    /// anything else CSV.
+    pub fn of(path: &std::path::Path, chosen: Option<Format>) -> Format {
+        chosen.unwrap_or_else(|| {
+            let ext = path.extension().and_then(|e| e.to_str());
+            match ext {
+                Some(e) if e.eq_ignore_ascii_case("parquet") => Format::Parquet,
+                _ => Format::Csv,
+            }
+        })
+    }
+}
+
+/// The type of an output column, for typed formats (Parquet). CSV prints
+/// each the way the functions above do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    /// Exactly 2 decimals.
+    Money,
+    /// A daily rate: up to 10 decimals.
+    Rate,
+    /// A ratio: 6 decimals.
+    Ratio,
+    Date,
+    /// Day counts, loan counts.
+    Count,
+}
+
+impl Kind {
+    /// Decimal places of a decimal kind.
+    pub fn scale(self) -> Option<u32> {
+        match self {
+            Kind::Money => Some(2),
+            Kind::Rate => Some(10),
+            Kind::Ratio => Some(6),
+            _ => None,
+        }
+    }
+
+    /// The type of an output column by its name, for every table arrears
+    /// writes: results, audit rows, summaries. Group-key columns of a summary
+    /// are always text (their total rows hold `*`); the caller says so.
+    pub fn of(column: &str) -> Kind {
+        match column {
+            "principal" | "outstanding" | "interest" | "penalty" | "compound" | "fees"
+            | "total_raw" | "total_capped" | "excess" | "provision" | "written_off_principal"
+            | "total_excess" | "largest_excess" => Kind::Money,
+            "daily_rate" | "penalty_daily_rate" => Kind::Rate,
+            "annualized_rate" | "npl_ratio" | "coverage" | "highest_annualized_rate" => {
+                Kind::Ratio
+            }
+            "due_date" | "end_date" => Kind::Date,
+            "days_overdue" | "chargeable_days" | "loans" | "overdue_loans" | "breached_loans"
+            | "days_p50" | "days_p90" | "days_p99" | "days_max" | "accounts_checked"
+            | "accounts_breaching" => Kind::Count,
+            // An audit row's per-cap figures and a summary's per-cap counts.
+            c if c.ends_with("_limit") || c.ends_with("_excess") => Kind::Money,
+            c if c.starts_with("breaches_") => Kind::Count,
+            _ => Kind::Text,
+        }
+    }
+}
+
 pub const REJECTS_HEADER: [&str; 5] = ["line", "loan_id", "column", "reason", "raw"];
 
 /// The results columns after `loan_id` and the dimensions.

@@ -9,9 +9,8 @@
 
 use std::collections::hash_map::{DefaultHasher, Entry};
 use std::collections::HashMap;
-use std::fs::File;
 use std::hash::Hasher;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread;
@@ -25,28 +24,13 @@ use rayon::prelude::*;
 
 use crate::atomic::AtomicFile;
 use crate::compute::{compute, Figures};
-use crate::crlf::CrlfToLf;
 use crate::error::Error;
-use crate::output::{write_reject, REJECTS_HEADER};
+use crate::output::{write_reject, Format, Kind, REJECTS_HEADER};
 use crate::policy::Policy;
 use crate::record::{parse_loan, Col, Layout, Loan, Reject, MAX_FIELD_BYTES};
+use crate::source::{check_headers, Compression, Source};
+pub use crate::source::Input;
 use crate::summary::SumOverflow;
-
-/// Where a loan book is read from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    Stdin,
-    File(PathBuf),
-}
-
-impl Input {
-    pub fn name(&self) -> String {
-        match self {
-            Input::Stdin => "<stdin>".to_string(),
-            Input::File(p) => p.display().to_string(),
-        }
-    }
-}
 
 /// Where a record came from: the index of its input and its line there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +96,10 @@ pub struct PipelineConfig {
     pub encoding: Option<&'static Encoding>,
     /// Reject every row whose loan_id came before (the first is kept).
     pub unique_ids: bool,
+    /// How standard input is compressed (files say it by their extension).
+    pub stdin_compression: Compression,
+    /// The format of `output`.
+    pub format: Format,
 }
 
 /// What a pipeline did.
@@ -138,12 +126,6 @@ const REPORTED_REJECTS: usize = 10;
 const CHUNK: usize = 512;
 /// Batches in flight between two stages.
 const QUEUE: usize = 4;
-
-struct Source {
-    name: String,
-    reader: csv::Reader<CrlfToLf<Box<dyn Read + Send>>>,
-    size: Option<u64>,
-}
 
 struct Batch {
     source: usize,
@@ -197,6 +179,8 @@ fn id_hash(id: &[u8]) -> u128 {
 /// The formatted output and folded statistics of one chunk of records.
 struct ChunkOut<S> {
     rows: Vec<u8>,
+    #[cfg(feature = "parquet")]
+    frame: Option<polars::prelude::DataFrame>,
     rejects: Vec<u8>,
     accepted: u64,
     output: u64,
@@ -204,9 +188,12 @@ struct ChunkOut<S> {
     stats: S,
 }
 
-/// The bytes a chunk sends to the writer.
+/// What a chunk sends to the writer: its rows as CSV text or, for
+/// Parquet output, as a typed frame.
 struct ChunkBytes {
     rows: Vec<u8>,
+    #[cfg(feature = "parquet")]
+    frame: Option<polars::prelude::DataFrame>,
     rejects: Vec<u8>,
 }
 
@@ -221,17 +208,25 @@ pub fn run<J: Job>(
     let mut sources = config
         .inputs
         .iter()
-        .map(|input| open(input, config.encoding))
+        .map(|input| Source::open(input, config.encoding, config.stdin_compression))
         .collect::<Result<Vec<_>, _>>()?;
     let layout = check_headers(&mut sources, &config.policy)?;
     let job = make_job(&layout);
+    let columns: Vec<(String, Kind)> = job
+        .header()
+        .into_iter()
+        .map(|name| {
+            let kind = Kind::of(&name);
+            (name, kind)
+        })
+        .collect();
 
     let mut output = config
         .output
         .as_deref()
         .map(AtomicFile::create)
         .transpose()?;
-    if let Some(file) = output.as_mut() {
+    if let (Some(file), Format::Csv) = (output.as_mut(), config.format) {
         write_header(file, &job.header())?;
     }
     let mut rejects = config
@@ -265,7 +260,9 @@ pub fn run<J: Job>(
         });
         let reader =
             scope.spawn(move || read_batches(sources, batch_size, seen, batch_tx, spent_rx));
-        let writer = scope.spawn(move || write_chunks(out_rx, output, rejects));
+        let format = config.format;
+        let columns = &columns;
+        let writer = scope.spawn(move || write_chunks(out_rx, output, format, columns, rejects));
 
         let stage = (|| {
             for batch in batch_rx {
@@ -284,6 +281,7 @@ pub fn run<J: Job>(
                             let duplicates = &batch.duplicates[from..to];
                             process(
                                 chunk,
+                                &columns,
                                 first,
                                 duplicates,
                                 batch.source,
@@ -385,67 +383,11 @@ impl<S> Totals<S> {
         job.merge(&mut self.stats, chunk.stats)?;
         Ok(ChunkBytes {
             rows: chunk.rows,
+            #[cfg(feature = "parquet")]
+            frame: chunk.frame,
             rejects: chunk.rejects,
         })
     }
-}
-
-fn open(input: &Input, encoding: Option<&'static Encoding>) -> Result<Source, Error> {
-    let name = input.name();
-    let (read, size): (Box<dyn Read + Send>, _) = match input {
-        Input::Stdin => (Box::new(io::stdin()), None),
-        Input::File(path) => {
-            let file = File::open(path).map_err(|e| Error::io(&name, e))?;
-            let size = file.metadata().ok().map(|m| m.len());
-            (Box::new(file), size)
-        }
-    };
-    // Other encodings are decoded to UTF-8 on the way in; bytes that do not
-    // decode become U+FFFD, which the record parser rejects.
-    let read: Box<dyn Read + Send> = match encoding {
-        Some(e) if e != encoding_rs::UTF_8 => Box::new(
-            encoding_rs_io::DecodeReaderBytesBuilder::new()
-                .encoding(Some(e))
-                .build(read),
-        ),
-        _ => read,
-    };
-    let read = CrlfToLf::new(read);
-    let reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .buffer_capacity(1 << 16)
-        .from_reader(read);
-    Ok(Source { name, reader, size })
-}
-
-/// Reads every source's header; all must lay out the columns alike.
-fn check_headers(sources: &mut [Source], policy: &Policy) -> Result<Layout, Error> {
-    let mut layout: Option<Layout> = None;
-    for source in sources.iter_mut() {
-        let header = source
-            .reader
-            .byte_headers()
-            .map_err(|e| Error::csv(&source.name, e))?
-            .clone();
-        let this = Layout::from_header(&header, policy, &source.name)?;
-        match &layout {
-            Some(first) if *first != this => {
-                return Err(Error::Header {
-                    path: source.name.clone(),
-                    message: format!(
-                        "header differs from {}'s: all inputs of a run must share one header",
-                        sources[0].name
-                    ),
-                });
-            }
-            Some(_) => {}
-            None => layout = Some(this),
-        }
-    }
-    layout.ok_or_else(|| Error::Header {
-        path: "<none>".into(),
-        message: "no input".into(),
-    })
 }
 
 fn write_header(file: &mut AtomicFile, header: &[String]) -> Result<(), Error> {
@@ -472,7 +414,7 @@ fn read_batches(
             let mut len = 0;
             let mut duplicates = Vec::new();
             while len < batch_size {
-                match source.reader.read_byte_record(&mut records[len]) {
+                match source.read(&mut records[len]) {
                     Ok(true) => {
                         if let Some((first_source, line)) =
                             seen.as_mut().and_then(|s| s.check(&records[len], index))
@@ -483,12 +425,12 @@ fn read_batches(
                     }
                     Ok(false) => break,
                     Err(e) => {
-                        let _ = batches.send(Err(Error::csv(&source.name, e)));
+                        let _ = batches.send(Err(e));
                         return;
                     }
                 }
             }
-            let bytes_read = offset + source.reader.position().byte();
+            let bytes_read = offset + source.progress();
             if len > 0 {
                 let batch = Batch {
                     source: index,
@@ -509,29 +451,71 @@ fn read_batches(
     }
 }
 
+/// Where the writer puts result rows.
+enum Rows<'a> {
+    Csv(&'a mut AtomicFile),
+    #[cfg(feature = "parquet")]
+    Parquet(crate::parquet::ParquetSink<'a>),
+}
+
 fn write_chunks(
     chunks: Receiver<Vec<ChunkBytes>>,
     mut output: Option<AtomicFile>,
+    format: Format,
+    columns: &[(String, Kind)],
     mut rejects: Option<AtomicFile>,
 ) -> Result<(Option<AtomicFile>, Option<AtomicFile>), Error> {
+    let failed = |file: &AtomicFile, e| Error::io(file.path().display(), e);
+    let mut rows = match (output.as_mut(), format) {
+        (None, _) => None,
+        (Some(file), Format::Csv) => Some(Rows::Csv(file)),
+        #[cfg(feature = "parquet")]
+        (Some(file), Format::Parquet) => Some(Rows::Parquet(crate::parquet::ParquetSink::new(
+            file, columns,
+        )?)),
+        #[cfg(not(feature = "parquet"))]
+        (Some(file), Format::Parquet) => {
+            let _ = columns;
+            return Err(Error::Header {
+                path: file.path().display().to_string(),
+                message: "this build of arrears has no Parquet support".into(),
+            });
+        }
+    };
     for batch in chunks {
         for chunk in batch {
-            for (file, bytes) in [(&mut output, &chunk.rows), (&mut rejects, &chunk.rejects)] {
-                if let Some(file) = file.as_mut() {
-                    file.write_all(bytes)
-                        .map_err(|e| Error::io(file.path().display(), e))?;
+            match rows.as_mut() {
+                None => {}
+                Some(Rows::Csv(file)) => file.write_all(&chunk.rows).map_err(|e| failed(file, e))?,
+                #[cfg(feature = "parquet")]
+                Some(Rows::Parquet(sink)) => {
+                    if let Some(frame) = chunk.frame {
+                        sink.push(frame)?;
+                    }
                 }
+            }
+            if let Some(file) = rejects.as_mut() {
+                file.write_all(&chunk.rejects)
+                    .map_err(|e| failed(file, e))?;
             }
         }
     }
+    #[cfg(feature = "parquet")]
+    if let Some(Rows::Parquet(sink)) = rows {
+        sink.finish()?;
+    }
+    #[cfg(not(feature = "parquet"))]
+    drop(rows);
     Ok((output, rejects))
 }
 
 /// Parses, computes, formats and folds one chunk of records.
 /// `first` is the index in its batch of the chunk's first record; the
 /// `duplicates` are those of the chunk's records, by index in the batch.
+#[allow(clippy::too_many_arguments)]
 fn process<J: Job>(
     records: &[ByteRecord],
+    columns: &[(String, Kind)],
     first: usize,
     duplicates: &[(usize, String)],
     source: usize,
@@ -542,6 +526,8 @@ fn process<J: Job>(
     let policy = &config.policy;
     let mut out = ChunkOut {
         rows: Vec::new(),
+        #[cfg(feature = "parquet")]
+        frame: None,
         rejects: Vec::new(),
         accepted: 0,
         output: 0,
@@ -581,7 +567,22 @@ fn process<J: Job>(
             }
         }
     }
-    out.rows = rows;
+    match config.format {
+        Format::Csv => out.rows = rows,
+        #[cfg(feature = "parquet")]
+        Format::Parquet if config.output.is_some() => {
+            let mut frame = crate::parquet::FrameBuilder::new(columns);
+            frame
+                .push_csv(&rows)
+                .map_err(|message| Error::Header {
+                    path: "output".into(),
+                    message,
+                })?;
+            out.frame = Some(frame.finish());
+        }
+        Format::Parquet => {}
+    }
+    let _ = columns;
     out.rejects = rejects
         .into_inner()
         .map_err(|e| Error::io("rejects", e.into_error()))?;

@@ -32,9 +32,46 @@ pub enum Col {
     ContractDate,
 }
 
+/// What an input column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColKind {
+    Text,
+    /// Money or a rate.
+    Number,
+    Date,
+}
+
 impl Col {
+    pub const ALL: [Col; CANONICAL_COLUMNS.len()] = [
+        Col::LoanId,
+        Col::Principal,
+        Col::DueDate,
+        Col::AnnualRate,
+        Col::DailyRate,
+        Col::PaidDate,
+        Col::PenaltyRate,
+        Col::UnpaidInterest,
+        Col::Fees,
+        Col::Outstanding,
+        Col::Currency,
+        Col::Product,
+        Col::AccountId,
+        Col::Region,
+        Col::ContractDate,
+    ];
+
     pub fn name(self) -> &'static str {
         CANONICAL_COLUMNS[self as usize]
+    }
+
+    pub fn kind(self) -> ColKind {
+        match self {
+            Col::LoanId | Col::Currency | Col::Product | Col::AccountId | Col::Region => {
+                ColKind::Text
+            }
+            Col::DueDate | Col::PaidDate | Col::ContractDate => ColKind::Date,
+            _ => ColKind::Number,
+        }
     }
 }
 
@@ -52,6 +89,13 @@ impl Layout {
     /// The field index of a canonical column, when the file has it.
     pub fn column(&self, col: Col) -> Option<usize> {
         self.index[col as usize]
+    }
+
+    /// The columns the file has, with their field index.
+    pub fn columns(&self) -> impl Iterator<Item = (Col, usize)> + '_ {
+        Col::ALL
+            .into_iter()
+            .filter_map(|c| self.column(c).map(|i| (c, i)))
     }
 
     /// Finds the columns in a header. Names match case-insensitively after

@@ -5,10 +5,9 @@ use std::path::PathBuf;
 
 use std::io;
 
-use crate::atomic::AtomicFile;
 use crate::compute::Figures;
 use crate::error::Error;
-use crate::output::{results_header, write_result};
+use crate::output::{results_header, write_result, Format};
 use crate::pipeline::{self, Job, Origin, PipelineConfig, Report};
 use crate::policy::Policy;
 use crate::record::{Layout, Loan};
@@ -22,6 +21,8 @@ pub struct RunConfig {
     /// `None`: the caller prints `RunOutcome::summary_rows` itself.
     pub summary: Option<PathBuf>,
     pub group_by: Vec<GroupKey>,
+    /// The summary's format; `None`: by its extension.
+    pub summary_format: Option<Format>,
 }
 
 /// What `arrears run` did.
@@ -81,17 +82,16 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     let (job, report) = pipeline::run(&config.pipeline, make_job)?;
     let (summary_header, summary_rows) = report.stats.table(&job.grouping, policy)?;
     let mut report = report;
+    let keys = job.grouping.keys.len();
     if let Some(path) = &config.summary {
-        let mut file = AtomicFile::create(path)?;
-        summary::write_csv(&mut file, &summary_header, &summary_rows)
-            .map_err(|e| Error::csv(path.display(), e))?;
-        file.commit()?;
+        let format = Format::of(path, config.summary_format);
+        summary::write_file(path, format, &summary_header, &summary_rows, keys)?;
         report.outputs.push(path.clone());
     }
     Ok(RunOutcome {
         report,
         summary_header,
         summary_rows,
-        group_keys: job.grouping.keys.len(),
+        group_keys: keys,
     })
 }

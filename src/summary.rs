@@ -4,12 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
 use crate::compute::{Figures, Status};
-use crate::output::{money, ratio6};
+use crate::atomic::AtomicFile;
+use crate::error::Error;
+use crate::output::{money, ratio6, Format, Kind};
 use crate::policy::{Component, Policy};
 use crate::record::{Col, Layout, Loan};
 
@@ -372,6 +375,44 @@ fn stat_row(mut row: Vec<String>, t: &Tally, policy: &Policy, is_total: bool) ->
         ratio(t.provision, t.npl_outstanding),
     ]);
     row
+}
+
+/// Writes a summary table to `path`, complete or not at all. Its first
+/// `keys` columns are group keys: text, whatever their name.
+pub fn write_file(
+    path: &Path,
+    format: Format,
+    header: &[String],
+    rows: &[Vec<String>],
+    keys: usize,
+) -> Result<(), Error> {
+    match format {
+        Format::Csv => {
+            let mut file = AtomicFile::create(path)?;
+            write_csv(&mut file, header, rows).map_err(|e| Error::csv(path.display(), e))?;
+            file.commit()
+        }
+        #[cfg(feature = "parquet")]
+        Format::Parquet => {
+            let columns: Vec<(String, Kind)> = header
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let kind = if i < keys { Kind::Text } else { Kind::of(name) };
+                    (name.clone(), kind)
+                })
+                .collect();
+            crate::parquet::write_table(path, &columns, rows)
+        }
+        #[cfg(not(feature = "parquet"))]
+        Format::Parquet => {
+            let _ = keys;
+            Err(Error::Header {
+                path: path.display().to_string(),
+                message: "this build of arrears has no Parquet support".into(),
+            })
+        }
+    }
 }
 
 /// Writes the summary as CSV.

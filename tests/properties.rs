@@ -31,9 +31,12 @@ fn config(input: &Path, out: &Path, threads: usize, batch_size: usize) -> RunCon
             progress: false,
             encoding: None,
             unique_ids: false,
+            stdin_compression: Default::default(),
+            format: Default::default(),
         },
         summary: Some(out.join("summary.csv")),
         group_by: vec![GroupKey::Currency, GroupKey::Product, GroupKey::Bucket],
+        summary_format: None,
     }
 }
 

@@ -1,0 +1,234 @@
+//! Where records come from: CSV (plain, gzip or zstd; any supported
+//! encoding) or Parquet, each read as CSV-like records of field text, so
+//! every format goes through the same validation.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use csv::ByteRecord;
+use encoding_rs::Encoding;
+
+use crate::crlf::CrlfToLf;
+use crate::error::Error;
+use crate::policy::Policy;
+use crate::record::Layout;
+
+/// Where a loan book is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Input {
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "<stdin>".to_string(),
+            Input::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// How a CSV input is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Compression {
+    #[default]
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// What a file holds, by its extension: `.parquet`; `.gz` or `.zst` for
+/// compressed CSV; anything else plain CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookFormat {
+    Csv(Compression),
+    Parquet,
+}
+
+impl BookFormat {
+    pub fn of(path: &Path) -> BookFormat {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("parquet") => BookFormat::Parquet,
+            Some("gz" | "gzip") => BookFormat::Csv(Compression::Gzip),
+            Some("zst" | "zstd") => BookFormat::Csv(Compression::Zstd),
+            _ => BookFormat::Csv(Compression::None),
+        }
+    }
+}
+
+enum Records {
+    Csv(Box<csv::Reader<CrlfToLf<Box<dyn Read + Send>>>>),
+    #[cfg(feature = "parquet")]
+    Parquet(Box<crate::parquet::BookReader>),
+}
+
+/// One opened input.
+pub struct Source {
+    pub name: String,
+    records: Records,
+    /// The file's size, for progress.
+    pub size: Option<u64>,
+    /// Bytes of the file read so far (compressed bytes for compressed input).
+    consumed: Arc<AtomicU64>,
+}
+
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl Source {
+    /// Opens an input; `stdin_compression` says how standard input is
+    /// compressed (files say it by their extension).
+    pub fn open(
+        input: &Input,
+        encoding: Option<&'static Encoding>,
+        stdin_compression: Compression,
+    ) -> Result<Source, Error> {
+        let name = input.name();
+        let consumed = Arc::new(AtomicU64::new(0));
+        let (read, size, compression): (Box<dyn Read + Send>, _, _) = match input {
+            Input::Stdin => (Box::new(io::stdin()), None, stdin_compression),
+            Input::File(path) => {
+                let compression = match BookFormat::of(path) {
+                    BookFormat::Parquet => return Source::parquet(path, name),
+                    BookFormat::Csv(c) => c,
+                };
+                let file = File::open(path).map_err(|e| Error::io(&name, e))?;
+                let size = file.metadata().ok().map(|m| m.len());
+                (Box::new(file), size, compression)
+            }
+        };
+        let read = Counted {
+            inner: read,
+            count: consumed.clone(),
+        };
+        let read: Box<dyn Read + Send> = match compression {
+            Compression::None => Box::new(read),
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(read)),
+            Compression::Zstd => {
+                Box::new(zstd::Decoder::new(read).map_err(|e| Error::io(&name, e))?)
+            }
+        };
+        // Other encodings are decoded to UTF-8 on the way in; bytes that do
+        // not decode become U+FFFD, which the record parser rejects.
+        let read: Box<dyn Read + Send> = match encoding {
+            Some(e) if e != encoding_rs::UTF_8 => Box::new(
+                encoding_rs_io::DecodeReaderBytesBuilder::new()
+                    .encoding(Some(e))
+                    .build(read),
+            ),
+            _ => read,
+        };
+        let reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .buffer_capacity(1 << 16)
+            .from_reader(CrlfToLf::new(read));
+        Ok(Source {
+            name,
+            records: Records::Csv(Box::new(reader)),
+            size,
+            consumed,
+        })
+    }
+
+    #[cfg(feature = "parquet")]
+    fn parquet(path: &Path, name: String) -> Result<Source, Error> {
+        let reader = crate::parquet::BookReader::open(path)?;
+        Ok(Source {
+            size: std::fs::metadata(path).ok().map(|m| m.len()),
+            name,
+            records: Records::Parquet(Box::new(reader)),
+            consumed: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    #[cfg(not(feature = "parquet"))]
+    fn parquet(_: &Path, name: String) -> Result<Source, Error> {
+        Err(Error::Header {
+            path: name,
+            message: "this build of arrears has no Parquet support (cargo feature `parquet`)"
+                .into(),
+        })
+    }
+
+    /// Reads the header and finds the layout's columns in it.
+    pub fn layout(&mut self, policy: &Policy) -> Result<Layout, Error> {
+        let header = match &mut self.records {
+            Records::Csv(reader) => reader
+                .byte_headers()
+                .map_err(|e| Error::csv(&self.name, e))?
+                .clone(),
+            #[cfg(feature = "parquet")]
+            Records::Parquet(reader) => reader.header(),
+        };
+        let layout = Layout::from_header(&header, policy, &self.name)?;
+        #[cfg(feature = "parquet")]
+        if let Records::Parquet(reader) = &mut self.records {
+            reader.select(&layout)?;
+        }
+        Ok(layout)
+    }
+
+    /// Reads the next record; false at the end.
+    pub fn read(&mut self, record: &mut ByteRecord) -> Result<bool, Error> {
+        match &mut self.records {
+            Records::Csv(reader) => reader
+                .read_byte_record(record)
+                .map_err(|e| Error::csv(&self.name, e)),
+            #[cfg(feature = "parquet")]
+            Records::Parquet(reader) => reader.read(record),
+        }
+    }
+
+    /// How far through the input the reading is, in bytes of the file.
+    pub fn progress(&self) -> u64 {
+        match &self.records {
+            Records::Csv(_) => self.consumed.load(Ordering::Relaxed),
+            #[cfg(feature = "parquet")]
+            Records::Parquet(reader) => reader.progress(self.size.unwrap_or(0)),
+        }
+    }
+}
+
+/// Reads every source's header; all must lay out the columns alike.
+pub fn check_headers(sources: &mut [Source], policy: &Policy) -> Result<Layout, Error> {
+    let mut layout: Option<Layout> = None;
+    for i in 0..sources.len() {
+        let this = sources[i].layout(policy)?;
+        match &layout {
+            Some(first) if *first != this => {
+                return Err(Error::Header {
+                    path: sources[i].name.clone(),
+                    message: format!(
+                        "header differs from {}'s: all inputs of a run must share one header",
+                        sources[0].name
+                    ),
+                });
+            }
+            Some(_) => {}
+            None => layout = Some(this),
+        }
+    }
+    layout.ok_or_else(|| Error::Header {
+        path: "<none>".into(),
+        message: "no input".into(),
+    })
+}
