@@ -20,6 +20,7 @@ use crate::pipeline::{self, Input, PipelineConfig, Report};
 use crate::policy::{self, Policy};
 use crate::run::{self as run_book, RunConfig};
 use crate::source::Compression;
+use crate::summarize::{self, SummarizeConfig, NEEDS_OUTSTANDING};
 use crate::summary::{self, GroupKey};
 
 /// Exit codes a scheduler can act on.
@@ -69,6 +70,9 @@ pub enum Command {
         after_help = "Exit codes:\n  0  every named loan explained\n  1  failed, or a named loan was not found among the accepted rows\n  2  usage error"
     )]
     Explain(ExplainArgs),
+    /// Rebuild the summary from results files (one or many, CSV or Parquet), grouped by any of their columns.
+    #[command(after_help = SUMMARIZE_HELP)]
+    Summarize(SummarizeArgs),
     /// Print a built-in policy preset as TOML, to copy and edit.
     Policy(PolicyArgs),
     /// Write a realistic synthetic loan book, for tests and benchmarks.
@@ -154,6 +158,11 @@ pub struct RunArgs {
         default_value = "currency,product,bucket"
     )]
     pub group_by: Vec<GroupKey>,
+    /// Add an `outstanding` column to the results, after principal, so that
+    /// `arrears summarize` can rebuild outstanding, npl_ratio and coverage.
+    /// Off by default: SPEC.md's results have no such column.
+    #[arg(long)]
+    pub with_outstanding: bool,
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +188,49 @@ pub struct ExplainArgs {
     /// Print the explanations as JSON (an array), the same steps as data.
     #[arg(long)]
     pub json: bool,
+}
+
+const SUMMARIZE_HELP: &str = "\
+The figures are the run's own summary, exactly, when the results are grouped
+as the run was and the run's --policy is given. outstanding, npl_ratio and
+coverage need results written with `run --with-outstanding`; without that
+column they are left empty (with a warning).
+
+Exit codes:
+  0  done
+  1  failed, nothing written (unreadable file, missing column, bad value)
+  2  usage error";
+
+#[derive(Debug, Args)]
+pub struct SummarizeArgs {
+    /// Results files written by `arrears run` (.csv, .csv.gz, .csv.zst or
+    /// .parquet), tallied together.
+    #[arg(value_name = "RESULTS", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Group keys, comma-separated: any results column (currency, product,
+    /// region, bucket, status, classification, days_overdue, ...), or
+    /// due_month / end_month (YYYY-MM). Currency is always the first key.
+    #[arg(
+        long,
+        value_name = "COLS",
+        value_delimiter = ',',
+        default_value = "currency,product,bucket"
+    )]
+    pub group_by: Vec<String>,
+    /// The policy of the run that wrote the results: its caps, buckets and
+    /// classes name and order the summary's rows and columns.
+    #[arg(long, value_name = "PRESET_OR_FILE", default_value = policy::DEFAULT_PRESET)]
+    pub policy: String,
+    /// Write the summary to this file (CSV, or Parquet by a .parquet name or
+    /// --format). Without it, the summary prints as an aligned table.
+    #[arg(short = 'o', long = "output", value_name = "SUMMARY.csv")]
+    pub output: Option<PathBuf>,
+    /// The format of -o. Default: by its extension.
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub format: Option<Format>,
+    /// No report on stderr; errors and warnings still print.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -292,6 +344,7 @@ impl RunArgs {
             summary: self.report.summary.clone(),
             group_by: self.group_by.clone(),
             summary_format: self.report.format,
+            with_outstanding: self.with_outstanding,
         })
     }
 }
@@ -319,6 +372,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
         Command::Run(args) => run(&args),
         Command::Audit(args) => audit(&args),
         Command::Explain(args) => explain(&args),
+        Command::Summarize(args) => summarize(&args),
         Command::Policy(args) => {
             if args.list {
                 for name in policy::preset_names() {
@@ -434,6 +488,42 @@ fn explain(args: &ExplainArgs) -> anyhow::Result<Exit> {
         missing.join(", ")
     );
     Ok(Exit::Failed)
+}
+
+fn summarize(args: &SummarizeArgs) -> anyhow::Result<Exit> {
+    let started = std::time::Instant::now();
+    let config = SummarizeConfig {
+        inputs: args.inputs.clone(),
+        group_by: args.group_by.clone(),
+        policy: Policy::load(&args.policy)?,
+    };
+    let done = summarize::summarize(&config)?;
+    if !done.without_outstanding.is_empty() {
+        eprintln!(
+            "arrears: warning: no outstanding column in {}: {} left empty (write results with `run --with-outstanding`)",
+            done.without_outstanding.join(", "),
+            NEEDS_OUTSTANDING.join(", ")
+        );
+    }
+    if let Some(path) = &args.output {
+        let format = Format::of(path, args.format);
+        summary::write_file(path, format, &done.header, &done.rows, done.keys)?;
+    }
+    if !args.quiet {
+        eprintln!(
+            "arrears: {} results rows from {} files summarized in {:.2} s{}",
+            done.rows_read,
+            args.inputs.len(),
+            started.elapsed().as_secs_f64(),
+            args.output
+                .as_ref()
+                .map_or_else(String::new, |p| format!("; wrote {}", p.display()))
+        );
+    }
+    if args.output.is_none() {
+        return print_table(&done.header, &done.rows, done.keys);
+    }
+    Ok(Exit::Done)
 }
 
 /// Exit 3 when more rows were rejected than allowed.

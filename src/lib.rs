@@ -30,4 +30,5 @@ pub mod policy;
 pub mod record;
 pub mod run;
 pub mod source;
+pub mod summarize;
 pub mod summary;

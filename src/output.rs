@@ -129,11 +129,17 @@ pub const RESULT_COLUMNS: [&str; 22] = [
     "provision",
 ];
 
-/// The results header for a file laid out as `layout`.
-pub fn results_header(layout: &Layout) -> Vec<String> {
+/// The results header for a file laid out as `layout`; with
+/// `outstanding`, that column follows principal (`run --with-outstanding`).
+pub fn results_header(layout: &Layout, outstanding: bool) -> Vec<String> {
     let mut header = vec!["loan_id".to_string()];
     header.extend(layout.dimensions.iter().map(|c| c.name().to_string()));
-    header.extend(RESULT_COLUMNS.map(String::from));
+    for column in RESULT_COLUMNS {
+        header.push(column.to_string());
+        if outstanding && column == "principal" {
+            header.push("outstanding".to_string());
+        }
+    }
     header
 }
 
@@ -281,13 +287,14 @@ pub fn push_loan_key(out: &mut Vec<u8>, loan: &Loan) {
     }
 }
 
-/// Appends one results row, LF-terminated.
+/// Appends one results row, LF-terminated, laid out as `results_header`.
 pub fn write_result(
     out: &mut Vec<u8>,
     loan: &Loan,
     f: &Figures,
     policy: &Policy,
     buckets: &[String],
+    outstanding: bool,
 ) -> io::Result<()> {
     push_loan_key(out, loan);
     for column in 0..RESULT_COLUMNS.len() {
@@ -295,6 +302,10 @@ pub fn write_result(
             out.push(b',');
         }
         push_result_field(out, column, loan, f, policy, buckets)?;
+        if outstanding && column == 1 {
+            out.push(b',');
+            push_fixed(out, loan.outstanding, 2)?;
+        }
     }
     out.push(b'\n');
     Ok(())

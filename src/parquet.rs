@@ -115,9 +115,9 @@ impl BookReader {
         ByteRecord::from(self.names.clone())
     }
 
-    /// Chooses the layout's columns and checks their types: a wrong type is
-    /// an error naming the column, before any output is written.
-    pub fn select(&mut self, layout: &Layout) -> Result<(), Error> {
+    /// Checks the types of the layout's columns: a wrong type is an error
+    /// naming the column, before any output is written.
+    pub fn check(&self, layout: &Layout) -> Result<(), Error> {
         for (col, index) in layout.columns() {
             let dtype = &self.dtypes[index];
             if !accepts(col.kind(), dtype) {
@@ -135,10 +135,15 @@ impl BookReader {
                     ),
                 });
             }
-            self.selected.push(index);
         }
-        self.selected.sort_unstable();
         Ok(())
+    }
+
+    /// Reads only these columns (by index); the others read as empty.
+    pub fn select(&mut self, columns: &[usize]) {
+        self.selected = columns.to_vec();
+        self.selected.sort_unstable();
+        self.selected.dedup();
     }
 
     /// Progress: the share of rows read, in bytes of the file.

@@ -23,6 +23,8 @@ pub struct RunConfig {
     pub group_by: Vec<GroupKey>,
     /// The summary's format; `None`: by its extension.
     pub summary_format: Option<Format>,
+    /// Add an `outstanding` column to the results, after principal.
+    pub with_outstanding: bool,
 }
 
 /// What `arrears run` did.
@@ -40,6 +42,7 @@ struct ResultsJob<'a> {
     header: Vec<String>,
     buckets: Vec<String>,
     grouping: Grouping,
+    outstanding: bool,
 }
 
 impl Job for ResultsJob<'_> {
@@ -50,7 +53,7 @@ impl Job for ResultsJob<'_> {
     }
 
     fn write(&self, out: &mut Vec<u8>, loan: &Loan, f: &Figures) -> io::Result<u64> {
-        write_result(out, loan, f, self.policy, &self.buckets)?;
+        write_result(out, loan, f, self.policy, &self.buckets, self.outstanding)?;
         Ok(1)
     }
 
@@ -75,12 +78,13 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     let policy = &config.pipeline.policy;
     let make_job = |layout: &Layout| ResultsJob {
         policy,
-        header: results_header(layout),
+        header: results_header(layout, config.with_outstanding),
+        outstanding: config.with_outstanding,
         buckets: policy.bucket_labels(),
         grouping: Grouping::new(&config.group_by, layout, policy),
     };
     let (job, report) = pipeline::run(&config.pipeline, make_job)?;
-    let (summary_header, summary_rows) = report.stats.table(&job.grouping, policy)?;
+    let (summary_header, summary_rows) = report.stats.table(&job.grouping.names(), policy)?;
     let mut report = report;
     let keys = job.grouping.keys.len();
     if let Some(path) = &config.summary {

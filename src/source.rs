@@ -169,21 +169,39 @@ impl Source {
         })
     }
 
-    /// Reads the header and finds the layout's columns in it.
-    pub fn layout(&mut self, policy: &Policy) -> Result<Layout, Error> {
-        let header = match &mut self.records {
+    /// The header: the CSV's first record, or the Parquet column names.
+    pub fn header(&mut self) -> Result<ByteRecord, Error> {
+        match &mut self.records {
             Records::Csv(reader) => reader
                 .byte_headers()
-                .map_err(|e| Error::csv(&self.name, e))?
-                .clone(),
+                .cloned()
+                .map_err(|e| Error::csv(&self.name, e)),
             #[cfg(feature = "parquet")]
-            Records::Parquet(reader) => reader.header(),
-        };
-        let layout = Layout::from_header(&header, policy, &self.name)?;
+            Records::Parquet(reader) => Ok(reader.header()),
+        }
+    }
+
+    /// Reads only these fields (by index in the header); the others read
+    /// as empty. Only Parquet skips them; CSV must split every field.
+    pub fn select(&mut self, fields: &[usize]) {
         #[cfg(feature = "parquet")]
         if let Records::Parquet(reader) = &mut self.records {
-            reader.select(&layout)?;
+            reader.select(fields);
         }
+        let _ = fields;
+    }
+
+    /// Reads the header and finds the loan book's columns in it; with
+    /// Parquet, also checks their types.
+    pub fn layout(&mut self, policy: &Policy) -> Result<Layout, Error> {
+        let header = self.header()?;
+        let layout = Layout::from_header(&header, policy, &self.name)?;
+        #[cfg(feature = "parquet")]
+        if let Records::Parquet(reader) = &self.records {
+            reader.check(&layout)?;
+        }
+        let fields: Vec<usize> = layout.columns().map(|(_, i)| i).collect();
+        self.select(&fields);
         Ok(layout)
     }
 

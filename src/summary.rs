@@ -116,38 +116,82 @@ pub struct Tally {
     pub npl_outstanding: Decimal,
 }
 
+/// What one loan adds to a tally: its figures from a run, or its row of a
+/// results file (`arrears summarize`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contribution {
+    pub principal: Decimal,
+    pub outstanding: Decimal,
+    /// The raw amounts, indexed by `Component`.
+    pub amounts: [Decimal; 4],
+    pub total_raw: Decimal,
+    pub total_capped: Decimal,
+    pub excess: Decimal,
+    pub provision: Decimal,
+    pub written_off: bool,
+    pub days_overdue: i64,
+    /// The class, by index in the policy; `None` for settled rows.
+    pub class: Option<usize>,
+}
+
+impl Contribution {
+    pub fn of(loan: &Loan, f: &Figures) -> Contribution {
+        Contribution {
+            principal: loan.principal,
+            outstanding: loan.outstanding,
+            amounts: f.raw,
+            total_raw: f.total_raw,
+            total_capped: f.total_capped,
+            excess: f.excess,
+            provision: f.provision,
+            written_off: f.status == Status::WrittenOff,
+            days_overdue: f.days_overdue,
+            class: f.class,
+        }
+    }
+}
+
 impl Tally {
-    pub fn add(&mut self, loan: &Loan, f: &Figures, policy: &Policy) -> Result<(), SumOverflow> {
+    /// Adds one loan, which breaches the caps `breaches` (by index in the
+    /// policy).
+    pub fn add(
+        &mut self,
+        c: &Contribution,
+        breaches: impl Iterator<Item = usize>,
+        policy: &Policy,
+    ) -> Result<(), SumOverflow> {
         self.loans += 1;
-        plus(&mut self.principal, loan.principal)?;
-        plus(&mut self.outstanding, loan.outstanding)?;
-        for (sum, value) in self.amounts.iter_mut().zip(f.raw) {
+        plus(&mut self.principal, c.principal)?;
+        plus(&mut self.outstanding, c.outstanding)?;
+        for (sum, value) in self.amounts.iter_mut().zip(c.amounts) {
             plus(sum, value)?;
         }
-        plus(&mut self.total_raw, f.total_raw)?;
-        plus(&mut self.total_capped, f.total_capped)?;
-        plus(&mut self.excess, f.excess)?;
-        if f.breached() {
-            self.breached_loans += 1;
-        }
+        plus(&mut self.total_raw, c.total_raw)?;
+        plus(&mut self.total_capped, c.total_capped)?;
+        plus(&mut self.excess, c.excess)?;
         if self.breaches.len() < policy.caps.len() {
             self.breaches.resize(policy.caps.len(), 0);
         }
-        for i in f.breaches() {
+        let mut breached = false;
+        for i in breaches {
             self.breaches[i] += 1;
+            breached = true;
         }
-        plus(&mut self.provision, f.provision)?;
-        if f.status == Status::WrittenOff {
-            plus(&mut self.written_off_principal, loan.principal)?;
+        if breached {
+            self.breached_loans += 1;
         }
-        if f.days_overdue > 0 {
+        plus(&mut self.provision, c.provision)?;
+        if c.written_off {
+            plus(&mut self.written_off_principal, c.principal)?;
+        }
+        if c.days_overdue > 0 {
             self.overdue_loans += 1;
-            *self.days.entry(f.days_overdue).or_default() += 1;
+            *self.days.entry(c.days_overdue).or_default() += 1;
         }
-        if let Some(class) = f.class {
-            plus(&mut self.unpaid_outstanding, loan.outstanding)?;
+        if let Some(class) = c.class {
+            plus(&mut self.unpaid_outstanding, c.outstanding)?;
             if NPL_CLASSES.contains(&policy.classes[class].name.as_str()) {
-                plus(&mut self.npl_outstanding, loan.outstanding)?;
+                plus(&mut self.npl_outstanding, c.outstanding)?;
             }
         }
         Ok(())
@@ -197,7 +241,7 @@ impl Tally {
 
 /// One part of a group key: the policy's order for buckets, statuses and
 /// classes (0 for text keys), then the text, so keys sort as SPEC.md says.
-type KeyPart = (usize, String);
+pub type KeyPart = (usize, String);
 
 /// Tallies by group.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -236,6 +280,10 @@ impl Grouping {
         }
     }
 
+    pub fn names(&self) -> Vec<&'static str> {
+        self.keys.iter().map(|k| k.name()).collect()
+    }
+
     fn key(&self, loan: &Loan, f: &Figures, policy: &Policy) -> Vec<KeyPart> {
         self.keys
             .iter()
@@ -266,7 +314,21 @@ impl Summary {
         policy: &Policy,
     ) -> Result<(), SumOverflow> {
         let key = grouping.key(loan, f, policy);
-        self.groups.entry(key).or_default().add(loan, f, policy)
+        self.groups
+            .entry(key)
+            .or_default()
+            .add(&Contribution::of(loan, f), f.breaches(), policy)
+    }
+
+    /// Adds one loan to the group `key` (currency first).
+    pub fn add_keyed(
+        &mut self,
+        key: Vec<KeyPart>,
+        c: &Contribution,
+        breaches: impl Iterator<Item = usize>,
+        policy: &Policy,
+    ) -> Result<(), SumOverflow> {
+        self.groups.entry(key).or_default().add(c, breaches, policy)
     }
 
     pub fn merge(&mut self, other: &Summary) -> Result<(), SumOverflow> {
@@ -286,10 +348,10 @@ impl Summary {
     /// coverage. Grouped by currency alone, the total row is the group row.
     pub fn table(
         &self,
-        grouping: &Grouping,
+        key_names: &[&str],
         policy: &Policy,
     ) -> Result<(Vec<String>, Vec<Vec<String>>), SumOverflow> {
-        let mut header: Vec<String> = grouping.keys.iter().map(|k| k.name().to_string()).collect();
+        let mut header: Vec<String> = key_names.iter().map(|k| k.to_string()).collect();
         header.extend(
             [
                 "loans",
@@ -329,13 +391,13 @@ impl Summary {
             let mut total = Tally::default();
             while let Some((key, tally)) = groups.next_if(|(k, _)| k[0].1 == currency) {
                 total.merge(tally)?;
-                if grouping.keys.len() > 1 {
+                if key_names.len() > 1 {
                     let keys = key.iter().map(|(_, text)| text.clone()).collect();
                     rows.push(stat_row(keys, tally, policy, false));
                 }
             }
             let mut keys = vec![currency];
-            keys.resize(grouping.keys.len(), "*".to_string());
+            keys.resize(key_names.len(), "*".to_string());
             rows.push(stat_row(keys, &total, policy, true));
         }
         Ok((header, rows))

@@ -1,0 +1,355 @@
+//! `arrears summarize`: the run's summary rebuilt from results files (one
+//! or many, CSV or Parquet), grouped by any of their columns. The same
+//! tallies as the run's summary, so the same figures, exactly.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use csv::ByteRecord;
+use rayon::prelude::*;
+use rust_decimal::Decimal;
+
+use crate::compute::Status;
+use crate::error::Error;
+use crate::policy::{Component, Policy};
+use crate::source::{Compression, Input, Source};
+use crate::summary::{Contribution, KeyPart, Summary};
+
+/// Group keys made from a date column: its year and month, `YYYY-MM`.
+const MONTH_KEYS: [(&str, &str); 2] = [("due_month", "due_date"), ("end_month", "end_date")];
+
+/// The results columns a summary is made of.
+const NEEDED: [&str; 14] = [
+    "currency",
+    "principal",
+    "interest",
+    "penalty",
+    "compound",
+    "fees",
+    "total_raw",
+    "total_capped",
+    "excess",
+    "breaches",
+    "provision",
+    "status",
+    "days_overdue",
+    "classification",
+];
+
+/// The columns without which outstanding, npl_ratio and coverage are empty.
+pub const NEEDS_OUTSTANDING: [&str; 3] = ["outstanding", "npl_ratio", "coverage"];
+
+#[derive(Debug, Clone)]
+pub struct SummarizeConfig {
+    pub inputs: Vec<PathBuf>,
+    /// Group keys as given; currency is always first.
+    pub group_by: Vec<String>,
+    pub policy: Policy,
+}
+
+#[derive(Debug)]
+pub struct Summarized {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// How many leading columns are group keys.
+    pub keys: usize,
+    pub rows_read: u64,
+    /// The inputs that have no `outstanding` column: with any, the
+    /// outstanding, npl_ratio and coverage columns are left empty.
+    pub without_outstanding: Vec<String>,
+}
+
+/// How a group key is read from a row.
+#[derive(Debug, Clone, Copy)]
+enum KeyRule {
+    Text,
+    /// Sorted in the policy's bucket order.
+    Bucket,
+    /// Sorted in SPEC.md's status order.
+    Status,
+    /// Sorted in the policy's class order, unclassified (settled) last.
+    Class,
+    /// Whole numbers, sorted by value.
+    Number,
+    /// `YYYY-MM` of a date.
+    Month,
+}
+
+/// The group keys: currency first, then the others as given, no repeats.
+fn key_names(group_by: &[String]) -> Vec<String> {
+    let mut keys = vec!["currency".to_string()];
+    for k in group_by {
+        let k = k.trim().to_string();
+        if !k.is_empty() && !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    keys
+}
+
+pub fn summarize(config: &SummarizeConfig) -> Result<Summarized, Error> {
+    let names = key_names(&config.group_by);
+    let mut files = config
+        .inputs
+        .iter()
+        .map(|path| ResultsFile::open(path, &names))
+        .collect::<Result<Vec<_>, _>>()?;
+    let without_outstanding: Vec<String> = files
+        .iter()
+        .filter(|f| f.outstanding.is_none())
+        .map(|f| f.name.clone())
+        .collect();
+    let policy = &config.policy;
+    let parts = files
+        .par_iter_mut()
+        .map(|file| file.tally(policy))
+        .collect::<Vec<_>>();
+    let mut summary = Summary::default();
+    let mut rows_read = 0;
+    for part in parts {
+        let (part, rows) = part?;
+        summary.merge(&part)?;
+        rows_read += rows;
+    }
+    let key_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (header, mut rows) = summary.table(&key_refs, policy)?;
+    if !without_outstanding.is_empty() {
+        let blank: Vec<usize> = header
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| NEEDS_OUTSTANDING.contains(&h.as_str()))
+            .map(|(i, _)| i)
+            .collect();
+        for row in &mut rows {
+            for &i in &blank {
+                row[i].clear();
+            }
+        }
+    }
+    Ok(Summarized {
+        header,
+        rows,
+        keys: names.len(),
+        rows_read,
+        without_outstanding,
+    })
+}
+
+/// One results file being read.
+struct ResultsFile {
+    name: String,
+    source: Source,
+    /// Field index of each of `NEEDED`.
+    fields: Vec<usize>,
+    outstanding: Option<usize>,
+    /// Field index and rule of each group key.
+    keys: Vec<(usize, KeyRule)>,
+    /// Column names by field index, for messages.
+    header: Vec<String>,
+}
+
+impl ResultsFile {
+    fn open(path: &PathBuf, keys: &[String]) -> Result<ResultsFile, Error> {
+        let mut source = Source::open(&Input::File(path.clone()), None, Compression::None)?;
+        let name = source.name.clone();
+        let header: Vec<String> = source
+            .header()?
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).trim().to_string())
+            .collect();
+        let find = |column: &str| header.iter().position(|h| h == column);
+        let missing: Vec<&str> = NEEDED.iter().copied().filter(|c| find(c).is_none()).collect();
+        if !missing.is_empty() {
+            return Err(Error::MissingColumns {
+                path: name,
+                missing: missing.join(", "),
+                found: header.join(", "),
+            });
+        }
+        let fields: Vec<usize> = NEEDED.iter().filter_map(|c| find(c)).collect();
+        let outstanding = find("outstanding");
+        let mut rules = Vec::new();
+        for key in keys {
+            let month = MONTH_KEYS.iter().find(|(k, _)| k == key).map(|(_, c)| *c);
+            let (column, rule) = match (key.as_str(), month) {
+                (_, Some(date)) => (date, KeyRule::Month),
+                ("bucket", _) => ("bucket", KeyRule::Bucket),
+                ("status", _) => ("status", KeyRule::Status),
+                ("classification", _) => ("classification", KeyRule::Class),
+                (k @ ("days_overdue" | "chargeable_days"), _) => (k, KeyRule::Number),
+                (k, _) => (k, KeyRule::Text),
+            };
+            let index = find(column).ok_or_else(|| Error::Header {
+                path: name.clone(),
+                message: format!(
+                    "no column {column:?} to group by; columns: {} (and due_month, end_month)",
+                    header.join(", ")
+                ),
+            })?;
+            rules.push((index, rule));
+        }
+        let mut selected = fields.clone();
+        selected.extend(outstanding);
+        selected.extend(rules.iter().map(|(i, _)| *i));
+        source.select(&selected);
+        Ok(ResultsFile {
+            name,
+            source,
+            fields,
+            outstanding,
+            keys: rules,
+            header,
+        })
+    }
+
+    /// Tallies every row; returns the tallies and the number of rows.
+    fn tally(&mut self, policy: &Policy) -> Result<(Summary, u64), Error> {
+        let buckets = policy.bucket_labels();
+        let mut summary = Summary::default();
+        let mut record = ByteRecord::new();
+        let mut rows = 0;
+        let mut breaches = Vec::new();
+        while self.source.read(&mut record)? {
+            rows += 1;
+            let row = Row {
+                file: self,
+                record: &record,
+            };
+            let key = self
+                .keys
+                .iter()
+                .map(|&(i, rule)| row.key(i, rule, policy, &buckets))
+                .collect::<Result<Vec<KeyPart>, Error>>()?;
+            let contribution = row.contribution(policy, &mut breaches)?;
+            summary.add_keyed(key, &contribution, breaches.iter().copied(), policy)?;
+        }
+        Ok((summary, rows))
+    }
+}
+
+/// One row of a results file, read field by field.
+struct Row<'a> {
+    file: &'a ResultsFile,
+    record: &'a ByteRecord,
+}
+
+impl Row<'_> {
+    fn text(&self, field: usize) -> Result<&str, Error> {
+        let bytes = self.record.get(field).unwrap_or(b"");
+        std::str::from_utf8(bytes).map_err(|_| self.error(field, "not UTF-8"))
+    }
+
+    fn error(&self, field: usize, why: &str) -> Error {
+        let value = String::from_utf8_lossy(self.record.get(field).unwrap_or(b""));
+        Error::Csv {
+            path: self.file.name.clone(),
+            line: self.record.position().map_or(0, |p| p.line()),
+            message: format!("column {}: {value:?}: {why}", self.file.header[field]),
+        }
+    }
+
+    fn parse<T: FromStr>(&self, field: usize, what: &str) -> Result<T, Error> {
+        self.text(field)?
+            .parse()
+            .map_err(|_| self.error(field, &format!("not {what}")))
+    }
+
+    fn money(&self, needed: usize) -> Result<Decimal, Error> {
+        self.parse(self.file.fields[needed], "an amount")
+    }
+
+    fn contribution(&self, policy: &Policy, breaches: &mut Vec<usize>) -> Result<Contribution, Error> {
+        let field = |name: &str| {
+            let at = NEEDED.iter().position(|n| *n == name).expect("a needed column");
+            self.file.fields[at]
+        };
+        let status = self.text(field("status"))?;
+        let status = Status::ALL
+            .into_iter()
+            .find(|s| s.as_str() == status)
+            .ok_or_else(|| self.error(field("status"), "not a status"))?;
+        let class = match self.text(field("classification"))? {
+            "" => None,
+            name => Some(
+                policy
+                    .classes
+                    .iter()
+                    .position(|c| c.name == name)
+                    .ok_or_else(|| {
+                        self.error(field("classification"), "not a class of the policy; pass the run's --policy")
+                    })?,
+            ),
+        };
+        breaches.clear();
+        for name in self.text(field("breaches"))?.split(';').filter(|n| !n.is_empty()) {
+            let cap = policy.caps.iter().position(|c| c.name == name).ok_or_else(|| {
+                self.error(field("breaches"), "names a cap the policy does not have; pass the run's --policy")
+            })?;
+            breaches.push(cap);
+        }
+        let principal = self.money(1)?;
+        let outstanding = match self.file.outstanding {
+            Some(i) => self.parse(i, "an amount")?,
+            None => Decimal::ZERO,
+        };
+        let mut amounts = [Decimal::ZERO; 4];
+        for (component, needed) in [
+            (Component::Interest, 2),
+            (Component::Penalty, 3),
+            (Component::Compound, 4),
+            (Component::Fees, 5),
+        ] {
+            amounts[component as usize] = self.money(needed)?;
+        }
+        Ok(Contribution {
+            principal,
+            outstanding,
+            amounts,
+            total_raw: self.money(6)?,
+            total_capped: self.money(7)?,
+            excess: self.money(8)?,
+            provision: self.money(10)?,
+            written_off: status == Status::WrittenOff,
+            days_overdue: self.parse(field("days_overdue"), "a whole number of days")?,
+            class,
+        })
+    }
+
+    fn key(
+        &self,
+        field: usize,
+        rule: KeyRule,
+        policy: &Policy,
+        buckets: &[String],
+    ) -> Result<KeyPart, Error> {
+        let text = self.text(field)?;
+        let order = match rule {
+            KeyRule::Text => 0,
+            KeyRule::Bucket => buckets
+                .iter()
+                .position(|b| b == text)
+                .ok_or_else(|| self.error(field, "not a bucket of the policy; pass the run's --policy"))?,
+            KeyRule::Status => Status::ALL
+                .iter()
+                .position(|s| s.as_str() == text)
+                .ok_or_else(|| self.error(field, "not a status"))?,
+            KeyRule::Class => match text {
+                "" => policy.classes.len(),
+                name => policy
+                    .classes
+                    .iter()
+                    .position(|c| c.name == name)
+                    .ok_or_else(|| self.error(field, "not a class of the policy; pass the run's --policy"))?,
+            },
+            KeyRule::Number => self.parse(field, "a whole number")?,
+            KeyRule::Month => {
+                let month = text.get(..7).filter(|m| {
+                    text.len() == 10 && m.as_bytes()[4] == b'-' && crate::parse::date(text).is_ok()
+                });
+                let month = month.ok_or_else(|| self.error(field, "not a date"))?;
+                return Ok((0, month.to_string()));
+            }
+        };
+        Ok((order, text.to_string()))
+    }
+}
