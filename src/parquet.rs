@@ -219,7 +219,7 @@ fn accepts(kind: ColKind, dtype: &DataType) -> bool {
 /// A column's values as CSV field text: decimals without trailing zeros,
 /// floats in their shortest exact form, dates ISO, timestamps as dates when
 /// they fall at midnight (else with their time, which the date parser
-/// rejects), nulls empty.
+/// ignores, as it does in a CSV book), nulls empty.
 fn texts(series: &Series) -> PolarsResult<TextColumn> {
     let mut out = TextColumn::default();
     macro_rules! each {
@@ -509,24 +509,34 @@ impl<'a> ParquetSink<'a> {
         }
         self.rows += frame.height();
         self.pending.push(frame);
-        if self.rows >= ROW_GROUP {
-            self.flush()?;
+        while self.rows >= ROW_GROUP {
+            let group = self.take(ROW_GROUP)?;
+            self.write(group)?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), Error> {
+    /// The first `n` pending rows as one frame. Row groups are cut at
+    /// exactly `ROW_GROUP` rows, so the file does not depend on how the
+    /// rows were batched (thread count, batch size).
+    fn take(&mut self, n: usize) -> Result<DataFrame, Error> {
         let mut frames = std::mem::take(&mut self.pending).into_iter();
-        let Some(mut group) = frames.next() else {
-            return Ok(());
-        };
+        let mut group = frames.next().expect("rows are pending");
         for frame in frames {
             group
                 .vstack_mut_owned(frame)
                 .map_err(|e| polars_error(&self.path, e))?;
         }
+        if group.height() > n {
+            self.pending.push(group.slice(n as i64, group.height() - n));
+            group = group.slice(0, n);
+        }
+        self.rows -= group.height();
+        Ok(group)
+    }
+
+    fn write(&mut self, mut group: DataFrame) -> Result<(), Error> {
         group.rechunk_mut();
-        self.rows = 0;
         self.writer
             .write_batch(&group)
             .map_err(|e| polars_error(&self.path, e))
@@ -534,7 +544,10 @@ impl<'a> ParquetSink<'a> {
 
     /// Writes what is pending and the footer.
     pub fn finish(mut self) -> Result<(), Error> {
-        self.flush()?;
+        if self.rows > 0 {
+            let group = self.take(self.rows)?;
+            self.write(group)?;
+        }
         self.writer
             .finish()
             .map(|_| ())

@@ -1,5 +1,5 @@
 //! One test per folder of `testdata/`: the real binary runs on `input.csv`
-//! with the flags in `args`, and its outputs must equal the hand-checked
+//! (or `input.parquet`) with the flags in `args`, and its outputs must equal the hand-checked
 //! `expected_results.csv`, `expected_summary.csv` and `expected_rejects.csv`.
 //! `expected_exit` (default 0) is the exit code; every line of
 //! `expected_stderr` must appear in stderr. A run that fails (exit 1) must
@@ -21,7 +21,11 @@ fn case(name: &str) {
         path("summary.csv"),
         path("rejects.csv"),
     );
-    let mut args: Vec<&str> = vec!["run", "input.csv"];
+    let input = match dir.join("input.parquet").exists() {
+        true => "input.parquet",
+        false => "input.csv",
+    };
+    let mut args: Vec<&str> = vec!["run", input];
     args.extend(args_text.split_whitespace());
     args.extend(["-o", &results, "--summary", &summary, "--rejects", &rejects]);
     let run = run_in(&dir, &args);
@@ -109,4 +113,6 @@ cases!(
     holiday_roll,
     gbk_headers,
     unique_ids,
+    parquet_rejects,
+    parquet_wrong_type,
 );

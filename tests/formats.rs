@@ -1,0 +1,347 @@
+//! Input and output formats: Parquet results and summaries as analysts
+//! open them (polars, DuckDB, pandas), Parquet and compressed CSV books,
+//! and `arrears summarize` over results files.
+
+mod util;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use util::{assert_same_file, run_in, run_with_stdin, scratch, testdata};
+
+const AS_OF: &str = "2025-06-30";
+
+/// Runs the sample book (or `book`) into `dir`: results, summary and
+/// rejects named `stem.*`, with extra flags.
+fn run_book(dir: &Path, book: &Path, stem: &str, ext: &str, extra: &[&str]) -> util::Run {
+    let results = format!("{stem}.{ext}");
+    let summary = format!("{stem}.summary.{ext}");
+    let rejects = format!("{stem}.rejects.csv");
+    let book = book.display().to_string();
+    let mut args = vec![
+        "run", &book, "--as-of", AS_OF, "-o", &results, "--summary", &summary, "--rejects",
+        &rejects,
+    ];
+    args.extend(extra);
+    let run = run_in(dir, &args);
+    run.expect_code(0);
+    run
+}
+
+fn sample() -> PathBuf {
+    testdata().join("loanbook.csv")
+}
+
+fn python(script: &str, args: &[&Path]) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(script);
+    let output = std::process::Command::new("python3")
+        .arg(path)
+        .args(args)
+        .output()
+        .expect("python3 runs (CI installs tests/python/requirements.txt)");
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn parquet_outputs_read_back_in_polars_duckdb_and_pandas() {
+    let dir = scratch("parquet_outputs");
+    for with_outstanding in [false, true] {
+        let extra: &[&str] = if with_outstanding { &["--with-outstanding"] } else { &[] };
+        run_book(&dir, &sample(), "csv", "csv", extra);
+        run_book(&dir, &sample(), "pq", "parquet", extra);
+        // The Parquet files are Parquet, and the rejects stay CSV.
+        let head = std::fs::read(dir.join("pq.parquet")).unwrap();
+        assert_eq!(&head[..4], b"PAR1");
+        assert_same_file(&dir.join("pq.rejects.csv"), &dir.join("csv.rejects.csv"), "");
+        python(
+            "check_parquet.py",
+            &[
+                &dir.join("pq.parquet"),
+                &dir.join("csv.csv"),
+                &dir.join("pq.summary.parquet"),
+                &dir.join("csv.summary.csv"),
+            ],
+        );
+    }
+}
+
+#[test]
+fn parquet_bytes_do_not_depend_on_threads_or_batches() {
+    let dir = scratch("parquet_threads");
+    // More rows than a row group (131,072), so groups are cut mid-batch.
+    let book = dir.join("book.csv");
+    let book_name = book.display().to_string();
+    run_in(&dir, &["generate", "--rows", "140000", "--seed", "7", "-o", &book_name]).expect_code(0);
+    let mut first: Option<Vec<u8>> = None;
+    for (threads, batch) in [("1", "100"), ("2", "16384"), ("0", "999")] {
+        run_book(&dir, &book, "r", "parquet", &["--threads", threads, "--batch-size", batch]);
+        let bytes = std::fs::read(dir.join("r.parquet")).unwrap();
+        match &first {
+            None => first = Some(bytes),
+            Some(want) => assert!(*want == bytes, "threads {threads}, batch {batch}"),
+        }
+    }
+    let check = "import pyarrow.parquet as pq\n\
+        m = pq.ParquetFile('r.parquet').metadata\n\
+        assert [m.row_group(i).num_rows for i in range(m.num_row_groups)] == [131072, 8928], m\n\
+        s = m.row_group(0).column(5).statistics\n\
+        assert s is not None and s.has_min_max, s\n\
+        assert m.row_group(0).column(5).compression == 'ZSTD'\n";
+    let ok = std::process::Command::new("python3")
+        .args(["-c", check])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "row groups, statistics and zstd");
+}
+
+#[test]
+fn format_flag_overrides_the_extension() {
+    let dir = scratch("format_flag");
+    run_book(&dir, &sample(), "out", "dat", &["--format", "parquet"]);
+    for file in ["out.dat", "out.summary.dat"] {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        assert_eq!(&bytes[..4], b"PAR1", "{file}");
+    }
+    // Rejects are always CSV: a .parquet rejects name is a usage error.
+    run_in(&dir, &["run", "x.csv", "--rejects", "r.parquet"]).expect_code(2);
+}
+
+#[test]
+fn parquet_books_give_the_same_bytes_as_csv() {
+    let dir = scratch("parquet_books");
+    run_book(&dir, &sample(), "csv", "csv", &[]);
+    // Typed columns: decimals, floats, dates, timestamps, nulls.
+    let typed = testdata().join("parquet/loanbook_typed.parquet");
+    run_book(&dir, &typed, "typed", "csv", &[]);
+    for (a, b) in [
+        ("typed.csv", "csv.csv"),
+        ("typed.summary.csv", "csv.summary.csv"),
+        ("typed.rejects.csv", "csv.rejects.csv"),
+    ] {
+        assert_same_file(&dir.join(a), &dir.join(b), "");
+    }
+    // The same book as Parquet results re-read as a book... of text: every
+    // column a string, written by arrears' own reader of the CSV.
+    let text = dir.join("text.parquet");
+    std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, polars as pl; pl.read_csv(sys.argv[1], infer_schema=False).write_parquet(sys.argv[2], row_group_size=700)",
+        ])
+        .arg(sample())
+        .arg(&text)
+        .status()
+        .unwrap()
+        .success()
+        .then_some(())
+        .expect("polars writes the text book");
+    run_book(&dir, &text, "text", "csv", &["--threads", "1", "--batch-size", "100"]);
+    assert_same_file(&dir.join("text.csv"), &dir.join("csv.csv"), "");
+    assert_same_file(&dir.join("text.summary.csv"), &dir.join("csv.summary.csv"), "");
+}
+
+#[test]
+fn compressed_books_give_the_same_bytes() {
+    let dir = scratch("compressed_books");
+    run_book(&dir, &sample(), "plain", "csv", &[]);
+    let raw = std::fs::read(sample()).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&raw).unwrap();
+    let gz = gz.finish().unwrap();
+    let zst = zstd::encode_all(&raw[..], 3).unwrap();
+    std::fs::write(dir.join("book.csv.gz"), &gz).unwrap();
+    std::fs::write(dir.join("book.csv.zst"), &zst).unwrap();
+    for book in ["book.csv.gz", "book.csv.zst"] {
+        run_book(&dir, &dir.join(book), book, "csv", &[]);
+        assert_same_file(&dir.join(format!("{book}.csv")), &dir.join("plain.csv"), book);
+    }
+    for (kind, bytes) in [("gzip", &gz), ("zstd", &zst)] {
+        let run = run_with_stdin(
+            &dir,
+            &["run", "-", "--as-of", AS_OF, "--compression", kind, "-o", "stdin.csv", "-q"],
+            Some(bytes),
+        );
+        run.expect_code(0);
+        assert_same_file(&dir.join("stdin.csv"), &dir.join("plain.csv"), kind);
+    }
+    // A gzip book read as plain CSV is not silently accepted.
+    let run = run_with_stdin(&dir, &["run", "-", "--as-of", AS_OF, "-q"], Some(&gz));
+    assert_ne!(run.code(), 0, "{}", run.dump());
+    // A truncated gzip book fails and writes nothing.
+    std::fs::write(dir.join("cut.csv.gz"), &gz[..gz.len() / 2]).unwrap();
+    let run = run_in(&dir, &["run", "cut.csv.gz", "--as-of", AS_OF, "-o", "cut.csv", "-q"]);
+    run.expect_code(1);
+    assert!(!dir.join("cut.csv").exists(), "{}", run.dump());
+}
+
+/// Splits the sample book in two at row `at`.
+fn split_sample(dir: &Path, at: usize) -> (PathBuf, PathBuf) {
+    let text = std::fs::read_to_string(sample()).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let mut paths = Vec::new();
+    for (name, part) in [("book_a.csv", &rows[..at]), ("book_b.csv", &rows[at..])] {
+        let mut body = format!("{header}\n");
+        for row in part {
+            body.push_str(row);
+            body.push('\n');
+        }
+        std::fs::write(dir.join(name), body).unwrap();
+        paths.push(dir.join(name));
+    }
+    (paths[0].clone(), paths[1].clone())
+}
+
+#[test]
+fn summarize_reproduces_the_run_summary() {
+    let dir = scratch("summarize");
+    let (a, b) = split_sample(&dir, 1234);
+    for group_by in [
+        "currency,product,bucket",
+        "region,classification",
+        "status,bucket",
+        "currency",
+        "account_id",
+    ] {
+        // One run over both halves, and one run per half (two nightly outputs).
+        let (a_name, b_name) = (a.display().to_string(), b.display().to_string());
+        let whole = [
+            "run", &a_name, &b_name, "--as-of", AS_OF, "--group-by", group_by,
+            "--summary", "whole.csv", "-q",
+        ];
+        run_in(&dir, &whole).expect_code(0);
+        for (book, stem, ext) in [(&a, "a", "csv"), (&b, "b", "parquet")] {
+            run_book(&dir, book, stem, ext, &["--with-outstanding", "--group-by", group_by]);
+        }
+        let run = run_in(
+            &dir,
+            &["summarize", "a.csv", "b.parquet", "--group-by", group_by, "-o", "again.csv"],
+        );
+        run.expect_code(0);
+        assert!(!run.stderr().contains("warning"), "{}", run.dump());
+        assert_same_file(&dir.join("again.csv"), &dir.join("whole.csv"), group_by);
+        // As Parquet too.
+        run_in(
+            &dir,
+            &["summarize", "a.csv", "b.parquet", "--group-by", group_by, "-o", "again.parquet", "-q"],
+        )
+        .expect_code(0);
+        assert_eq!(&std::fs::read(dir.join("again.parquet")).unwrap()[..4], b"PAR1");
+    }
+}
+
+#[test]
+fn summarize_without_outstanding_leaves_those_columns_empty() {
+    let dir = scratch("summarize_no_outstanding");
+    run_book(&dir, &sample(), "r", "csv", &[]);
+    let run = run_in(&dir, &["summarize", "r.csv", "-o", "again.csv"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr().contains("no outstanding column in r.csv"),
+        "{}",
+        run.dump()
+    );
+    let read = |name: &str| -> Vec<Vec<String>> {
+        let mut reader = csv::Reader::from_path(dir.join(name)).unwrap();
+        reader
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect()
+    };
+    let header: Vec<String> = csv::Reader::from_path(dir.join("r.summary.csv"))
+        .unwrap()
+        .headers()
+        .unwrap()
+        .iter()
+        .map(String::from)
+        .collect();
+    let (want, got) = (read("r.summary.csv"), read("again.csv"));
+    assert_eq!(want.len(), got.len());
+    for (w, g) in want.iter().zip(&got) {
+        for (i, name) in header.iter().enumerate() {
+            if ["outstanding", "npl_ratio", "coverage"].contains(&name.as_str()) {
+                assert_eq!(g[i], "", "{name}");
+            } else {
+                assert_eq!(g[i], w[i], "{name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn summarize_errors_name_the_file_and_column() {
+    let dir = scratch("summarize_errors");
+    run_book(&dir, &sample(), "r", "csv", &["--with-outstanding"]);
+    // Results of a policy with other caps need that policy.
+    let run = run_in(&dir, &["summarize", "r.csv", "--policy", "us-mla"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains("column breaches") && run.stderr().contains("--policy"),
+        "{}",
+        run.dump()
+    );
+    let run = run_in(&dir, &["summarize", "r.csv", "--group-by", "colour"]);
+    run.expect_code(1);
+    assert!(run.stderr().contains("no column \"colour\""), "{}", run.dump());
+    std::fs::write(dir.join("bad.csv"), "loan_id,principal\nx,1\n").unwrap();
+    let run = run_in(&dir, &["summarize", "bad.csv", "-o", "s.csv"]);
+    run.expect_code(1);
+    assert!(run.stderr().contains("missing required column"), "{}", run.dump());
+    assert!(!dir.join("s.csv").exists());
+    // A bad amount names the file, line, column and value.
+    let mut reader = csv::Reader::from_path(dir.join("r.csv")).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let principal = header.iter().position(|h| h == "principal").unwrap();
+    let mut writer = csv::Writer::from_path(dir.join("edited.csv")).unwrap();
+    writer.write_record(&header).unwrap();
+    for (i, record) in reader.records().enumerate() {
+        let mut fields: Vec<String> = record.unwrap().iter().map(String::from).collect();
+        if i == 2 {
+            fields[principal] = "12x".into();
+        }
+        writer.write_record(&fields).unwrap();
+    }
+    writer.flush().unwrap();
+    let run = run_in(&dir, &["summarize", "edited.csv"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains("edited.csv: line 4: column principal: \"12x\""),
+        "{}",
+        run.dump()
+    );
+}
+
+#[test]
+fn audit_writes_parquet_too() {
+    let dir = scratch("audit_parquet");
+    let book = sample().display().to_string();
+    run_in(
+        &dir,
+        &["audit", &book, "--as-of", AS_OF, "-o", "b.parquet", "--summary", "a.parquet", "-q"],
+    )
+    .expect_code(0);
+    run_in(
+        &dir,
+        &["audit", &book, "--as-of", AS_OF, "-o", "b.csv", "--summary", "a.csv", "-q"],
+    )
+    .expect_code(0);
+    let check = "import sys, polars as pl\n\
+        b = pl.read_parquet('b.parquet'); t = pl.read_csv('b.csv', infer_schema=False)\n\
+        assert b.height == t.height > 0, (b.height, t.height)\n\
+        assert str(b.schema['annual-24_limit']) == 'Decimal(precision=38, scale=2)', b.schema\n\
+        assert [str(v) for v in b['annual-24_excess']] == t['annual-24_excess'].to_list()\n\
+        a = pl.read_parquet('a.parquet'); assert a.schema['accounts_breaching'] == pl.Int64, a.schema\n";
+    let ok = std::process::Command::new("python3")
+        .args(["-c", check])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
