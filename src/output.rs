@@ -82,13 +82,21 @@ impl Kind {
     /// are always text (their total rows hold `*`); the caller says so.
     pub fn of(column: &str) -> Kind {
         match column {
-            "principal" | "outstanding" | "interest" | "penalty" | "compound" | "fees"
-            | "total_raw" | "total_capped" | "excess" | "provision" | "written_off_principal"
-            | "total_excess" | "largest_excess" => Kind::Money,
+            "principal"
+            | "outstanding"
+            | "interest"
+            | "penalty"
+            | "compound"
+            | "fees"
+            | "total_raw"
+            | "total_capped"
+            | "excess"
+            | "provision"
+            | "written_off_principal"
+            | "total_excess"
+            | "largest_excess" => Kind::Money,
             "daily_rate" | "penalty_daily_rate" => Kind::Rate,
-            "annualized_rate" | "npl_ratio" | "coverage" | "highest_annualized_rate" => {
-                Kind::Ratio
-            }
+            "annualized_rate" | "npl_ratio" | "coverage" | "highest_annualized_rate" => Kind::Ratio,
             "due_date" | "end_date" => Kind::Date,
             "days_overdue" | "chargeable_days" | "loans" | "overdue_loans" | "breached_loans"
             | "days_p50" | "days_p90" | "days_p99" | "days_max" | "accounts_checked"

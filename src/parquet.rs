@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate};
 use csv::{ByteRecord, Position};
 use polars::io::parquet::read::ParquetReader;
-use polars::io::parquet::write::{BatchedWriter, ParquetCompression, ParquetWriter, StatisticsOptions};
+use polars::io::parquet::write::{
+    BatchedWriter, ParquetCompression, ParquetWriter, StatisticsOptions,
+};
 use polars::io::SerReader;
 use polars::prelude::*;
 
@@ -33,7 +35,7 @@ pub const PRECISION: usize = 38;
 const READ_ROWS: usize = 65_536;
 
 /// Rows per row group written.
-pub const ROW_GROUP: usize = 131_072;
+pub const ROW_GROUP: usize = 32_768;
 
 const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
 
@@ -150,7 +152,9 @@ impl BookReader {
     pub fn progress(&self, size: u64) -> u64 {
         match self.rows {
             0 => size,
-            rows => (size as f64 * (self.next_row - self.len + self.at) as f64 / rows as f64) as u64,
+            rows => {
+                (size as f64 * (self.next_row - self.len + self.at) as f64 / rows as f64) as u64
+            }
         }
     }
 
@@ -333,36 +337,179 @@ pub fn schema(columns: &[(String, Kind)]) -> Schema {
         .collect()
 }
 
-enum Builder {
-    Text(StringChunkedBuilder),
-    Decimal(Vec<Option<i128>>, u32),
-    Date(Vec<Option<i32>>),
-    Count(Vec<Option<i64>>),
+/// One column's values, compact and appendable.
+enum Values {
+    /// The fields' bytes back to back (valid UTF-8); an empty field is null.
+    Text {
+        bytes: Vec<u8>,
+        ends: Vec<usize>,
+    },
+    Decimal {
+        units: Vec<i128>,
+        valid: Vec<bool>,
+        scale: u32,
+    },
+    Date {
+        days: Vec<i32>,
+        valid: Vec<bool>,
+    },
+    Count {
+        values: Vec<i64>,
+        valid: Vec<bool>,
+    },
 }
 
-/// Builds a typed frame from rows of CSV field text.
-pub struct FrameBuilder {
+impl Values {
+    fn new(kind: Kind) -> Values {
+        match kind {
+            Kind::Text => Values::Text {
+                bytes: Vec::new(),
+                ends: Vec::new(),
+            },
+            Kind::Date => Values::Date {
+                days: Vec::new(),
+                valid: Vec::new(),
+            },
+            Kind::Count => Values::Count {
+                values: Vec::new(),
+                valid: Vec::new(),
+            },
+            decimal => Values::Decimal {
+                units: Vec::new(),
+                valid: Vec::new(),
+                scale: decimal.scale().unwrap_or(0),
+            },
+        }
+    }
+
+    /// Reads one field; `Err` says why it is not of the column's type.
+    fn push(&mut self, text: &str) -> Result<(), &'static str> {
+        fn put<T: Default>(values: &mut Vec<T>, valid: &mut Vec<bool>, value: Option<T>) {
+            valid.push(value.is_some());
+            values.push(value.unwrap_or_default());
+        }
+        match self {
+            Values::Text { bytes, ends } => {
+                bytes.extend_from_slice(text.as_bytes());
+                ends.push(bytes.len());
+            }
+            Values::Decimal { units, valid, .. } if text.is_empty() => put(units, valid, None),
+            Values::Decimal {
+                units,
+                valid,
+                scale,
+            } => {
+                let value = decimal_units(text, *scale).ok_or("not a decimal")?;
+                put(units, valid, Some(value));
+            }
+            Values::Date { days, valid } if text.is_empty() => put(days, valid, None),
+            Values::Date { days, valid } => {
+                let date = crate::parse::date(text).map_err(|_| "not a date")?;
+                put(days, valid, Some((date - EPOCH).num_days() as i32));
+            }
+            Values::Count { values, valid } if text.is_empty() => put(values, valid, None),
+            Values::Count { values, valid } => {
+                let value = text.parse().map_err(|_| "not an integer")?;
+                put(values, valid, Some(value));
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends rows `from..to` of `other`, a column of the same type.
+    fn append(&mut self, other: &Values, from: usize, to: usize) {
+        match (self, other) {
+            (Values::Text { bytes, ends }, Values::Text { bytes: b, ends: e }) => {
+                let start = if from == 0 { 0 } else { e[from - 1] };
+                let base = bytes.len() - start;
+                bytes.extend_from_slice(
+                    &b[start..e.get(to.wrapping_sub(1)).copied().unwrap_or(start)],
+                );
+                ends.extend(e[from..to].iter().map(|end| end + base));
+            }
+            (
+                Values::Decimal { units, valid, .. },
+                Values::Decimal {
+                    units: u, valid: v, ..
+                },
+            ) => {
+                units.extend_from_slice(&u[from..to]);
+                valid.extend_from_slice(&v[from..to]);
+            }
+            (Values::Date { days, valid }, Values::Date { days: d, valid: v }) => {
+                days.extend_from_slice(&d[from..to]);
+                valid.extend_from_slice(&v[from..to]);
+            }
+            (
+                Values::Count { values, valid },
+                Values::Count {
+                    values: c,
+                    valid: v,
+                },
+            ) => {
+                values.extend_from_slice(&c[from..to]);
+                valid.extend_from_slice(&v[from..to]);
+            }
+            _ => unreachable!("columns of one schema"),
+        }
+    }
+
+    fn into_series(self, name: PlSmallStr) -> Series {
+        let validity = |valid: Vec<bool>| {
+            let bitmap = polars_arrow::bitmap::Bitmap::from_iter(valid);
+            (bitmap.unset_bits() > 0).then_some(bitmap)
+        };
+        match self {
+            Values::Text { bytes, ends } => {
+                let mut b = StringChunkedBuilder::new(name, ends.len());
+                let mut start = 0;
+                for end in ends {
+                    match std::str::from_utf8(&bytes[start..end]) {
+                        Ok("") | Err(_) => b.append_null(),
+                        Ok(text) => b.append_value(text),
+                    }
+                    start = end;
+                }
+                b.finish().into_series()
+            }
+            Values::Decimal {
+                units,
+                valid,
+                scale,
+            } => Int128Chunked::from_vec_validity(name, units, validity(valid))
+                .into_decimal_unchecked(PRECISION, scale as usize)
+                .into_series(),
+            Values::Date { days, valid } => {
+                Int32Chunked::from_vec_validity(name, days, validity(valid))
+                    .into_date()
+                    .into_series()
+            }
+            Values::Count { values, valid } => {
+                Int64Chunked::from_vec_validity(name, values, validity(valid)).into_series()
+            }
+        }
+    }
+}
+
+/// Rows of typed columns, built from CSV field text: the workers build
+/// them for each chunk, the writer gathers them into row groups.
+pub struct Columns {
     names: Vec<String>,
-    builders: Vec<Builder>,
+    values: Vec<Values>,
     rows: usize,
 }
 
-impl FrameBuilder {
-    pub fn new(columns: &[(String, Kind)]) -> FrameBuilder {
-        let builders = columns
-            .iter()
-            .map(|(name, kind)| match kind {
-                Kind::Text => Builder::Text(StringChunkedBuilder::new(name.into(), 1024)),
-                Kind::Date => Builder::Date(Vec::new()),
-                Kind::Count => Builder::Count(Vec::new()),
-                decimal => Builder::Decimal(Vec::new(), decimal.scale().unwrap_or(0)),
-            })
-            .collect();
-        FrameBuilder {
+impl Columns {
+    pub fn new(columns: &[(String, Kind)]) -> Columns {
+        Columns {
             names: columns.iter().map(|(n, _)| n.clone()).collect(),
-            builders,
+            values: columns.iter().map(|(_, kind)| Values::new(*kind)).collect(),
             rows: 0,
         }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
     }
 
     /// Adds one row; a field that does not read as its column's type is an
@@ -370,28 +517,14 @@ impl FrameBuilder {
     pub fn push<'f>(&mut self, fields: impl IntoIterator<Item = &'f [u8]>) -> Result<(), String> {
         let mut count = 0;
         for (i, field) in fields.into_iter().enumerate() {
-            let builder = self
-                .builders
+            let values = self
+                .values
                 .get_mut(i)
                 .ok_or_else(|| format!("row has more than {} fields", self.names.len()))?;
             let text = std::str::from_utf8(field).map_err(|e| e.to_string())?;
-            let bad = |why: &str| format!("column {}: {text:?}: {why}", self.names[i]);
-            match builder {
-                Builder::Text(b) if text.is_empty() => b.append_null(),
-                Builder::Text(b) => b.append_value(text),
-                _ if text.is_empty() => builder.push_null(),
-                Builder::Decimal(values, scale) => {
-                    values.push(Some(decimal_units(text, *scale).ok_or_else(|| bad("not a decimal"))?))
-                }
-                Builder::Date(values) => {
-                    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                        .map_err(|_| bad("not a date"))?;
-                    values.push(Some((date - EPOCH).num_days() as i32));
-                }
-                Builder::Count(values) => {
-                    values.push(Some(text.parse().map_err(|_| bad("not an integer"))?))
-                }
-            }
+            values
+                .push(text)
+                .map_err(|why| format!("column {}: {text:?}: {why}", self.names[i]))?;
             count += 1;
         }
         if count != self.names.len() {
@@ -407,51 +540,31 @@ impl FrameBuilder {
             .has_headers(false)
             .from_reader(text);
         let mut record = ByteRecord::new();
-        while reader.read_byte_record(&mut record).map_err(|e| e.to_string())? {
+        while reader
+            .read_byte_record(&mut record)
+            .map_err(|e| e.to_string())?
+        {
             self.push(record.iter())?;
         }
         Ok(())
     }
 
+    /// Appends rows `from..to` of `other`, which has the same columns.
+    fn append(&mut self, other: &Columns, from: usize, to: usize) {
+        for (mine, theirs) in self.values.iter_mut().zip(&other.values) {
+            mine.append(theirs, from, to);
+        }
+        self.rows += to - from;
+    }
+
     pub fn finish(self) -> DataFrame {
         let columns = self
             .names
-            .iter()
-            .zip(self.builders)
-            .map(|(name, builder)| {
-                let name: PlSmallStr = name.into();
-                let series = match builder {
-                    Builder::Text(b) => b.finish().into_series(),
-                    Builder::Decimal(values, scale) => {
-                        Int128Chunked::from_iter_options(name.clone(), values.into_iter())
-                            .into_decimal_unchecked(PRECISION, scale as usize)
-                            .into_series()
-                    }
-                    Builder::Date(values) => {
-                        Int32Chunked::from_iter_options(name.clone(), values.into_iter())
-                            .into_date()
-                            .into_series()
-                    }
-                    Builder::Count(values) => {
-                        Int64Chunked::from_iter_options(name.clone(), values.into_iter())
-                            .into_series()
-                    }
-                };
-                series.with_name(name).into_column()
-            })
+            .into_iter()
+            .zip(self.values)
+            .map(|(name, values)| values.into_series(name.into()).into_column())
             .collect();
         DataFrame::new(self.rows, columns).expect("columns of one height")
-    }
-}
-
-impl Builder {
-    fn push_null(&mut self) {
-        match self {
-            Builder::Text(b) => b.append_null(),
-            Builder::Decimal(values, _) => values.push(None),
-            Builder::Date(values) => values.push(None),
-            Builder::Count(values) => values.push(None),
-        }
     }
 }
 
@@ -477,17 +590,21 @@ fn decimal_units(text: &str, scale: u32) -> Option<i128> {
     Some(if negative { -units } else { units })
 }
 
-/// A Parquet output being written: frames gather into row groups of
-/// `ROW_GROUP` rows, each written when full.
+/// A Parquet output being written: rows gather into row groups of exactly
+/// `ROW_GROUP` rows (the last may be shorter), each written when full, so
+/// the file does not depend on how the rows were batched.
 pub struct ParquetSink<'a> {
     writer: BatchedWriter<&'a mut AtomicFile>,
-    pending: Vec<DataFrame>,
-    rows: usize,
+    schema: Vec<(String, Kind)>,
+    group: Columns,
     path: String,
 }
 
 impl<'a> ParquetSink<'a> {
-    pub fn new(file: &'a mut AtomicFile, columns: &[(String, Kind)]) -> Result<ParquetSink<'a>, Error> {
+    pub fn new(
+        file: &'a mut AtomicFile,
+        columns: &[(String, Kind)],
+    ) -> Result<ParquetSink<'a>, Error> {
         let path = file.path().display().to_string();
         let writer = ParquetWriter::new(file)
             .with_compression(ParquetCompression::Zstd(None))
@@ -497,56 +614,36 @@ impl<'a> ParquetSink<'a> {
             .map_err(|e| polars_error(&path, e))?;
         Ok(ParquetSink {
             writer,
-            pending: Vec::new(),
-            rows: 0,
+            schema: columns.to_vec(),
+            group: Columns::new(columns),
             path,
         })
     }
 
-    pub fn push(&mut self, frame: DataFrame) -> Result<(), Error> {
-        if frame.height() == 0 {
-            return Ok(());
-        }
-        self.rows += frame.height();
-        self.pending.push(frame);
-        while self.rows >= ROW_GROUP {
-            let group = self.take(ROW_GROUP)?;
-            self.write(group)?;
+    pub fn push(&mut self, rows: &Columns) -> Result<(), Error> {
+        let mut from = 0;
+        while from < rows.rows() {
+            let to = rows.rows().min(from + ROW_GROUP - self.group.rows());
+            self.group.append(rows, from, to);
+            from = to;
+            if self.group.rows() == ROW_GROUP {
+                self.write()?;
+            }
         }
         Ok(())
     }
 
-    /// The first `n` pending rows as one frame. Row groups are cut at
-    /// exactly `ROW_GROUP` rows, so the file does not depend on how the
-    /// rows were batched (thread count, batch size).
-    fn take(&mut self, n: usize) -> Result<DataFrame, Error> {
-        let mut frames = std::mem::take(&mut self.pending).into_iter();
-        let mut group = frames.next().expect("rows are pending");
-        for frame in frames {
-            group
-                .vstack_mut_owned(frame)
-                .map_err(|e| polars_error(&self.path, e))?;
-        }
-        if group.height() > n {
-            self.pending.push(group.slice(n as i64, group.height() - n));
-            group = group.slice(0, n);
-        }
-        self.rows -= group.height();
-        Ok(group)
-    }
-
-    fn write(&mut self, mut group: DataFrame) -> Result<(), Error> {
-        group.rechunk_mut();
+    fn write(&mut self) -> Result<(), Error> {
+        let group = std::mem::replace(&mut self.group, Columns::new(&self.schema));
         self.writer
-            .write_batch(&group)
+            .write_batch(&group.finish())
             .map_err(|e| polars_error(&self.path, e))
     }
 
     /// Writes what is pending and the footer.
     pub fn finish(mut self) -> Result<(), Error> {
-        if self.rows > 0 {
-            let group = self.take(self.rows)?;
-            self.write(group)?;
+        if self.group.rows() > 0 {
+            self.write()?;
         }
         self.writer
             .finish()
@@ -556,11 +653,15 @@ impl<'a> ParquetSink<'a> {
 }
 
 /// Writes a whole table (a summary) as Parquet, atomically.
-pub fn write_table(path: &Path, columns: &[(String, Kind)], rows: &[Vec<String>]) -> Result<(), Error> {
+pub fn write_table(
+    path: &Path,
+    columns: &[(String, Kind)],
+    rows: &[Vec<String>],
+) -> Result<(), Error> {
     let name = path.display().to_string();
-    let mut builder = FrameBuilder::new(columns);
+    let mut table = Columns::new(columns);
     for row in rows {
-        builder
+        table
             .push(row.iter().map(|f| f.as_bytes()))
             .map_err(|message| Error::Header {
                 path: name.clone(),
@@ -569,7 +670,7 @@ pub fn write_table(path: &Path, columns: &[(String, Kind)], rows: &[Vec<String>]
     }
     let mut file = AtomicFile::create(path)?;
     let mut sink = ParquetSink::new(&mut file, columns)?;
-    sink.push(builder.finish())?;
+    sink.push(&table)?;
     sink.finish()?;
     file.commit()
 }
@@ -611,10 +712,13 @@ mod tests {
             .iter()
             .map(|n| (n.to_string(), Kind::of(n)))
             .collect();
-        let mut b = FrameBuilder::new(&columns);
+        let mut b = Columns::new(&columns);
         b.push_csv(b"L1,100.50,2025-06-30,3\n\"L,2\",,,\n").unwrap();
-        let df = b.finish();
-        assert_eq!(df.height(), 2);
+        let mut gathered = Columns::new(&columns);
+        gathered.append(&b, 1, 2);
+        gathered.append(&b, 0, 2);
+        let df = gathered.finish();
+        assert_eq!(df.height(), 3);
         assert_eq!(
             df.dtypes(),
             vec![
@@ -624,9 +728,30 @@ mod tests {
                 DataType::Int64
             ]
         );
-        assert_eq!(df.column("loan_id").unwrap().str().unwrap().get(1), Some("L,2"));
-        assert_eq!(df.column("principal").unwrap().null_count(), 1);
-        let err = FrameBuilder::new(&columns)
+        let ids: Vec<_> = df
+            .column("loan_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(
+            ids,
+            [Some("L,2"), Some("L1"), Some("L,2")],
+            "appended in order"
+        );
+        assert_eq!(df.column("principal").unwrap().null_count(), 2);
+        let days = df.column("days_overdue").unwrap().i64().unwrap().get(1);
+        assert_eq!(days, Some(3));
+        let date = df
+            .column("due_date")
+            .unwrap()
+            .date()
+            .unwrap()
+            .physical()
+            .get(1);
+        assert_eq!(date, Some(20269), "2025-06-30 is day 20269 of the epoch");
+        let err = Columns::new(&columns)
             .push_csv(b"L1,abc,2025-06-30,3\n")
             .unwrap_err();
         assert!(err.contains("principal") && err.contains("abc"), "{err}");

@@ -28,8 +28,8 @@ use crate::error::Error;
 use crate::output::{write_reject, Format, Kind, REJECTS_HEADER};
 use crate::policy::Policy;
 use crate::record::{parse_loan, Col, Layout, Loan, Reject, MAX_FIELD_BYTES};
-use crate::source::{check_headers, Compression, Source};
 pub use crate::source::Input;
+use crate::source::{check_headers, Compression, Source};
 use crate::summary::SumOverflow;
 
 /// Where a record came from: the index of its input and its line there.
@@ -180,7 +180,7 @@ fn id_hash(id: &[u8]) -> u128 {
 struct ChunkOut<S> {
     rows: Vec<u8>,
     #[cfg(feature = "parquet")]
-    frame: Option<polars::prelude::DataFrame>,
+    frame: Option<crate::parquet::Columns>,
     rejects: Vec<u8>,
     accepted: u64,
     output: u64,
@@ -193,7 +193,7 @@ struct ChunkOut<S> {
 struct ChunkBytes {
     rows: Vec<u8>,
     #[cfg(feature = "parquet")]
-    frame: Option<polars::prelude::DataFrame>,
+    frame: Option<crate::parquet::Columns>,
     rejects: Vec<u8>,
 }
 
@@ -281,7 +281,7 @@ pub fn run<J: Job>(
                             let duplicates = &batch.duplicates[from..to];
                             process(
                                 chunk,
-                                &columns,
+                                columns,
                                 first,
                                 duplicates,
                                 batch.source,
@@ -455,7 +455,7 @@ fn read_batches(
 enum Rows<'a> {
     Csv(&'a mut AtomicFile),
     #[cfg(feature = "parquet")]
-    Parquet(crate::parquet::ParquetSink<'a>),
+    Parquet(Box<crate::parquet::ParquetSink<'a>>),
 }
 
 fn write_chunks(
@@ -470,9 +470,9 @@ fn write_chunks(
         (None, _) => None,
         (Some(file), Format::Csv) => Some(Rows::Csv(file)),
         #[cfg(feature = "parquet")]
-        (Some(file), Format::Parquet) => Some(Rows::Parquet(crate::parquet::ParquetSink::new(
-            file, columns,
-        )?)),
+        (Some(file), Format::Parquet) => Some(Rows::Parquet(Box::new(
+            crate::parquet::ParquetSink::new(file, columns)?,
+        ))),
         #[cfg(not(feature = "parquet"))]
         (Some(file), Format::Parquet) => {
             let _ = columns;
@@ -486,10 +486,12 @@ fn write_chunks(
         for chunk in batch {
             match rows.as_mut() {
                 None => {}
-                Some(Rows::Csv(file)) => file.write_all(&chunk.rows).map_err(|e| failed(file, e))?,
+                Some(Rows::Csv(file)) => {
+                    file.write_all(&chunk.rows).map_err(|e| failed(file, e))?
+                }
                 #[cfg(feature = "parquet")]
                 Some(Rows::Parquet(sink)) => {
-                    if let Some(frame) = chunk.frame {
+                    if let Some(frame) = &chunk.frame {
                         sink.push(frame)?;
                     }
                 }
@@ -571,14 +573,12 @@ fn process<J: Job>(
         Format::Csv => out.rows = rows,
         #[cfg(feature = "parquet")]
         Format::Parquet if config.output.is_some() => {
-            let mut frame = crate::parquet::FrameBuilder::new(columns);
-            frame
-                .push_csv(&rows)
-                .map_err(|message| Error::Header {
-                    path: "output".into(),
-                    message,
-                })?;
-            out.frame = Some(frame.finish());
+            let mut frame = crate::parquet::Columns::new(columns);
+            frame.push_csv(&rows).map_err(|message| Error::Header {
+                path: "output".into(),
+                message,
+            })?;
+            out.frame = Some(frame);
         }
         Format::Parquet => {}
     }

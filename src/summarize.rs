@@ -2,7 +2,7 @@
 //! or many, CSV or Parquet), grouped by any of their columns. The same
 //! tallies as the run's summary, so the same figures, exactly.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use csv::ByteRecord;
@@ -149,8 +149,8 @@ struct ResultsFile {
 }
 
 impl ResultsFile {
-    fn open(path: &PathBuf, keys: &[String]) -> Result<ResultsFile, Error> {
-        let mut source = Source::open(&Input::File(path.clone()), None, Compression::None)?;
+    fn open(path: &Path, keys: &[String]) -> Result<ResultsFile, Error> {
+        let mut source = Source::open(&Input::File(path.to_path_buf()), None, Compression::None)?;
         let name = source.name.clone();
         let header: Vec<String> = source
             .header()?
@@ -158,7 +158,11 @@ impl ResultsFile {
             .map(|f| String::from_utf8_lossy(f).trim().to_string())
             .collect();
         let find = |column: &str| header.iter().position(|h| h == column);
-        let missing: Vec<&str> = NEEDED.iter().copied().filter(|c| find(c).is_none()).collect();
+        let missing: Vec<&str> = NEEDED
+            .iter()
+            .copied()
+            .filter(|c| find(c).is_none())
+            .collect();
         if !missing.is_empty() {
             return Err(Error::MissingColumns {
                 path: name,
@@ -258,9 +262,16 @@ impl Row<'_> {
         self.parse(self.file.fields[needed], "an amount")
     }
 
-    fn contribution(&self, policy: &Policy, breaches: &mut Vec<usize>) -> Result<Contribution, Error> {
+    fn contribution(
+        &self,
+        policy: &Policy,
+        breaches: &mut Vec<usize>,
+    ) -> Result<Contribution, Error> {
         let field = |name: &str| {
-            let at = NEEDED.iter().position(|n| *n == name).expect("a needed column");
+            let at = NEEDED
+                .iter()
+                .position(|n| *n == name)
+                .expect("a needed column");
             self.file.fields[at]
         };
         let status = self.text(field("status"))?;
@@ -276,15 +287,29 @@ impl Row<'_> {
                     .iter()
                     .position(|c| c.name == name)
                     .ok_or_else(|| {
-                        self.error(field("classification"), "not a class of the policy; pass the run's --policy")
+                        self.error(
+                            field("classification"),
+                            "not a class of the policy; pass the run's --policy",
+                        )
                     })?,
             ),
         };
         breaches.clear();
-        for name in self.text(field("breaches"))?.split(';').filter(|n| !n.is_empty()) {
-            let cap = policy.caps.iter().position(|c| c.name == name).ok_or_else(|| {
-                self.error(field("breaches"), "names a cap the policy does not have; pass the run's --policy")
-            })?;
+        for name in self
+            .text(field("breaches"))?
+            .split(';')
+            .filter(|n| !n.is_empty())
+        {
+            let cap = policy
+                .caps
+                .iter()
+                .position(|c| c.name == name)
+                .ok_or_else(|| {
+                    self.error(
+                        field("breaches"),
+                        "names a cap the policy does not have; pass the run's --policy",
+                    )
+                })?;
             breaches.push(cap);
         }
         let principal = self.money(1)?;
@@ -325,10 +350,9 @@ impl Row<'_> {
         let text = self.text(field)?;
         let order = match rule {
             KeyRule::Text => 0,
-            KeyRule::Bucket => buckets
-                .iter()
-                .position(|b| b == text)
-                .ok_or_else(|| self.error(field, "not a bucket of the policy; pass the run's --policy"))?,
+            KeyRule::Bucket => buckets.iter().position(|b| b == text).ok_or_else(|| {
+                self.error(field, "not a bucket of the policy; pass the run's --policy")
+            })?,
             KeyRule::Status => Status::ALL
                 .iter()
                 .position(|s| s.as_str() == text)
@@ -339,7 +363,9 @@ impl Row<'_> {
                     .classes
                     .iter()
                     .position(|c| c.name == name)
-                    .ok_or_else(|| self.error(field, "not a class of the policy; pass the run's --policy"))?,
+                    .ok_or_else(|| {
+                        self.error(field, "not a class of the policy; pass the run's --policy")
+                    })?,
             },
             KeyRule::Number => self.parse(field, "a whole number")?,
             KeyRule::Month => {

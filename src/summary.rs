@@ -9,10 +9,10 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
-use crate::compute::{Figures, Status};
 use crate::atomic::AtomicFile;
+use crate::compute::{Figures, Status};
 use crate::error::Error;
-use crate::output::{money, ratio6, Format, Kind};
+use crate::output::{money, ratio6, Format};
 use crate::policy::{Component, Policy};
 use crate::record::{Col, Layout, Loan};
 
@@ -456,6 +456,7 @@ pub fn write_file(
         }
         #[cfg(feature = "parquet")]
         Format::Parquet => {
+            use crate::output::Kind;
             let columns: Vec<(String, Kind)> = header
                 .iter()
                 .enumerate()
