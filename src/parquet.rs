@@ -32,7 +32,7 @@ use crate::record::{ColKind, Layout};
 pub const PRECISION: usize = 38;
 
 /// Rows a Parquet book is read in at a time.
-const READ_ROWS: usize = 65_536;
+const READ_ROWS: usize = 32_768;
 
 /// Rows per row group written.
 pub const ROW_GROUP: usize = 32_768;
@@ -194,13 +194,15 @@ impl BookReader {
             .with_slice(Some((self.next_row, READ_ROWS)))
             .finish()
             .map_err(|e| polars_error(&name, e))?;
+        self.len = frame.height();
+        // Each column is dropped once it is text, so the slice is not held
+        // twice over.
         self.texts = frame
-            .columns()
-            .iter()
+            .into_columns()
+            .into_iter()
             .map(|c| texts(c.as_materialized_series()))
             .collect::<PolarsResult<_>>()
             .map_err(|e| polars_error(&name, e))?;
-        self.len = frame.height();
         self.at = 0;
         self.next_row += self.len;
         Ok(self.len > 0)
