@@ -13,7 +13,7 @@ use crate::compute::Status;
 use crate::error::Error;
 use crate::policy::{Component, Policy};
 use crate::source::{Compression, Input, Source};
-use crate::summary::{Contribution, KeyPart, Summary};
+use crate::summary::{push_key_part, Contribution, Summary};
 
 /// Group keys made from a date column: its year and month, `YYYY-MM`.
 const MONTH_KEYS: [(&str, &str); 2] = [("due_month", "due_date"), ("end_month", "end_date")];
@@ -213,19 +213,20 @@ impl ResultsFile {
         let mut record = ByteRecord::new();
         let mut rows = 0;
         let mut breaches = Vec::new();
+        let mut key = Vec::new();
         while self.source.read(&mut record)? {
             rows += 1;
             let row = Row {
                 file: self,
                 record: &record,
             };
-            let key = self
-                .keys
-                .iter()
-                .map(|&(i, rule)| row.key(i, rule, policy, &buckets))
-                .collect::<Result<Vec<KeyPart>, Error>>()?;
+            key.clear();
+            for &(i, rule) in &self.keys {
+                let (order, text) = row.key(i, rule, policy, &buckets)?;
+                push_key_part(&mut key, order, text);
+            }
             let contribution = row.contribution(policy, &mut breaches)?;
-            summary.add_keyed(key, &contribution, breaches.iter().copied(), policy)?;
+            summary.add_keyed(&key, &contribution, breaches.iter().copied(), policy)?;
         }
         Ok((summary, rows))
     }
@@ -259,7 +260,16 @@ impl Row<'_> {
     }
 
     fn money(&self, needed: usize) -> Result<Decimal, Error> {
-        self.parse(self.file.fields[needed], "an amount")
+        self.amount(self.file.fields[needed])
+    }
+
+    /// An amount of at most 2 decimals, as arrears writes them.
+    fn amount(&self, field: usize) -> Result<Decimal, Error> {
+        let value: Decimal = self.parse(field, "an amount")?;
+        if value.scale() > 2 {
+            return Err(self.error(field, "more than 2 decimals"));
+        }
+        Ok(value)
     }
 
     fn contribution(
@@ -314,7 +324,7 @@ impl Row<'_> {
         }
         let principal = self.money(1)?;
         let outstanding = match self.file.outstanding {
-            Some(i) => self.parse(i, "an amount")?,
+            Some(i) => self.amount(i)?,
             None => Decimal::ZERO,
         };
         let mut amounts = [Decimal::ZERO; 4];
@@ -340,14 +350,18 @@ impl Row<'_> {
         })
     }
 
+    /// The order and text of a group key.
     fn key(
         &self,
         field: usize,
         rule: KeyRule,
         policy: &Policy,
         buckets: &[String],
-    ) -> Result<KeyPart, Error> {
+    ) -> Result<(usize, &str), Error> {
         let text = self.text(field)?;
+        if text.contains('\0') {
+            return Err(self.error(field, "holds a NUL byte"));
+        }
         let order = match rule {
             KeyRule::Text => 0,
             KeyRule::Bucket => buckets.iter().position(|b| b == text).ok_or_else(|| {
@@ -373,9 +387,9 @@ impl Row<'_> {
                     text.len() == 10 && m.as_bytes()[4] == b'-' && crate::parse::date(text).is_ok()
                 });
                 let month = month.ok_or_else(|| self.error(field, "not a date"))?;
-                return Ok((0, month.to_string()));
+                return Ok((0, month));
             }
         };
-        Ok((order, text.to_string()))
+        Ok((order, text))
     }
 }

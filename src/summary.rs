@@ -84,14 +84,43 @@ pub fn normalize_keys(keys: &[GroupKey]) -> Vec<GroupKey> {
     out
 }
 
-/// A summary sum beyond Decimal's range (about 7.9e28).
+/// A summary sum beyond what a 2-decimal amount holds exactly (about 7.9e26).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a summary sum exceeds the decimal range (about 7.9e28)")]
+#[error("a summary sum exceeds the range of an exact 2-decimal amount (about 7.9e26)")]
 pub struct SumOverflow;
 
-fn plus(sum: &mut Decimal, value: Decimal) -> Result<(), SumOverflow> {
-    *sum = sum.checked_add(value).ok_or(SumOverflow)?;
-    Ok(())
+/// An exact sum of money, in cents: integer additions instead of decimal
+/// ones, and never rounded (a `Decimal` sum past 28 digits would drop its
+/// cents; this one stops with `SumOverflow` instead).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Money(i128);
+
+/// The largest sum in cents: what a `Decimal` of scale 2 holds.
+const MAX_CENTS: i128 = (1 << 96) - 1;
+
+impl Money {
+    /// Adds an amount of at most 2 decimals (amounts are rounded before
+    /// they are summed; more decimals would be rounded half-even).
+    pub fn add(&mut self, value: Decimal) -> Result<(), SumOverflow> {
+        let cents = match value.scale() {
+            s @ 0..=2 => value.mantissa() * 10i128.pow(2 - s),
+            _ => value.round_dp(2).mantissa(),
+        };
+        self.merge(Money(cents))
+    }
+
+    pub fn merge(&mut self, other: Money) -> Result<(), SumOverflow> {
+        let sum = self.0.checked_add(other.0).ok_or(SumOverflow)?;
+        if sum.abs() > MAX_CENTS {
+            return Err(SumOverflow);
+        }
+        self.0 = sum;
+        Ok(())
+    }
+
+    pub fn decimal(self) -> Decimal {
+        Decimal::from_i128_with_scale(self.0, 2)
+    }
 }
 
 /// Running totals of one group.
@@ -99,21 +128,21 @@ fn plus(sum: &mut Decimal, value: Decimal) -> Result<(), SumOverflow> {
 pub struct Tally {
     pub loans: u64,
     pub overdue_loans: u64,
-    pub principal: Decimal,
-    pub outstanding: Decimal,
-    pub amounts: [Decimal; 4],
-    pub total_raw: Decimal,
-    pub total_capped: Decimal,
-    pub excess: Decimal,
+    pub principal: Money,
+    pub outstanding: Money,
+    pub amounts: [Money; 4],
+    pub total_raw: Money,
+    pub total_capped: Money,
+    pub excess: Money,
     pub breached_loans: u64,
     /// Loans breaching each cap, in policy order.
     pub breaches: Vec<u64>,
-    pub provision: Decimal,
-    pub written_off_principal: Decimal,
+    pub provision: Money,
+    pub written_off_principal: Money,
     /// days_overdue -> number of loans, for loans with days_overdue > 0.
     pub days: BTreeMap<i64, u64>,
-    pub unpaid_outstanding: Decimal,
-    pub npl_outstanding: Decimal,
+    pub unpaid_outstanding: Money,
+    pub npl_outstanding: Money,
 }
 
 /// What one loan adds to a tally: its figures from a run, or its row of a
@@ -161,14 +190,14 @@ impl Tally {
         policy: &Policy,
     ) -> Result<(), SumOverflow> {
         self.loans += 1;
-        plus(&mut self.principal, c.principal)?;
-        plus(&mut self.outstanding, c.outstanding)?;
+        self.principal.add(c.principal)?;
+        self.outstanding.add(c.outstanding)?;
         for (sum, value) in self.amounts.iter_mut().zip(c.amounts) {
-            plus(sum, value)?;
+            sum.add(value)?;
         }
-        plus(&mut self.total_raw, c.total_raw)?;
-        plus(&mut self.total_capped, c.total_capped)?;
-        plus(&mut self.excess, c.excess)?;
+        self.total_raw.add(c.total_raw)?;
+        self.total_capped.add(c.total_capped)?;
+        self.excess.add(c.excess)?;
         if self.breaches.len() < policy.caps.len() {
             self.breaches.resize(policy.caps.len(), 0);
         }
@@ -180,18 +209,18 @@ impl Tally {
         if breached {
             self.breached_loans += 1;
         }
-        plus(&mut self.provision, c.provision)?;
+        self.provision.add(c.provision)?;
         if c.written_off {
-            plus(&mut self.written_off_principal, c.principal)?;
+            self.written_off_principal.add(c.principal)?;
         }
         if c.days_overdue > 0 {
             self.overdue_loans += 1;
             *self.days.entry(c.days_overdue).or_default() += 1;
         }
         if let Some(class) = c.class {
-            plus(&mut self.unpaid_outstanding, c.outstanding)?;
+            self.unpaid_outstanding.add(c.outstanding)?;
             if NPL_CLASSES.contains(&policy.classes[class].name.as_str()) {
-                plus(&mut self.npl_outstanding, c.outstanding)?;
+                self.npl_outstanding.add(c.outstanding)?;
             }
         }
         Ok(())
@@ -200,14 +229,14 @@ impl Tally {
     pub fn merge(&mut self, other: &Tally) -> Result<(), SumOverflow> {
         self.loans += other.loans;
         self.overdue_loans += other.overdue_loans;
-        plus(&mut self.principal, other.principal)?;
-        plus(&mut self.outstanding, other.outstanding)?;
+        self.principal.merge(other.principal)?;
+        self.outstanding.merge(other.outstanding)?;
         for (sum, value) in self.amounts.iter_mut().zip(other.amounts) {
-            plus(sum, value)?;
+            sum.merge(value)?;
         }
-        plus(&mut self.total_raw, other.total_raw)?;
-        plus(&mut self.total_capped, other.total_capped)?;
-        plus(&mut self.excess, other.excess)?;
+        self.total_raw.merge(other.total_raw)?;
+        self.total_capped.merge(other.total_capped)?;
+        self.excess.merge(other.excess)?;
         self.breached_loans += other.breached_loans;
         if self.breaches.len() < other.breaches.len() {
             self.breaches.resize(other.breaches.len(), 0);
@@ -215,13 +244,14 @@ impl Tally {
         for (sum, n) in self.breaches.iter_mut().zip(&other.breaches) {
             *sum += n;
         }
-        plus(&mut self.provision, other.provision)?;
-        plus(&mut self.written_off_principal, other.written_off_principal)?;
+        self.provision.merge(other.provision)?;
+        self.written_off_principal
+            .merge(other.written_off_principal)?;
         for (&days, &n) in &other.days {
             *self.days.entry(days).or_default() += n;
         }
-        plus(&mut self.unpaid_outstanding, other.unpaid_outstanding)?;
-        plus(&mut self.npl_outstanding, other.npl_outstanding)?;
+        self.unpaid_outstanding.merge(other.unpaid_outstanding)?;
+        self.npl_outstanding.merge(other.npl_outstanding)?;
         Ok(())
     }
 
@@ -239,14 +269,43 @@ impl Tally {
     }
 }
 
-/// One part of a group key: the policy's order for buckets, statuses and
-/// classes (0 for text keys), then the text, so keys sort as SPEC.md says.
-pub type KeyPart = (usize, String);
+/// A group key, encoded so that byte order is key order: each part is its
+/// order (the policy's order for buckets, statuses and classes, 0 for text
+/// keys) as 8 big-endian bytes, then its text, then a NUL (no key text
+/// holds one: NUL bytes make an input row a reject). So keys sort as
+/// SPEC.md says, and a row's key is built in a reused buffer and looked up
+/// without allocating.
+pub fn push_key_part(key: &mut Vec<u8>, order: usize, text: &str) {
+    key.extend_from_slice(&(order as u64).to_be_bytes());
+    key.extend_from_slice(text.as_bytes());
+    key.push(0);
+}
+
+/// The texts of an encoded group key.
+fn key_texts(mut key: &[u8]) -> Vec<String> {
+    let mut texts = Vec::new();
+    while key.len() > 8 {
+        let text = &key[8..];
+        let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
+        texts.push(String::from_utf8_lossy(&text[..end]).into_owned());
+        key = &text[(end + 1).min(text.len())..];
+    }
+    texts
+}
 
 /// Tallies by group.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Summary {
-    pub groups: BTreeMap<Vec<KeyPart>, Tally>,
+    /// By encoded group key (`push_key_part`).
+    pub groups: BTreeMap<Vec<u8>, Tally>,
+    /// The key of the row being added.
+    scratch: Vec<u8>,
+}
+
+impl PartialEq for Summary {
+    fn eq(&self, other: &Summary) -> bool {
+        self.groups == other.groups
+    }
 }
 
 /// How to find each group key of a row.
@@ -284,24 +343,24 @@ impl Grouping {
         self.keys.iter().map(|k| k.name()).collect()
     }
 
-    fn key(&self, loan: &Loan, f: &Figures, policy: &Policy) -> Vec<KeyPart> {
-        self.keys
-            .iter()
-            .zip(&self.dimension_index)
-            .map(|(key, dim)| match key {
-                GroupKey::Currency => (0, loan.currency.clone()),
-                GroupKey::Product | GroupKey::AccountId | GroupKey::Region => (
-                    0,
-                    dim.map_or_else(String::new, |i| loan.dimensions[i].clone()),
-                ),
-                GroupKey::Bucket => (f.bucket, self.buckets[f.bucket].clone()),
-                GroupKey::Status => (f.status as usize, f.status.as_str().to_string()),
+    /// Writes the row's encoded group key into `key`.
+    fn key(&self, key: &mut Vec<u8>, loan: &Loan, f: &Figures, policy: &Policy) {
+        key.clear();
+        for (group_key, dim) in self.keys.iter().zip(&self.dimension_index) {
+            let (order, text) = match group_key {
+                GroupKey::Currency => (0, loan.currency.as_str()),
+                GroupKey::Product | GroupKey::AccountId | GroupKey::Region => {
+                    (0, dim.map_or("", |i| loan.dimensions[i].as_str()))
+                }
+                GroupKey::Bucket => (f.bucket, self.buckets[f.bucket].as_str()),
+                GroupKey::Status => (f.status as usize, f.status.as_str()),
                 GroupKey::Classification => match f.class {
-                    Some(c) => (c, policy.classes[c].name.clone()),
-                    None => (policy.classes.len(), String::new()),
+                    Some(c) => (c, policy.classes[c].name.as_str()),
+                    None => (policy.classes.len(), ""),
                 },
-            })
-            .collect()
+            };
+            push_key_part(key, order, text);
+        }
     }
 }
 
@@ -313,22 +372,29 @@ impl Summary {
         f: &Figures,
         policy: &Policy,
     ) -> Result<(), SumOverflow> {
-        let key = grouping.key(loan, f, policy);
-        self.groups
-            .entry(key)
-            .or_default()
-            .add(&Contribution::of(loan, f), f.breaches(), policy)
+        let mut key = std::mem::take(&mut self.scratch);
+        grouping.key(&mut key, loan, f, policy);
+        let added = self.add_keyed(&key, &Contribution::of(loan, f), f.breaches(), policy);
+        self.scratch = key;
+        added
     }
 
-    /// Adds one loan to the group `key` (currency first).
+    /// Adds one loan to the group `key` (encoded, currency first).
     pub fn add_keyed(
         &mut self,
-        key: Vec<KeyPart>,
+        key: &[u8],
         c: &Contribution,
         breaches: impl Iterator<Item = usize>,
         policy: &Policy,
     ) -> Result<(), SumOverflow> {
-        self.groups.entry(key).or_default().add(c, breaches, policy)
+        match self.groups.get_mut(key) {
+            Some(tally) => tally.add(c, breaches, policy),
+            None => self
+                .groups
+                .entry(key.to_vec())
+                .or_default()
+                .add(c, breaches, policy),
+        }
     }
 
     pub fn merge(&mut self, other: &Summary) -> Result<(), SumOverflow> {
@@ -387,13 +453,16 @@ impl Summary {
         let mut rows = Vec::new();
         let mut groups = self.groups.iter().peekable();
         while let Some((first_key, _)) = groups.peek() {
-            let currency = first_key[0].1.clone();
+            // The currency part, order and NUL included, starts every key
+            // of the currency.
+            let prefix_len = 8 + first_key[8..].iter().position(|&b| b == 0).unwrap_or(0) + 1;
+            let prefix = first_key[..prefix_len.min(first_key.len())].to_vec();
+            let currency = key_texts(&prefix).remove(0);
             let mut total = Tally::default();
-            while let Some((key, tally)) = groups.next_if(|(k, _)| k[0].1 == currency) {
+            while let Some((key, tally)) = groups.next_if(|(k, _)| k.starts_with(&prefix)) {
                 total.merge(tally)?;
                 if key_names.len() > 1 {
-                    let keys = key.iter().map(|(_, text)| text.clone()).collect();
-                    rows.push(stat_row(keys, tally, policy, false));
+                    rows.push(stat_row(key_texts(key), tally, policy, false));
                 }
             }
             let mut keys = vec![currency];
@@ -405,6 +474,7 @@ impl Summary {
 }
 
 fn stat_row(mut row: Vec<String>, t: &Tally, policy: &Policy, is_total: bool) -> Vec<String> {
+    let money = |m: Money| money(m.decimal());
     let amount = |c: Component| money(t.amounts[c as usize]);
     row.extend([
         t.loans.to_string(),
@@ -422,8 +492,11 @@ fn stat_row(mut row: Vec<String>, t: &Tally, policy: &Policy, is_total: bool) ->
     ]);
     row.extend((0..policy.caps.len()).map(|i| t.breaches.get(i).copied().unwrap_or(0).to_string()));
     let days = |d: Option<i64>| d.map_or_else(String::new, |d| d.to_string());
-    let ratio = |num: Decimal, den: Decimal| match (is_total, den.is_zero()) {
-        (true, false) => num.checked_div(den).map_or_else(String::new, ratio6),
+    let ratio = |num: Money, den: Money| match (is_total, den == Money::default()) {
+        (true, false) => num
+            .decimal()
+            .checked_div(den.decimal())
+            .map_or_else(String::new, ratio6),
         _ => String::new(),
     };
     row.extend([
@@ -535,7 +608,7 @@ mod tests {
         let mut t = Tally::default();
         for &d in days {
             t.loans += 1;
-            t.principal += Decimal::from(d);
+            t.principal.add(Decimal::from(d)).unwrap();
             if d > 0 {
                 t.overdue_loans += 1;
                 *t.days.entry(d).or_default() += 1;
@@ -619,12 +692,34 @@ mod tests {
     }
 
     #[test]
+    fn money_sums_are_exact_to_the_cent() {
+        let mut m = Money::default();
+        for text in ["0.1", "0.2", "26000", "-0.30", "12.34"] {
+            m.add(text.parse().unwrap()).unwrap();
+        }
+        assert_eq!(m.decimal().to_string(), "26012.34");
+        // 27 digits and cents: a Decimal sum would keep them only while the
+        // mantissa fits; the cents here stay exact up to MAX_CENTS.
+        let mut big = Money::default();
+        let half = Decimal::from_i128_with_scale(MAX_CENTS / 2, 2);
+        big.add(half).unwrap();
+        big.add(half).unwrap();
+        assert_eq!(
+            big.decimal(),
+            Decimal::from_i128_with_scale(MAX_CENTS - 1, 2)
+        );
+        assert_eq!(big.add(Decimal::new(2, 2)), Err(SumOverflow));
+    }
+
+    #[test]
     fn sums_beyond_decimal_range_are_an_error_not_a_panic() {
-        let big = Tally {
-            principal: Decimal::MAX,
-            ..Tally::default()
-        };
+        let mut big = Tally::default();
+        big.principal
+            .add(Decimal::from_i128_with_scale(MAX_CENTS, 2))
+            .unwrap();
         let mut t = big.clone();
         assert_eq!(t.merge(&big), Err(SumOverflow));
+        // Decimal::MAX has 0 decimals: 100 times too many cents.
+        assert_eq!(Money::default().add(Decimal::MAX), Err(SumOverflow));
     }
 }
