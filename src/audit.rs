@@ -119,10 +119,16 @@ impl Job for AuditJob<'_> {
         loan: &Loan,
         f: &Figures,
     ) -> Result<(), SumOverflow> {
+        if !stats.currencies.contains_key(loan.currency()) {
+            let findings = vec![CapFindings::default(); self.policy.caps.len()];
+            stats
+                .currencies
+                .insert(loan.currency().to_string(), (0, findings));
+        }
         let (checked, caps) = stats
             .currencies
-            .entry(loan.currency.clone())
-            .or_insert_with(|| (0, vec![CapFindings::default(); self.policy.caps.len()]));
+            .get_mut(loan.currency())
+            .expect("inserted above");
         *checked += 1;
         for (findings, check) in caps.iter_mut().zip(&f.caps).filter(|(_, c)| c.breached()) {
             let excess = check.excess();

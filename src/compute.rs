@@ -375,7 +375,7 @@ mod tests {
 
     fn loan(principal: &str, rate: ContractRate, due: &str) -> Loan {
         Loan {
-            loan_id: "L".into(),
+            text: crate::record::LoanText::new("L", [], "CNY"),
             principal: d(principal),
             due_date: date(due),
             rate,
@@ -385,8 +385,6 @@ mod tests {
             unpaid_interest: Decimal::ZERO,
             fees: Decimal::ZERO,
             outstanding: d(principal),
-            currency: "CNY".into(),
-            dimensions: vec![],
         }
     }
 

@@ -452,10 +452,10 @@ pub fn explain(
     };
 
     Explanation {
-        loan_id: loan.loan_id.clone(),
+        loan_id: loan.loan_id().to_string(),
         line,
         source: source.to_string(),
-        currency: loan.currency.clone(),
+        currency: loan.currency().to_string(),
         as_of: as_of.to_string(),
         policy: policy.name.clone(),
         principal: money(loan.principal),
@@ -614,7 +614,7 @@ impl Job for ExplainJob<'_> {
         loan: &Loan,
         f: &Figures,
     ) -> Result<(), SumOverflow> {
-        if self.ids.contains(&loan.loan_id) {
+        if self.ids.contains(loan.loan_id()) {
             let source = self.sources.get(origin.source).map_or("", String::as_str);
             found.push(explain(
                 loan,

@@ -233,7 +233,7 @@ pub fn push_result_field(
 ) -> io::Result<()> {
     let amount = |c: Component| f.amount(c);
     match column {
-        0 => push_field(out, loan.currency.as_bytes()),
+        0 => push_field(out, loan.currency().as_bytes()),
         1 => push_fixed(out, loan.principal, 2)?,
         2 => push_date(out, loan.due_date),
         3 => push_date(out, f.end_date),
@@ -287,9 +287,9 @@ fn write_daily_rate(out: &mut Vec<u8>, rate: Decimal) -> io::Result<()> {
 /// Appends `loan_id` and the dimensions, the fields every row of a loan
 /// starts with, each followed by a comma.
 pub fn push_loan_key(out: &mut Vec<u8>, loan: &Loan) {
-    push_field(out, loan.loan_id.as_bytes());
+    push_field(out, loan.loan_id().as_bytes());
     out.push(b',');
-    for value in &loan.dimensions {
+    for value in loan.dimensions() {
         push_field(out, value.as_bytes());
         out.push(b',');
     }

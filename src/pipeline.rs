@@ -547,7 +547,7 @@ fn process<J: Job>(
         .and_then(|()| parse_loan(record, layout, policy))
         .and_then(|loan| match compute(&loan, policy, config.as_of) {
             Ok(figures) => Ok((loan, figures)),
-            Err(why) => Err(Reject::new(record, &loan.loan_id, "", why.to_string())),
+            Err(why) => Err(Reject::new(record, loan.loan_id(), "", why.to_string())),
         });
         match computed {
             Ok((loan, figures)) => {

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 
 use crate::error::Error;
 use crate::parse;
-use crate::policy::{is_currency_code, Policy, CANONICAL_COLUMNS};
+use crate::policy::{Policy, CANONICAL_COLUMNS};
 
 /// Dimension columns copied to the results when the input has them.
 pub const DIMENSIONS: [Col; 3] = [Col::Product, Col::AccountId, Col::Region];
@@ -175,10 +175,52 @@ pub enum ContractRate {
     Annual(Decimal),
 }
 
+/// A loan's text fields in one allocation: the loan_id, the values of
+/// `Layout::dimensions` in order, then the currency code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoanText {
+    text: String,
+    /// Where each field ends in `text`.
+    ends: [u32; 2 + DIMENSIONS.len()],
+    dimensions: u8,
+}
+
+impl LoanText {
+    pub fn new<'a>(
+        loan_id: &str,
+        dimensions: impl IntoIterator<Item = &'a str>,
+        currency: &str,
+    ) -> LoanText {
+        let mut text = String::with_capacity(loan_id.len() + currency.len() + 32);
+        let mut ends = [0; 2 + DIMENSIONS.len()];
+        let mut count = 0;
+        text.push_str(loan_id);
+        ends[0] = text.len() as u32;
+        for value in dimensions.into_iter().take(DIMENSIONS.len()) {
+            text.push_str(value);
+            count += 1;
+            ends[count] = text.len() as u32;
+        }
+        text.push_str(currency);
+        ends[count + 1] = text.len() as u32;
+        LoanText {
+            text,
+            ends,
+            dimensions: count as u8,
+        }
+    }
+
+    fn field(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+}
+
 /// One accepted input row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loan {
-    pub loan_id: String,
+    /// loan_id, dimensions and currency: see the methods.
+    pub text: LoanText,
     pub principal: Decimal,
     pub due_date: NaiveDate,
     pub rate: ContractRate,
@@ -189,9 +231,27 @@ pub struct Loan {
     pub unpaid_interest: Decimal,
     pub fees: Decimal,
     pub outstanding: Decimal,
-    pub currency: String,
-    /// Values of `Layout::dimensions`, in order.
-    pub dimensions: Vec<String>,
+}
+
+impl Loan {
+    pub fn loan_id(&self) -> &str {
+        self.text.field(0)
+    }
+
+    /// The value of the `i`th of `Layout::dimensions`.
+    pub fn dimension(&self, i: usize) -> &str {
+        self.text.field(1 + i)
+    }
+
+    /// The values of `Layout::dimensions`, in order.
+    pub fn dimensions(&self) -> impl Iterator<Item = &str> {
+        (0..usize::from(self.text.dimensions)).map(|i| self.dimension(i))
+    }
+
+    /// The ISO 4217 code, upper-case.
+    pub fn currency(&self) -> &str {
+        self.text.field(1 + usize::from(self.text.dimensions))
+    }
 }
 
 /// A row that could not be read: it goes to the rejects file.
@@ -340,26 +400,32 @@ pub fn parse_loan(record: &ByteRecord, layout: &Layout, policy: &Policy) -> Resu
     let outstanding = row
         .optional(Col::Outstanding, parse::money)?
         .unwrap_or(principal);
-    let currency = match row.text(Col::Currency)? {
-        Some(code) => {
-            let upper = code.to_ascii_uppercase();
-            if !is_currency_code(&upper) {
-                return Err(row.reject(
-                    Col::Currency.name(),
-                    format!("{code:?} is not a 3-letter ISO 4217 code"),
-                ));
-            }
-            upper
+    let mut currency = [0u8; 3];
+    match row.text(Col::Currency)? {
+        Some(code) if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            currency.copy_from_slice(code.as_bytes());
+            currency.make_ascii_uppercase();
         }
-        None => policy.currency.clone(),
-    };
-    let dimensions = layout
-        .dimensions
-        .iter()
-        .map(|&c| row.text(c).map(|v| v.unwrap_or("").to_string()))
-        .collect::<Result<_, _>>()?;
+        Some(code) => {
+            return Err(row.reject(
+                Col::Currency.name(),
+                format!("{code:?} is not a 3-letter ISO 4217 code"),
+            ))
+        }
+        None => currency.copy_from_slice(&policy.currency.as_bytes()[..3]),
+    }
+    let mut dimensions = [""; DIMENSIONS.len()];
+    for (value, &col) in dimensions.iter_mut().zip(&layout.dimensions) {
+        *value = row.text(col)?.unwrap_or("");
+    }
+    let currency = std::str::from_utf8(&currency).unwrap_or("");
+    let text = LoanText::new(
+        loan_id,
+        dimensions[..layout.dimensions.len()].iter().copied(),
+        currency,
+    );
     Ok(Loan {
-        loan_id: loan_id.to_string(),
+        text,
         principal,
         due_date,
         rate,
@@ -369,8 +435,6 @@ pub fn parse_loan(record: &ByteRecord, layout: &Layout, policy: &Policy) -> Resu
         unpaid_interest,
         fees,
         outstanding,
-        currency,
-        dimensions,
     })
 }
 
@@ -529,7 +593,7 @@ mod tests {
         .unwrap();
         assert_eq!(loan.rate, ContractRate::Annual("0.18".parse().unwrap()));
         assert_eq!(loan.outstanding, "26000".parse().unwrap());
-        assert_eq!(loan.currency, "USD");
+        assert_eq!(loan.currency(), "USD");
         let loan = parse_loan(
             &record(&["L1", "1", "20250410", "18%", "0.05%", "", ""], 2),
             &l,
@@ -541,7 +605,7 @@ mod tests {
             ContractRate::Daily("0.0005".parse().unwrap()),
             "daily wins"
         );
-        assert_eq!(loan.currency, "CNY");
+        assert_eq!(loan.currency(), "CNY");
     }
 
     #[test]

@@ -348,9 +348,9 @@ impl Grouping {
         key.clear();
         for (group_key, dim) in self.keys.iter().zip(&self.dimension_index) {
             let (order, text) = match group_key {
-                GroupKey::Currency => (0, loan.currency.as_str()),
+                GroupKey::Currency => (0, loan.currency()),
                 GroupKey::Product | GroupKey::AccountId | GroupKey::Region => {
-                    (0, dim.map_or("", |i| loan.dimensions[i].as_str()))
+                    (0, dim.map_or("", |i| loan.dimension(i)))
                 }
                 GroupKey::Bucket => (f.bucket, self.buckets[f.bucket].as_str()),
                 GroupKey::Status => (f.status as usize, f.status.as_str()),
