@@ -410,7 +410,10 @@ fn read_batches(
         loop {
             let mut records = spent
                 .try_recv()
-                .unwrap_or_else(|_| vec![ByteRecord::new(); batch_size]);
+                .unwrap_or_else(|_| {
+                    // Sized for a typical row, so reading does not grow them field by field.
+                    (0..batch_size).map(|_| ByteRecord::with_capacity(128, 16)).collect()
+                });
             let mut len = 0;
             let mut duplicates = Vec::new();
             while len < batch_size {
