@@ -171,6 +171,37 @@ pub fn push_field(out: &mut Vec<u8>, field: &[u8]) {
     out.push(b'"');
 }
 
+/// Writes `n` / 10^places with exactly `places` decimals at the end of
+/// `digits`; returns where the text starts.
+fn fill_digits<N>(digits: &mut [u8; 48], mut n: N, places: u32) -> usize
+where
+    N: Copy + PartialEq + From<u8> + std::ops::Rem<Output = N> + std::ops::DivAssign,
+    u8: TryFrom<N>,
+{
+    let (zero, ten) = (N::from(0), N::from(10));
+    let mut at = digits.len();
+    let mut put = |byte: u8| {
+        at -= 1;
+        digits[at] = byte;
+    };
+    let digit = |n: N| b'0' + u8::try_from(n % ten).unwrap_or(0);
+    for _ in 0..places {
+        put(digit(n));
+        n /= ten;
+    }
+    if places > 0 {
+        put(b'.');
+    }
+    loop {
+        put(digit(n));
+        n /= ten;
+        if n == zero {
+            break;
+        }
+    }
+    at
+}
+
 /// Appends a decimal with exactly `places` decimals, rounded half-up, as
 /// `format!("{:.places$}")` would print it, without allocating or going
 /// through `fmt` (this runs ten times a row).
@@ -182,28 +213,16 @@ pub fn push_fixed(out: &mut Vec<u8>, value: Decimal, places: u32) -> io::Result<
     };
     let units = rounded.mantissa() * 10i128.pow(places - rounded.scale());
     let mut digits = [0u8; 48];
-    let mut at = digits.len();
-    let mut n = units.unsigned_abs();
-    let mut put = |digit: u8| {
-        at -= 1;
-        digits[at] = digit;
+    // 64-bit division is several times cheaper than 128-bit, and every
+    // amount below 1.8e17 units fits.
+    let magnitude = units.unsigned_abs();
+    let mut at = match u64::try_from(magnitude) {
+        Ok(n) => fill_digits(&mut digits, n, places),
+        Err(_) => fill_digits(&mut digits, magnitude, places),
     };
-    for _ in 0..places {
-        put(b'0' + (n % 10) as u8);
-        n /= 10;
-    }
-    if places > 0 {
-        put(b'.');
-    }
-    loop {
-        put(b'0' + (n % 10) as u8);
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
     if units < 0 {
-        put(b'-');
+        at -= 1;
+        digits[at] = b'-';
     }
     out.extend_from_slice(&digits[at..]);
     Ok(())
@@ -372,6 +391,11 @@ mod tests {
             ("7.25", 6),
             ("-1.5", 2),
             ("0.005", 2),
+            // Beyond 64 bits of units: the 128-bit path.
+            ("12345678901234567890.12", 2),
+            ("-792281625142643375935439503.35", 2),
+            ("18446744073709551615", 0),
+            ("18446744073709551616", 0),
         ] {
             let mut out = Vec::new();
             push_fixed(&mut out, d(value), places).unwrap();
