@@ -101,11 +101,11 @@ impl Job for AuditJob<'_> {
         for check in &f.caps {
             out.push(b',');
             if check.breached() {
-                push_fixed(out, check.limit, 2)?;
+                push_fixed(out, check.limit, 2);
             }
             out.push(b',');
             if check.breached() {
-                push_fixed(out, check.excess(), 2)?;
+                push_fixed(out, check.excess(), 2);
             }
         }
         out.push(b'\n');

@@ -16,10 +16,27 @@ pub fn money(value: Decimal) -> String {
 
 /// A daily rate: half-up to 10 decimals, trailing zeros removed.
 pub fn daily_rate(value: Decimal) -> String {
-    value
-        .round_dp_with_strategy(10, RoundingStrategy::MidpointAwayFromZero)
-        .normalize()
-        .to_string()
+    let mut out = Vec::new();
+    push_daily_rate(&mut out, value);
+    String::from_utf8(out).expect("digits are ASCII")
+}
+
+/// Appends a daily rate as `daily_rate` prints it.
+pub fn push_daily_rate(out: &mut Vec<u8>, value: Decimal) {
+    let start = out.len();
+    push_fixed(out, value, 10);
+    let kept = out[start..]
+        .iter()
+        .rposition(|&b| b != b'0')
+        .map_or(0, |last| match out[start + last] {
+            b'.' => last,
+            _ => last + 1,
+        });
+    out.truncate(start + kept);
+    if out[start..].is_empty() || out[start..] == *b"-" {
+        out.truncate(start);
+        out.push(b'0');
+    }
 }
 
 /// A ratio: exactly 6 decimals, half-up.
@@ -205,7 +222,7 @@ where
 /// Appends a decimal with exactly `places` decimals, rounded half-up, as
 /// `format!("{:.places$}")` would print it, without allocating or going
 /// through `fmt` (this runs ten times a row).
-pub fn push_fixed(out: &mut Vec<u8>, value: Decimal, places: u32) -> io::Result<()> {
+pub fn push_fixed(out: &mut Vec<u8>, value: Decimal, places: u32) {
     // Amounts arrive rounded already; rounding again would cost a division.
     let rounded = match value.scale() <= places {
         true => value,
@@ -225,7 +242,6 @@ pub fn push_fixed(out: &mut Vec<u8>, value: Decimal, places: u32) -> io::Result<
         digits[at] = b'-';
     }
     out.extend_from_slice(&digits[at..]);
-    Ok(())
 }
 
 /// Appends an ISO date, `YYYY-MM-DD` (years 1900-2199 here, so always
@@ -253,20 +269,20 @@ pub fn push_result_field(
     let amount = |c: Component| f.amount(c);
     match column {
         0 => push_field(out, loan.currency().as_bytes()),
-        1 => push_fixed(out, loan.principal, 2)?,
+        1 => push_fixed(out, loan.principal, 2),
         2 => push_date(out, loan.due_date),
         3 => push_date(out, f.end_date),
         4 => write!(out, "{}", f.days_overdue)?,
         5 => write!(out, "{}", f.chargeable_days)?,
-        6 => write_daily_rate(out, f.daily_rate)?,
-        7 => write_daily_rate(out, f.penalty_daily_rate)?,
-        8 => push_fixed(out, amount(Component::Interest), 2)?,
-        9 => push_fixed(out, amount(Component::Penalty), 2)?,
-        10 => push_fixed(out, amount(Component::Compound), 2)?,
-        11 => push_fixed(out, amount(Component::Fees), 2)?,
-        12 => push_fixed(out, f.total_raw, 2)?,
-        13 => push_fixed(out, f.total_capped, 2)?,
-        14 => push_fixed(out, f.excess, 2)?,
+        6 => push_daily_rate(out, f.daily_rate),
+        7 => push_daily_rate(out, f.penalty_daily_rate),
+        8 => push_fixed(out, amount(Component::Interest), 2),
+        9 => push_fixed(out, amount(Component::Penalty), 2),
+        10 => push_fixed(out, amount(Component::Compound), 2),
+        11 => push_fixed(out, amount(Component::Fees), 2),
+        12 => push_fixed(out, f.total_raw, 2),
+        13 => push_fixed(out, f.total_capped, 2),
+        14 => push_fixed(out, f.excess, 2),
         15 => {
             // Cap names are letters, digits, '-', '_' and '.': never quoted.
             for (n, i) in f.breaches().enumerate() {
@@ -283,7 +299,7 @@ pub fn push_result_field(
         }
         17 => {
             if let Some(rate) = f.annualized_rate {
-                push_fixed(out, rate, 6)?;
+                push_fixed(out, rate, 6);
             }
         }
         18 => out.extend_from_slice(f.status.as_str().as_bytes()),
@@ -293,14 +309,9 @@ pub fn push_result_field(
                 push_field(out, policy.classes[c].name.as_bytes());
             }
         }
-        _ => push_fixed(out, f.provision, 2)?,
+        _ => push_fixed(out, f.provision, 2),
     }
     Ok(())
-}
-
-fn write_daily_rate(out: &mut Vec<u8>, rate: Decimal) -> io::Result<()> {
-    let rounded = rate.round_dp_with_strategy(10, RoundingStrategy::MidpointAwayFromZero);
-    write!(out, "{}", rounded.normalize())
 }
 
 /// Appends `loan_id` and the dimensions, the fields every row of a loan
@@ -331,7 +342,7 @@ pub fn write_result(
         push_result_field(out, column, loan, f, policy, buckets)?;
         if outstanding && column == 1 {
             out.push(b',');
-            push_fixed(out, loan.outstanding, 2)?;
+            push_fixed(out, loan.outstanding, 2);
         }
     }
     out.push(b'\n');
@@ -398,7 +409,7 @@ mod tests {
             ("18446744073709551616", 0),
         ] {
             let mut out = Vec::new();
-            push_fixed(&mut out, d(value), places).unwrap();
+            push_fixed(&mut out, d(value), places);
             let want =
                 d(value).round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
             assert_eq!(
@@ -432,6 +443,10 @@ mod tests {
         );
         assert_eq!(daily_rate(d("0.00000000004999")), "0");
         assert_eq!(daily_rate(d("1.5")), "1.5");
+        assert_eq!(daily_rate(d("0")), "0");
+        assert_eq!(daily_rate(d("10")), "10");
+        assert_eq!(daily_rate(d("100.0000000000")), "100");
+        assert_eq!(daily_rate(d("0.00000000004")), "0");
         assert_eq!(ratio6(d("0.5475")), "0.547500");
         assert_eq!(ratio6(d("0.0000005")), "0.000001");
     }

@@ -408,12 +408,12 @@ fn read_batches(
     let mut offset = 0;
     for (index, mut source) in sources.into_iter().enumerate() {
         loop {
-            let mut records = spent
-                .try_recv()
-                .unwrap_or_else(|_| {
-                    // Sized for a typical row, so reading does not grow them field by field.
-                    (0..batch_size).map(|_| ByteRecord::with_capacity(128, 16)).collect()
-                });
+            let mut records = spent.try_recv().unwrap_or_else(|_| {
+                // Sized for a typical row, so reading does not grow them field by field.
+                (0..batch_size)
+                    .map(|_| ByteRecord::with_capacity(128, 16))
+                    .collect()
+            });
             let mut len = 0;
             let mut duplicates = Vec::new();
             while len < batch_size {
