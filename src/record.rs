@@ -482,7 +482,8 @@ impl<'a> Row<'a> {
         if text.contains('\0') {
             return Err(self.reject(&self.column_name(col), format!("{text:?} holds a NUL byte")));
         }
-        if text.contains('\u{FFFD}') {
+        // U+FFFD is not ASCII: most fields need no search for it.
+        if !text.is_ascii() && text.contains('\u{FFFD}') {
             return Err(self.reject(
                 &self.column_name(col),
                 format!("{text:?} holds U+FFFD: bytes that did not decode in the input's encoding"),
