@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Whole-binary benchmark: generates 1M- and 5M-row books, then times the
-# floor (a plain csv crate read), `arrears run` writing CSV, and, when the
+# floor (a plain csv crate read), `arrears run` writing CSV (2 threads and
+# 1), writing Parquet, and reading the book as Parquet, and, when the
 # python packages duckdb and polars are installed, the same computation as a
 # DuckDB query and a Polars query (bench/peers/), checked first to give
 # arrears' amounts on the sample book. Prints one table: wall seconds, peak
@@ -43,6 +44,15 @@ for rows in 1000000 5000000; do
     read -r _ floor_s floor_kb < <(measure floor "$floor" "$book")
     results=()
     results+=("$(measure arrears "$arrears" run "$book" --as-of $as_of -o "$work/results.csv" --summary "$work/summary.csv" -q)")
+    results+=("$(measure arrears-1t "$arrears" run "$book" --as-of $as_of -o "$work/results.csv" --summary "$work/summary.csv" -q --threads 1)")
+    # Results and summary written as Parquet.
+    results+=("$(measure pq-out "$arrears" run "$book" --as-of $as_of -o "$work/results.parquet" --summary "$work/summary.parquet" -q)")
+    # The same book read as Parquet (all columns text, written by polars).
+    if [[ " ${peers[*]} " == *" polars "* ]]; then
+        [ -f "$book.parquet" ] || python3 -c 'import sys, polars as pl; pl.read_csv(sys.argv[1], infer_schema=False).write_parquet(sys.argv[2])' "$book" "$book.parquet"
+        results+=("$(measure pq-in "$arrears" run "$book.parquet" --as-of $as_of -o "$work/results-pq.csv" --summary "$work/summary-pq.csv" -q)")
+        cmp -s "$work/results-pq.csv" "$work/results.csv" || { echo "Parquet input gave other results" >&2; exit 1; }
+    fi
     for peer in "${peers[@]}"; do
         results+=("$(measure "$peer" python3 bench/peers/${peer}_arrears.py "$book" $as_of "$work/$peer.csv" "$work/$peer-summary.csv")")
     done

@@ -38,6 +38,9 @@ pub enum Error {
     },
     #[error("{path}: {message}")]
     Header { path: String, message: String },
+    /// A Parquet file that could not be read or written.
+    #[error("{path}: Parquet: {message}")]
+    Parquet { path: String, message: String },
     #[error(transparent)]
     Overflow(#[from] crate::summary::SumOverflow),
 }

@@ -6,8 +6,10 @@
 //!
 //! Out: the CSV text the jobs format is turned into typed columns (`Kind`):
 //! exact decimals, date32 dates, int64 counts, strings; an empty field is
-//! null. Frames are built by the workers and written in row groups with
-//! statistics and zstd, so memory stays flat on a book of any size.
+//! null. The workers turn each chunk into compact `Columns`; the writer
+//! gathers them into row groups of exactly `ROW_GROUP` rows, written with
+//! statistics and zstd, so memory stays flat on a book of any size and the
+//! file's bytes never depend on the thread count.
 
 use std::fs::File;
 use std::io::Write;
@@ -40,7 +42,7 @@ pub const ROW_GROUP: usize = 32_768;
 const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
 
 fn polars_error(name: impl std::fmt::Display, e: PolarsError) -> Error {
-    Error::Header {
+    Error::Parquet {
         path: name.to_string(),
         message: e.to_string(),
     }
@@ -665,7 +667,7 @@ pub fn write_table(
     for row in rows {
         table
             .push(row.iter().map(|f| f.as_bytes()))
-            .map_err(|message| Error::Header {
+            .map_err(|message| Error::Parquet {
                 path: name.clone(),
                 message,
             })?;

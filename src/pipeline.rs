@@ -577,7 +577,7 @@ fn process<J: Job>(
         #[cfg(feature = "parquet")]
         Format::Parquet if config.output.is_some() => {
             let mut frame = crate::parquet::Columns::new(columns);
-            frame.push_csv(&rows).map_err(|message| Error::Header {
+            frame.push_csv(&rows).map_err(|message| Error::Parquet {
                 path: "output".into(),
                 message,
             })?;
