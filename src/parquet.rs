@@ -126,7 +126,7 @@ impl BookReader {
             let dtype = &self.dtypes[index];
             if !accepts(col.kind(), dtype) {
                 let wanted = match col.kind() {
-                    ColKind::Text => "text or integers",
+                    ColKind::Text => "text, categories or integers",
                     ColKind::Number => "text, decimals, integers or floats",
                     ColKind::Date => "dates, naive timestamps or text",
                 };
@@ -211,9 +211,17 @@ impl BookReader {
     }
 }
 
+/// A categorical or enum column (pandas' `category`): read as its text.
+fn categorical(dtype: &DataType) -> bool {
+    !dtype.is_nested() && (dtype.contains_categoricals() || dtype.contains_enums())
+}
+
 /// Whether a column of type `dtype` can hold an input column of `kind`.
 fn accepts(kind: ColKind, dtype: &DataType) -> bool {
     use DataType::*;
+    if categorical(dtype) {
+        return true;
+    }
     let integer = dtype.is_integer();
     match kind {
         ColKind::Text => integer || matches!(dtype, String | Null),
@@ -283,6 +291,7 @@ fn texts(series: &Series) -> PolarsResult<TextColumn> {
             })
         }
         DataType::Null => (0..series.len()).for_each(|_| out.end()),
+        dtype if categorical(dtype) => return texts(&series.cast(&DataType::String)?),
         dtype if dtype.is_integer() => {
             let wide = series.cast(&DataType::Int64)?;
             each!(wide.i64()?, |b: &mut Vec<u8>, v: i64| {

@@ -135,6 +135,35 @@ fn parquet_bytes_do_not_depend_on_threads_or_batches() {
 
 #[cfg(feature = "parquet")]
 #[test]
+fn broken_parquet_books_fail_cleanly() {
+    let dir = scratch("broken_parquet");
+    let good = std::fs::read(testdata().join("parquet/loanbook_typed.parquet")).unwrap();
+    let mut flipped = good.clone();
+    flipped[2000..2016].fill(0xff);
+    for (name, bytes) in [
+        ("cut.parquet", &good[..good.len() / 2]),
+        ("text.parquet", &b"loan_id,principal\n"[..]),
+        ("empty.parquet", &b""[..]),
+        ("flipped.parquet", &flipped[..]),
+    ] {
+        std::fs::write(dir.join(name), bytes).unwrap();
+        let run = run_in(
+            &dir,
+            &["run", name, "--as-of", AS_OF, "-o", "out.csv", "-q"],
+        );
+        run.expect_code(1);
+        assert!(
+            run.stderr().contains(&format!("{name}: Parquet: ")),
+            "{}",
+            run.dump()
+        );
+        assert!(!dir.join("out.csv").exists(), "{}", run.dump());
+        assert!(!dir.join("out.rejects.csv").exists(), "{}", run.dump());
+    }
+}
+
+#[cfg(feature = "parquet")]
+#[test]
 fn format_flag_overrides_the_extension() {
     let dir = scratch("format_flag");
     run_book(&dir, &sample(), "out", "dat", &["--format", "parquet"]);
@@ -161,28 +190,31 @@ fn parquet_books_give_the_same_bytes_as_csv() {
     ] {
         assert_same_file(&dir.join(a), &dir.join(b), "");
     }
-    // The same book as Parquet results re-read as a book... of text: every
-    // column a string, written by arrears' own reader of the CSV.
-    let text = dir.join("text.parquet");
-    std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import sys, polars as pl; pl.read_csv(sys.argv[1], infer_schema=False).write_parquet(sys.argv[2], row_group_size=700)",
-        ])
+    // The same book with every column text (small row groups), and with the
+    // dimensions as categories (what pandas writes for `category`).
+    let script = "import sys, polars as pl\n\
+        book = pl.read_csv(sys.argv[1], infer_schema=False)\n\
+        book.write_parquet(sys.argv[2] + '/text.parquet', row_group_size=700)\n\
+        cats = pl.col('product', 'region', 'currency').cast(pl.Categorical)\n\
+        book.with_columns(cats).write_parquet(sys.argv[2] + '/categories.parquet')\n";
+    let written = std::process::Command::new("python3")
+        .args(["-c", script])
         .arg(sample())
-        .arg(&text)
+        .arg(&dir)
         .status()
-        .unwrap()
-        .success()
-        .then_some(())
-        .expect("polars writes the text book");
+        .unwrap();
+    assert!(written.success(), "polars writes the books");
     run_book(
         &dir,
-        &text,
-        "text",
+        &dir.join("categories.parquet"),
+        "categories",
         "csv",
-        &["--threads", "1", "--batch-size", "100"],
+        &[],
     );
+    assert_same_file(&dir.join("categories.csv"), &dir.join("csv.csv"), "");
+    let text = dir.join("text.parquet");
+    let single = ["--threads", "1", "--batch-size", "100"];
+    run_book(&dir, &text, "text", "csv", &single);
     assert_same_file(&dir.join("text.csv"), &dir.join("csv.csv"), "");
     assert_same_file(
         &dir.join("text.summary.csv"),
@@ -298,40 +330,23 @@ fn summarize_reproduces_the_run_summary() {
                 &["--with-outstanding", "--group-by", group_by],
             );
         }
-        let run = run_in(
-            &dir,
-            &[
+        for out in ["again.csv", "again.parquet"] {
+            let args = [
                 "summarize",
                 "a.csv",
                 "b.parquet",
                 "--group-by",
                 group_by,
                 "-o",
-                "again.csv",
-            ],
-        );
-        run.expect_code(0);
-        assert!(!run.stderr().contains("warning"), "{}", run.dump());
+                out,
+            ];
+            let run = run_in(&dir, &args);
+            run.expect_code(0);
+            assert!(!run.stderr().contains("warning"), "{}", run.dump());
+        }
         assert_same_file(&dir.join("again.csv"), &dir.join("whole.csv"), group_by);
-        // As Parquet too.
-        run_in(
-            &dir,
-            &[
-                "summarize",
-                "a.csv",
-                "b.parquet",
-                "--group-by",
-                group_by,
-                "-o",
-                "again.parquet",
-                "-q",
-            ],
-        )
-        .expect_code(0);
-        assert_eq!(
-            &std::fs::read(dir.join("again.parquet")).unwrap()[..4],
-            b"PAR1"
-        );
+        let head = std::fs::read(dir.join("again.parquet")).unwrap();
+        assert_eq!(&head[..4], b"PAR1");
     }
 }
 
