@@ -488,3 +488,46 @@ fn audit_writes_parquet_too() {
         .unwrap();
     assert!(ok.success());
 }
+
+/// A Parquet output is committed like a CSV one: a run killed at any point
+/// leaves either no file or the whole, identical file.
+#[cfg(feature = "parquet")]
+#[test]
+fn killed_parquet_runs_leave_no_partial_file() {
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+    let dir = scratch("parquet_kill");
+    let book = dir.join("book.csv").display().to_string();
+    run_in(
+        &dir,
+        &["generate", "--rows", "300000", "--seed", "5", "-o", &book],
+    )
+    .expect_code(0);
+    let args = ["run", &book, "--as-of", AS_OF, "-o", "r.parquet", "-q"];
+    run_in(&dir, &args).expect_code(0);
+    let whole = std::fs::read(dir.join("r.parquet")).unwrap();
+    for delay in [50, 200, 350, 500, 700] {
+        std::fs::remove_file(dir.join("r.parquet")).unwrap();
+        let mut child = Command::new(util::bin())
+            .args(args)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        if let Ok(bytes) = std::fs::read(dir.join("r.parquet")) {
+            assert!(bytes == whole, "killed after {delay} ms: a different file");
+        }
+        // Leave the next round a clean slate: a killed run's temporary file.
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".tmp") {
+                std::fs::remove_file(dir.join(name)).unwrap();
+            }
+        }
+        run_in(&dir, &args).expect_code(0);
+    }
+}
