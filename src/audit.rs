@@ -6,10 +6,9 @@
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
-use std::io;
 
 use crate::compute::Figures;
-use crate::output::{money, push_fixed, push_loan_key, push_result_field, ratio6, RESULT_COLUMNS};
+use crate::output::{money, push_loan_key, push_result_field, ratio6, RowSink, RESULT_COLUMNS};
 use crate::pipeline::{Job, Origin};
 use crate::policy::Policy;
 use crate::record::{Layout, Loan};
@@ -87,29 +86,25 @@ impl Job for AuditJob<'_> {
         self.header.clone()
     }
 
-    fn write(&self, out: &mut Vec<u8>, loan: &Loan, f: &Figures) -> io::Result<u64> {
+    fn write(&self, out: &mut impl RowSink, loan: &Loan, f: &Figures) -> u64 {
         if !f.breached() {
-            return Ok(0);
+            return 0;
         }
         push_loan_key(out, loan);
-        for (n, &column) in self.picks.iter().enumerate() {
-            if n > 0 {
-                out.push(b',');
-            }
-            push_result_field(out, column, loan, f, self.policy, &self.buckets)?;
+        for &column in &self.picks {
+            push_result_field(out, column, loan, f, self.policy, &self.buckets);
         }
         for check in &f.caps {
-            out.push(b',');
             if check.breached() {
-                push_fixed(out, check.limit, 2);
-            }
-            out.push(b',');
-            if check.breached() {
-                push_fixed(out, check.excess(), 2);
+                out.fixed(check.limit, 2);
+                out.fixed(check.excess(), 2);
+            } else {
+                out.empty();
+                out.empty();
             }
         }
-        out.push(b'\n');
-        Ok(1)
+        out.end();
+        1
     }
 
     fn fold(

@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::compute::{exact_limit, DayRate, Figures, Status};
-use crate::output::{daily_rate, money, ratio6};
+use crate::output::{daily_rate, money, ratio6, RowSink};
 use crate::pipeline::{Job, Origin};
 use crate::policy::{Component, GraceMode, Limit, Policy, Roll};
 use crate::record::{ContractRate, Loan};
@@ -603,8 +603,8 @@ impl Job for ExplainJob<'_> {
         Vec::new()
     }
 
-    fn write(&self, _: &mut Vec<u8>, _: &Loan, _: &Figures) -> std::io::Result<u64> {
-        Ok(0)
+    fn write(&self, _: &mut impl RowSink, _: &Loan, _: &Figures) -> u64 {
+        0
     }
 
     fn fold(

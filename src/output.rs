@@ -1,6 +1,6 @@
 //! Output formats: the results and rejects CSV rows and how numbers print.
 
-use std::io::{self, Write};
+use std::io::Write;
 
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -257,96 +257,170 @@ fn push_date(out: &mut Vec<u8>, date: NaiveDate) {
     out.extend_from_slice(&two(d));
 }
 
-/// Appends the field `RESULT_COLUMNS[column]` of one loan.
+/// Where a job writes the fields of its output rows, in column order: CSV
+/// text (`CsvRows`), or typed columns for Parquet (`parquet::Columns`).
+/// Each method writes one field; `end` closes the row.
+pub trait RowSink {
+    fn text(&mut self, value: &str);
+    /// Text parts joined by `separator` (the breached caps).
+    fn joined<'a>(&mut self, parts: impl Iterator<Item = &'a str>, separator: u8);
+    /// Exactly `places` decimals, half-up: money (2) or a ratio (6).
+    fn fixed(&mut self, value: Decimal, places: u32);
+    /// Half-up to 10 decimals, trailing zeros removed in text.
+    fn daily_rate(&mut self, value: Decimal);
+    fn date(&mut self, value: NaiveDate);
+    fn count(&mut self, value: i64);
+    /// An empty field (null in Parquet).
+    fn empty(&mut self);
+    fn end(&mut self);
+}
+
+/// CSV rows, LF-terminated, quoted as the `csv` crate quotes.
+#[derive(Debug, Default)]
+pub struct CsvRows {
+    pub bytes: Vec<u8>,
+    /// Fields written in the current row.
+    fields: usize,
+}
+
+impl CsvRows {
+    pub fn with_capacity(bytes: usize) -> CsvRows {
+        CsvRows {
+            bytes: Vec::with_capacity(bytes),
+            fields: 0,
+        }
+    }
+
+    fn next(&mut self) -> &mut Vec<u8> {
+        if self.fields > 0 {
+            self.bytes.push(b',');
+        }
+        self.fields += 1;
+        &mut self.bytes
+    }
+}
+
+impl RowSink for CsvRows {
+    fn text(&mut self, value: &str) {
+        push_field(self.next(), value.as_bytes());
+    }
+
+    fn joined<'a>(&mut self, parts: impl Iterator<Item = &'a str>, separator: u8) {
+        let out = self.next();
+        let start = out.len();
+        for (n, part) in parts.enumerate() {
+            if n > 0 {
+                out.push(separator);
+            }
+            out.extend_from_slice(part.as_bytes());
+        }
+        // Quoted, like any field, if the parts need it.
+        if out[start..]
+            .iter()
+            .any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+        {
+            let field = out.split_off(start);
+            push_field(out, &field);
+        }
+    }
+
+    fn fixed(&mut self, value: Decimal, places: u32) {
+        push_fixed(self.next(), value, places);
+    }
+
+    fn daily_rate(&mut self, value: Decimal) {
+        push_daily_rate(self.next(), value);
+    }
+
+    fn date(&mut self, value: NaiveDate) {
+        push_date(self.next(), value);
+    }
+
+    fn count(&mut self, value: i64) {
+        let _ = write!(self.next(), "{value}");
+    }
+
+    fn empty(&mut self) {
+        self.next();
+    }
+
+    fn end(&mut self) {
+        self.bytes.push(b'\n');
+        self.fields = 0;
+    }
+}
+
+/// Writes the field `RESULT_COLUMNS[column]` of one loan.
 pub fn push_result_field(
-    out: &mut Vec<u8>,
+    out: &mut impl RowSink,
     column: usize,
     loan: &Loan,
     f: &Figures,
     policy: &Policy,
     buckets: &[String],
-) -> io::Result<()> {
+) {
     let amount = |c: Component| f.amount(c);
     match column {
-        0 => push_field(out, loan.currency().as_bytes()),
-        1 => push_fixed(out, loan.principal, 2),
-        2 => push_date(out, loan.due_date),
-        3 => push_date(out, f.end_date),
-        4 => write!(out, "{}", f.days_overdue)?,
-        5 => write!(out, "{}", f.chargeable_days)?,
-        6 => push_daily_rate(out, f.daily_rate),
-        7 => push_daily_rate(out, f.penalty_daily_rate),
-        8 => push_fixed(out, amount(Component::Interest), 2),
-        9 => push_fixed(out, amount(Component::Penalty), 2),
-        10 => push_fixed(out, amount(Component::Compound), 2),
-        11 => push_fixed(out, amount(Component::Fees), 2),
-        12 => push_fixed(out, f.total_raw, 2),
-        13 => push_fixed(out, f.total_capped, 2),
-        14 => push_fixed(out, f.excess, 2),
-        15 => {
-            // Cap names are letters, digits, '-', '_' and '.': never quoted.
-            for (n, i) in f.breaches().enumerate() {
-                if n > 0 {
-                    out.push(b';');
-                }
-                out.extend_from_slice(policy.caps[i].name.as_bytes());
-            }
-        }
-        16 => {
-            if let Some(i) = f.binding_cap {
-                out.extend_from_slice(policy.caps[i].name.as_bytes());
-            }
-        }
-        17 => {
-            if let Some(rate) = f.annualized_rate {
-                push_fixed(out, rate, 6);
-            }
-        }
-        18 => out.extend_from_slice(f.status.as_str().as_bytes()),
-        19 => push_field(out, buckets[f.bucket].as_bytes()),
-        20 => {
-            if let Some(c) = f.class {
-                push_field(out, policy.classes[c].name.as_bytes());
-            }
-        }
-        _ => push_fixed(out, f.provision, 2),
+        0 => out.text(loan.currency()),
+        1 => out.fixed(loan.principal, 2),
+        2 => out.date(loan.due_date),
+        3 => out.date(f.end_date),
+        4 => out.count(f.days_overdue),
+        5 => out.count(f.chargeable_days),
+        6 => out.daily_rate(f.daily_rate),
+        7 => out.daily_rate(f.penalty_daily_rate),
+        8 => out.fixed(amount(Component::Interest), 2),
+        9 => out.fixed(amount(Component::Penalty), 2),
+        10 => out.fixed(amount(Component::Compound), 2),
+        11 => out.fixed(amount(Component::Fees), 2),
+        12 => out.fixed(f.total_raw, 2),
+        13 => out.fixed(f.total_capped, 2),
+        14 => out.fixed(f.excess, 2),
+        15 => out.joined(f.breaches().map(|i| policy.caps[i].name.as_str()), b';'),
+        16 => match f.binding_cap {
+            Some(i) => out.text(&policy.caps[i].name),
+            None => out.empty(),
+        },
+        17 => match f.annualized_rate {
+            Some(rate) => out.fixed(rate, 6),
+            None => out.empty(),
+        },
+        18 => out.text(f.status.as_str()),
+        19 => out.text(&buckets[f.bucket]),
+        20 => match f.class {
+            Some(c) => out.text(&policy.classes[c].name),
+            None => out.empty(),
+        },
+        _ => out.fixed(f.provision, 2),
     }
-    Ok(())
 }
 
-/// Appends `loan_id` and the dimensions, the fields every row of a loan
-/// starts with, each followed by a comma.
-pub fn push_loan_key(out: &mut Vec<u8>, loan: &Loan) {
-    push_field(out, loan.loan_id().as_bytes());
-    out.push(b',');
+/// Writes `loan_id` and the dimensions, the fields every row of a loan
+/// starts with.
+pub fn push_loan_key(out: &mut impl RowSink, loan: &Loan) {
+    out.text(loan.loan_id());
     for value in loan.dimensions() {
-        push_field(out, value.as_bytes());
-        out.push(b',');
+        out.text(value);
     }
 }
 
-/// Appends one results row, LF-terminated, laid out as `results_header`.
+/// Writes one results row, laid out as `results_header`.
 pub fn write_result(
-    out: &mut Vec<u8>,
+    out: &mut impl RowSink,
     loan: &Loan,
     f: &Figures,
     policy: &Policy,
     buckets: &[String],
     outstanding: bool,
-) -> io::Result<()> {
+) {
     push_loan_key(out, loan);
     for column in 0..RESULT_COLUMNS.len() {
-        if column > 0 {
-            out.push(b',');
-        }
-        push_result_field(out, column, loan, f, policy, buckets)?;
+        push_result_field(out, column, loan, f, policy, buckets);
         if outstanding && column == 1 {
-            out.push(b',');
-            push_fixed(out, loan.outstanding, 2);
+            out.fixed(loan.outstanding, 2);
         }
     }
-    out.push(b'\n');
-    Ok(())
+    out.end();
 }
 
 pub fn write_reject<W: Write>(out: &mut csv::Writer<W>, r: &Reject) -> csv::Result<()> {

@@ -4,12 +4,12 @@
 //! text a CSV book would hold, so the rows go through the same validation,
 //! rejects and arithmetic as CSV and give byte-identical results.
 //!
-//! Out: the CSV text the jobs format is turned into typed columns (`Kind`):
-//! exact decimals, date32 dates, int64 counts, strings; an empty field is
-//! null. The workers turn each chunk into compact `Columns`; the writer
-//! gathers them into row groups of exactly `ROW_GROUP` rows, written with
-//! statistics and zstd, so memory stays flat on a book of any size and the
-//! file's bytes never depend on the thread count.
+//! Out: jobs write their rows through `RowSink` straight into typed
+//! `Columns` (exact decimals, date32 dates, int64 counts, strings; an empty
+//! field is null), the same values the CSV writer prints. The writer
+//! gathers the workers' chunks into row groups of exactly `ROW_GROUP` rows,
+//! written with statistics and zstd, so memory stays flat on a book of any
+//! size and the file's bytes never depend on the thread count.
 
 use std::fs::File;
 use std::io::Write;
@@ -23,10 +23,11 @@ use polars::io::parquet::write::{
 };
 use polars::io::SerReader;
 use polars::prelude::*;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::atomic::AtomicFile;
 use crate::error::Error;
-use crate::output::Kind;
+use crate::output::{Kind, RowSink};
 use crate::record::{ColKind, Layout};
 
 /// Precision of every decimal column: money can reach 2^96 units (29
@@ -353,9 +354,10 @@ pub fn schema(columns: &[(String, Kind)]) -> Schema {
 /// One column's values, compact and appendable.
 enum Values {
     /// The fields' bytes back to back (valid UTF-8); an empty field is null.
+    /// Offsets are 32-bit: a row group's text is far below 4 GiB.
     Text {
         bytes: Vec<u8>,
-        ends: Vec<usize>,
+        ends: Vec<u32>,
     },
     Decimal {
         units: Vec<i128>,
@@ -404,7 +406,7 @@ impl Values {
         match self {
             Values::Text { bytes, ends } => {
                 bytes.extend_from_slice(text.as_bytes());
-                ends.push(bytes.len());
+                ends.push(bytes.len() as u32);
             }
             Values::Decimal { units, valid, .. } if text.is_empty() => put(units, valid, None),
             Values::Decimal {
@@ -434,11 +436,10 @@ impl Values {
         match (self, other) {
             (Values::Text { bytes, ends }, Values::Text { bytes: b, ends: e }) => {
                 let start = if from == 0 { 0 } else { e[from - 1] };
-                let base = bytes.len() - start;
-                bytes.extend_from_slice(
-                    &b[start..e.get(to.wrapping_sub(1)).copied().unwrap_or(start)],
-                );
-                ends.extend(e[from..to].iter().map(|end| end + base));
+                let end = if to == 0 { 0 } else { e[to - 1] };
+                let here = bytes.len() as u32;
+                bytes.extend_from_slice(&b[start as usize..end as usize]);
+                ends.extend(e[from..to].iter().map(|&e| e - start + here));
             }
             (
                 Values::Decimal { units, valid, .. },
@@ -477,6 +478,7 @@ impl Values {
                 let mut b = StringChunkedBuilder::new(name, ends.len());
                 let mut start = 0;
                 for end in ends {
+                    let end = end as usize;
                     match std::str::from_utf8(&bytes[start..end]) {
                         Ok("") | Err(_) => b.append_null(),
                         Ok(text) => b.append_value(text),
@@ -510,6 +512,8 @@ pub struct Columns {
     names: Vec<String>,
     values: Vec<Values>,
     rows: usize,
+    /// The next field of the row being written (`RowSink`).
+    at: usize,
 }
 
 impl Columns {
@@ -518,6 +522,7 @@ impl Columns {
             names: columns.iter().map(|(n, _)| n.clone()).collect(),
             values: columns.iter().map(|(_, kind)| Values::new(*kind)).collect(),
             rows: 0,
+            at: 0,
         }
     }
 
@@ -544,21 +549,6 @@ impl Columns {
             return Err(format!("row has {count} fields, not {}", self.names.len()));
         }
         self.rows += 1;
-        Ok(())
-    }
-
-    /// Adds every row of a CSV text (no header).
-    pub fn push_csv(&mut self, text: &[u8]) -> Result<(), String> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_reader(text);
-        let mut record = ByteRecord::new();
-        while reader
-            .read_byte_record(&mut record)
-            .map_err(|e| e.to_string())?
-        {
-            self.push(record.iter())?;
-        }
         Ok(())
     }
 
@@ -601,6 +591,88 @@ fn decimal_units(text: &str, scale: u32) -> Option<i128> {
     }
     units = units.checked_mul(10i128.checked_pow(scale - frac.len() as u32)?)?;
     Some(if negative { -units } else { units })
+}
+
+/// `value` as units of `scale` decimals, rounded half-up when it has more,
+/// as the CSV writer rounds.
+fn units(value: Decimal, scale: u32) -> i128 {
+    let value = match value.scale() > scale {
+        true => value.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero),
+        false => value,
+    };
+    value.mantissa() * 10i128.pow(scale - value.scale())
+}
+
+/// Jobs write their rows straight into typed columns: the same values the
+/// CSV writer prints, without going through text.
+impl RowSink for Columns {
+    fn text(&mut self, value: &str) {
+        self.joined(std::iter::once(value), b';');
+    }
+
+    fn joined<'a>(&mut self, parts: impl Iterator<Item = &'a str>, separator: u8) {
+        let Some(Values::Text { bytes, ends }) = self.values.get_mut(self.at) else {
+            unreachable!("text into a text column");
+        };
+        for (n, part) in parts.enumerate() {
+            if n > 0 {
+                bytes.push(separator);
+            }
+            bytes.extend_from_slice(part.as_bytes());
+        }
+        ends.push(bytes.len() as u32);
+        self.at += 1;
+    }
+
+    fn fixed(&mut self, value: Decimal, _places: u32) {
+        let Some(Values::Decimal {
+            units: column,
+            valid,
+            scale,
+        }) = self.values.get_mut(self.at)
+        else {
+            unreachable!("an amount into a decimal column");
+        };
+        column.push(units(value, *scale));
+        valid.push(true);
+        self.at += 1;
+    }
+
+    fn daily_rate(&mut self, value: Decimal) {
+        self.fixed(value, 10);
+    }
+
+    fn date(&mut self, value: NaiveDate) {
+        let Some(Values::Date { days, valid }) = self.values.get_mut(self.at) else {
+            unreachable!("a date into a date column");
+        };
+        days.push((value - EPOCH).num_days() as i32);
+        valid.push(true);
+        self.at += 1;
+    }
+
+    fn count(&mut self, value: i64) {
+        let Some(Values::Count { values, valid }) = self.values.get_mut(self.at) else {
+            unreachable!("a count into a count column");
+        };
+        values.push(value);
+        valid.push(true);
+        self.at += 1;
+    }
+
+    fn empty(&mut self) {
+        let at = self.at;
+        self.values[at]
+            .push("")
+            .expect("every column takes an empty field");
+        self.at += 1;
+    }
+
+    fn end(&mut self) {
+        debug_assert_eq!(self.at, self.values.len(), "a whole row");
+        self.at = 0;
+        self.rows += 1;
+    }
 }
 
 /// A Parquet output being written: rows gather into row groups of exactly
@@ -720,13 +792,73 @@ mod tests {
     }
 
     #[test]
+    fn typed_rows_hold_what_csv_prints() {
+        use crate::output::CsvRows;
+        let columns: Vec<(String, Kind)> = [
+            "loan_id",
+            "principal",
+            "daily_rate",
+            "annualized_rate",
+            "due_date",
+            "days_overdue",
+            "binding_cap",
+        ]
+        .iter()
+        .map(|n| (n.to_string(), Kind::of(n)))
+        .collect();
+        fn row(out: &mut impl RowSink) {
+            let d = |s: &str| s.parse::<Decimal>().unwrap();
+            out.text("L1");
+            out.fixed(d("1.005"), 2);
+            out.daily_rate(d("0.18") / d("365"));
+            out.fixed(d("0.5475004"), 6);
+            out.date(NaiveDate::from_ymd_opt(2025, 6, 30).unwrap());
+            out.count(42);
+            out.empty();
+            out.end();
+        }
+        let mut csv = CsvRows::default();
+        row(&mut csv);
+        assert_eq!(
+            String::from_utf8(csv.bytes).unwrap(),
+            "L1,1.01,0.0004931507,0.547500,2025-06-30,42,\n"
+        );
+        let mut typed = Columns::new(&columns);
+        row(&mut typed);
+        let df = typed.finish();
+        let decimal = |name: &str| {
+            df.column(name)
+                .unwrap()
+                .decimal()
+                .unwrap()
+                .physical()
+                .get(0)
+        };
+        assert_eq!(decimal("principal"), Some(101), "half-up, as CSV");
+        assert_eq!(decimal("daily_rate"), Some(4_931_507));
+        assert_eq!(decimal("annualized_rate"), Some(547_500));
+        assert_eq!(
+            df.column("days_overdue").unwrap().i64().unwrap().get(0),
+            Some(42)
+        );
+        assert_eq!(
+            df.column("binding_cap").unwrap().null_count(),
+            1,
+            "empty is null"
+        );
+    }
+
+    #[test]
     fn frames_are_typed_and_empty_is_null() {
         let columns: Vec<(String, Kind)> = ["loan_id", "principal", "due_date", "days_overdue"]
             .iter()
             .map(|n| (n.to_string(), Kind::of(n)))
             .collect();
         let mut b = Columns::new(&columns);
-        b.push_csv(b"L1,100.50,2025-06-30,3\n\"L,2\",,,\n").unwrap();
+        let fields = |row: &[&'static str]| row.iter().map(|f| f.as_bytes()).collect::<Vec<_>>();
+        b.push(fields(&["L1", "100.50", "2025-06-30", "3"]))
+            .unwrap();
+        b.push(fields(&["L,2", "", "", ""])).unwrap();
         let mut gathered = Columns::new(&columns);
         gathered.append(&b, 1, 2);
         gathered.append(&b, 0, 2);
@@ -765,7 +897,7 @@ mod tests {
             .get(1);
         assert_eq!(date, Some(20269), "2025-06-30 is day 20269 of the epoch");
         let err = Columns::new(&columns)
-            .push_csv(b"L1,abc,2025-06-30,3\n")
+            .push(fields(&["L1", "abc", "2025-06-30", "3"]))
             .unwrap_err();
         assert!(err.contains("principal") && err.contains("abc"), "{err}");
     }

@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use crate::atomic::AtomicFile;
 use crate::compute::{compute, Figures};
 use crate::error::Error;
-use crate::output::{write_reject, Format, Kind, REJECTS_HEADER};
+use crate::output::{write_reject, CsvRows, Format, Kind, RowSink, REJECTS_HEADER};
 use crate::policy::Policy;
 use crate::record::{parse_loan, Col, Layout, Loan, Reject, MAX_FIELD_BYTES};
 pub use crate::source::Input;
@@ -49,7 +49,7 @@ pub trait Job: Sync {
     fn header(&self) -> Vec<String>;
 
     /// Writes the record's output rows, if any; returns how many.
-    fn write(&self, out: &mut Vec<u8>, loan: &Loan, f: &Figures) -> io::Result<u64>;
+    fn write(&self, out: &mut impl RowSink, loan: &Loan, f: &Figures) -> u64;
 
     fn fold(
         &self,
@@ -252,7 +252,14 @@ pub fn run<J: Job>(
     let outcome = thread::scope(|scope| {
         let (batch_tx, batch_rx) = sync_channel(QUEUE);
         let (spent_tx, spent_rx) = sync_channel(QUEUE + 2);
-        let (out_tx, out_rx) = sync_channel::<Vec<ChunkBytes>>(QUEUE);
+        // Typed Parquet chunks are twice the size of CSV text, and the
+        // writer's encoding is the slow stage: a shorter queue keeps
+        // memory down without slowing it.
+        let out_queue = match config.format {
+            Format::Csv => QUEUE,
+            Format::Parquet => 1,
+        };
+        let (out_tx, out_rx) = sync_channel::<Vec<ChunkBytes>>(out_queue);
         let batch_size = config.batch_size.max(1);
         let seen = config.unique_ids.then(|| SeenIds {
             column: layout.column(Col::LoanId).unwrap_or(0),
@@ -279,16 +286,16 @@ pub fn run<J: Job>(
                                 .duplicates
                                 .partition_point(|(d, _)| *d < first + chunk.len());
                             let duplicates = &batch.duplicates[from..to];
-                            process(
-                                chunk,
-                                columns,
+                            let chunk = Chunk {
+                                records: chunk,
                                 first,
                                 duplicates,
-                                batch.source,
-                                &layout,
+                                source: batch.source,
+                                layout: &layout,
                                 config,
-                                &job,
-                            )
+                                job: &job,
+                            };
+                            process_chunk(&chunk, columns)
                         })
                         .collect::<Result<_, Error>>()
                 })?;
@@ -514,20 +521,58 @@ fn write_chunks(
     Ok((output, rejects))
 }
 
-/// Parses, computes, formats and folds one chunk of records.
-/// `first` is the index in its batch of the chunk's first record; the
-/// `duplicates` are those of the chunk's records, by index in the batch.
-#[allow(clippy::too_many_arguments)]
-fn process<J: Job>(
-    records: &[ByteRecord],
-    columns: &[(String, Kind)],
+/// One chunk of a batch and what processing it needs. `first` is the
+/// index in its batch of the chunk's first record; the `duplicates` are
+/// those of the chunk's records, by index in the batch.
+struct Chunk<'a, J> {
+    records: &'a [ByteRecord],
     first: usize,
-    duplicates: &[(usize, String)],
+    duplicates: &'a [(usize, String)],
     source: usize,
-    layout: &Layout,
-    config: &PipelineConfig,
-    job: &J,
+    layout: &'a Layout,
+    config: &'a PipelineConfig,
+    job: &'a J,
+}
+
+/// Parses, computes, formats and folds one chunk of records, its rows
+/// written as the output's format wants them.
+fn process_chunk<J: Job>(
+    chunk: &Chunk<J>,
+    columns: &[(String, Kind)],
 ) -> Result<ChunkOut<J::Stats>, Error> {
+    match chunk.config.format {
+        Format::Csv => {
+            let mut rows = CsvRows::with_capacity(chunk.records.len() * 320);
+            let mut out = process(chunk, &mut rows)?;
+            out.rows = rows.bytes;
+            Ok(out)
+        }
+        #[cfg(feature = "parquet")]
+        Format::Parquet => {
+            let mut rows = crate::parquet::Columns::new(columns);
+            let mut out = process(chunk, &mut rows)?;
+            out.frame = Some(rows);
+            Ok(out)
+        }
+        #[cfg(not(feature = "parquet"))]
+        Format::Parquet => {
+            let _ = columns;
+            unreachable!("Parquet output is refused before the run without the feature")
+        }
+    }
+}
+
+/// Parses, computes, formats into `rows` and folds one chunk of records.
+fn process<J: Job>(chunk: &Chunk<J>, rows: &mut impl RowSink) -> Result<ChunkOut<J::Stats>, Error> {
+    let Chunk {
+        records,
+        first,
+        duplicates,
+        source,
+        layout,
+        config,
+        job,
+    } = *chunk;
     let policy = &config.policy;
     let mut out = ChunkOut {
         rows: Vec::new(),
@@ -539,7 +584,6 @@ fn process<J: Job>(
         rejected: Vec::new(),
         stats: J::Stats::default(),
     };
-    let mut rows = Vec::with_capacity(records.len() * 320);
     let mut rejects = csv::Writer::from_writer(Vec::new());
     for (i, record) in records.iter().enumerate() {
         let duplicate = duplicates.iter().find(|(d, _)| *d == first + i);
@@ -555,9 +599,7 @@ fn process<J: Job>(
         match computed {
             Ok((loan, figures)) => {
                 if config.output.is_some() {
-                    out.output += job
-                        .write(&mut rows, &loan, &figures)
-                        .map_err(|e| Error::io("output", e))?;
+                    out.output += job.write(rows, &loan, &figures);
                 }
                 let origin = Origin {
                     source,
@@ -572,20 +614,6 @@ fn process<J: Job>(
             }
         }
     }
-    match config.format {
-        Format::Csv => out.rows = rows,
-        #[cfg(feature = "parquet")]
-        Format::Parquet if config.output.is_some() => {
-            let mut frame = crate::parquet::Columns::new(columns);
-            frame.push_csv(&rows).map_err(|message| Error::Parquet {
-                path: "output".into(),
-                message,
-            })?;
-            out.frame = Some(frame);
-        }
-        Format::Parquet => {}
-    }
-    let _ = columns;
     out.rejects = rejects
         .into_inner()
         .map_err(|e| Error::io("rejects", e.into_error()))?;

@@ -3,11 +3,9 @@
 
 use std::path::PathBuf;
 
-use std::io;
-
 use crate::compute::Figures;
 use crate::error::Error;
-use crate::output::{results_header, write_result, Format};
+use crate::output::{results_header, write_result, Format, RowSink};
 use crate::pipeline::{self, Job, Origin, PipelineConfig, Report};
 use crate::policy::Policy;
 use crate::record::{Layout, Loan};
@@ -52,9 +50,9 @@ impl Job for ResultsJob<'_> {
         self.header.clone()
     }
 
-    fn write(&self, out: &mut Vec<u8>, loan: &Loan, f: &Figures) -> io::Result<u64> {
-        write_result(out, loan, f, self.policy, &self.buckets, self.outstanding)?;
-        Ok(1)
+    fn write(&self, out: &mut impl RowSink, loan: &Loan, f: &Figures) -> u64 {
+        write_result(out, loan, f, self.policy, &self.buckets, self.outstanding);
+        1
     }
 
     fn fold(

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use libfuzzer_sys::fuzz_target;
 
 use arrears::compute::compute;
-use arrears::output::write_result;
+use arrears::output::{write_result, CsvRows};
 use arrears::policy::Policy;
 use arrears::record::{parse_loan, Layout};
 use arrears::summary::{GroupKey, Grouping, Summary};
@@ -26,13 +26,13 @@ fuzz_target!(|data: &[u8]| {
         let grouping = Grouping::new(&[GroupKey::Product, GroupKey::Bucket], &layout, policy);
         let buckets = policy.bucket_labels();
         let mut summary = Summary::default();
-        let mut out = Vec::new();
+        let mut out = CsvRows::default();
         for record in reader.byte_records() {
             let Ok(record) = record else { return };
             if let Ok(loan) = parse_loan(&record, &layout, policy) {
                 if let Ok(f) = compute(&loan, policy, as_of) {
                     assert!(f.total_capped <= f.total_raw);
-                    write_result(&mut out, &loan, &f, policy, &buckets, data.len() % 2 == 0).unwrap();
+                    write_result(&mut out, &loan, &f, policy, &buckets, data.len() % 2 == 0);
                     let _ = summary.add(&grouping, &loan, &f, policy);
                 }
             }
