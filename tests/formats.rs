@@ -445,21 +445,21 @@ fn summarize_errors_name_the_file_and_column() {
 fn audit_writes_parquet_too() {
     let dir = scratch("audit_parquet");
     let book = sample().display().to_string();
-    run_in(
-        &dir,
-        &[
+    for ext in ["parquet", "csv"] {
+        let (breaches, summary) = (format!("b.{ext}"), format!("a.{ext}"));
+        let args = [
             "audit",
             &book,
             "--as-of",
             AS_OF,
             "-o",
-            "b.parquet",
+            &breaches,
             "--summary",
-            "a.parquet",
+            &summary,
             "-q",
-        ],
-    )
-    .expect_code(0);
+        ];
+        run_in(&dir, &args).expect_code(0);
+    }
     run_in(
         &dir,
         &[
