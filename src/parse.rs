@@ -80,12 +80,28 @@ pub fn rate(text: &str) -> Result<Decimal, String> {
     if !valid {
         return Err("not a rate (expected 0.0005, 0.05%, 0.5‰ or 5‱)".into());
     }
-    let value = Decimal::from_str_exact(number).map_err(|_| "out of range".to_string())?;
-    value
-        .checked_div(Decimal::from(divisor))
-        .filter(|v| divisor == 1 || v * Decimal::from(divisor) == value)
-        .ok_or_else(|| "too many decimals".to_string())
+    // The digits as one integer, its scale the number of decimals; a
+    // percent, per-mille or per-ten-thousand sign only moves the point.
+    let decimals = number.split_once('.').map_or(0, |(_, f)| f.len() as u32);
+    let units = number
+        .bytes()
+        .filter(|&b| b != b'.')
+        .try_fold(0i128, |n, b| {
+            n.checked_mul(10)?.checked_add(i128::from(b - b'0'))
+        })
+        .filter(|&n| n < 1 << 96);
+    let (Some(units), true) = (units, decimals <= MAX_SCALE) else {
+        return Err("out of range".into());
+    };
+    let shift = divisor.ilog10();
+    if decimals + shift > MAX_SCALE {
+        return Err("too many decimals".into());
+    }
+    Ok(Decimal::from_i128_with_scale(units, decimals + shift))
 }
+
+/// The most decimals a `Decimal` holds.
+const MAX_SCALE: u32 = 28;
 
 /// Parses a date: `2025-04-10`, `2025/04/10` or `20250410`; a time after a
 /// space or `T` is ignored.
@@ -192,6 +208,23 @@ mod tests {
         assert_eq!(rate("18%").unwrap(), d("0.18"));
         assert_eq!(rate(" 0.1 % ").unwrap(), d("0.001"));
         assert_eq!(rate("0").unwrap(), d("0"));
+        assert_eq!(rate("1.67‱").unwrap(), d("0.000167"));
+        assert_eq!(rate("007.50%").unwrap(), d("0.075"));
+        // 28 decimals is a Decimal's most: a sign that moves the point past
+        // them is too many decimals, more digits than 96 bits out of range.
+        let decimals = |n: usize| format!("0.{}1", "0".repeat(n - 1));
+        assert!(rate(&decimals(28)).is_ok());
+        assert_eq!(rate(&decimals(29)).unwrap_err(), "out of range");
+        assert_eq!(
+            rate(&(decimals(27) + "%")).unwrap_err(),
+            "too many decimals"
+        );
+        assert!(rate(&(decimals(26) + "%")).is_ok());
+        assert_eq!(
+            rate("79228162514264337593543950336").unwrap_err(),
+            "out of range"
+        );
+        assert!(rate("79228162514264337593543950335").is_ok());
     }
 
     #[test]
