@@ -178,10 +178,7 @@ fn id_hash(id: &[u8]) -> u128 {
 
 /// The formatted output and folded statistics of one chunk of records.
 struct ChunkOut<S> {
-    rows: Vec<u8>,
-    #[cfg(feature = "parquet")]
-    frame: Option<crate::parquet::Columns>,
-    rejects: Vec<u8>,
+    bytes: ChunkBytes,
     accepted: u64,
     output: u64,
     rejected: Vec<Reject>,
@@ -388,12 +385,7 @@ impl<S> Totals<S> {
             }
         }
         job.merge(&mut self.stats, chunk.stats)?;
-        Ok(ChunkBytes {
-            rows: chunk.rows,
-            #[cfg(feature = "parquet")]
-            frame: chunk.frame,
-            rejects: chunk.rejects,
-        })
+        Ok(chunk.bytes)
     }
 }
 
@@ -544,14 +536,14 @@ fn process_chunk<J: Job>(
         Format::Csv => {
             let mut rows = CsvRows::with_capacity(chunk.records.len() * 320);
             let mut out = process(chunk, &mut rows)?;
-            out.rows = rows.bytes;
+            out.bytes.rows = rows.bytes;
             Ok(out)
         }
         #[cfg(feature = "parquet")]
         Format::Parquet => {
             let mut rows = crate::parquet::Columns::new(columns);
             let mut out = process(chunk, &mut rows)?;
-            out.frame = Some(rows);
+            out.bytes.frame = Some(rows);
             Ok(out)
         }
         #[cfg(not(feature = "parquet"))]
@@ -575,10 +567,12 @@ fn process<J: Job>(chunk: &Chunk<J>, rows: &mut impl RowSink) -> Result<ChunkOut
     } = *chunk;
     let policy = &config.policy;
     let mut out = ChunkOut {
-        rows: Vec::new(),
-        #[cfg(feature = "parquet")]
-        frame: None,
-        rejects: Vec::new(),
+        bytes: ChunkBytes {
+            rows: Vec::new(),
+            #[cfg(feature = "parquet")]
+            frame: None,
+            rejects: Vec::new(),
+        },
         accepted: 0,
         output: 0,
         rejected: Vec::new(),
@@ -614,7 +608,7 @@ fn process<J: Job>(chunk: &Chunk<J>, rows: &mut impl RowSink) -> Result<ChunkOut
             }
         }
     }
-    out.rejects = rejects
+    out.bytes.rejects = rejects
         .into_inner()
         .map_err(|e| Error::io("rejects", e.into_error()))?;
     Ok(out)
