@@ -84,6 +84,19 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// A table's columns with their types: `Kind::of` each name, but the
+    /// first `keys` (a summary's group keys) are text.
+    pub fn columns(header: &[String], keys: usize) -> Vec<(String, Kind)> {
+        header
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let kind = if i < keys { Kind::Text } else { Kind::of(name) };
+                (name.clone(), kind)
+            })
+            .collect()
+    }
+
     /// Decimal places of a decimal kind.
     pub fn scale(self) -> Option<u32> {
         match self {

@@ -49,21 +49,36 @@ fn polars_error(name: impl std::fmt::Display, e: PolarsError) -> Error {
     }
 }
 
-/// One column of a slice, as the text of each row's field.
-#[derive(Default)]
+/// A column of text fields, back to back: a slice of a Parquet book as
+/// CSV field text, or a text column being written. Offsets are 32-bit: a
+/// slice or row group holds far less than 4 GiB of text.
+#[derive(Debug, Default)]
 struct TextColumn {
     bytes: Vec<u8>,
-    ends: Vec<usize>,
+    ends: Vec<u32>,
 }
 
 impl TextColumn {
-    fn field(&self, row: usize) -> &[u8] {
-        let start = if row == 0 { 0 } else { self.ends[row - 1] };
-        &self.bytes[start..self.ends[row]]
+    fn len(&self) -> usize {
+        self.ends.len()
     }
 
+    fn field(&self, row: usize) -> &[u8] {
+        let start = if row == 0 { 0 } else { self.ends[row - 1] };
+        &self.bytes[start as usize..self.ends[row] as usize]
+    }
+
+    /// Ends the field whose bytes were appended to `bytes`.
     fn end(&mut self) {
-        self.ends.push(self.bytes.len());
+        self.ends.push(self.bytes.len() as u32);
+    }
+
+    /// Appends fields `from..to` of `other`.
+    fn append(&mut self, other: &TextColumn, from: usize, to: usize) {
+        for row in from..to {
+            self.bytes.extend_from_slice(other.field(row));
+            self.end();
+        }
     }
 }
 
@@ -151,13 +166,16 @@ impl BookReader {
         self.selected.dedup();
     }
 
+    /// Rows handed out so far.
+    fn rows_read(&self) -> usize {
+        self.next_row - self.len + self.at
+    }
+
     /// Progress: the share of rows read, in bytes of the file.
     pub fn progress(&self, size: u64) -> u64 {
         match self.rows {
             0 => size,
-            rows => {
-                (size as f64 * (self.next_row - self.len + self.at) as f64 / rows as f64) as u64
-            }
+            rows => (size as f64 * self.rows_read() as f64 / rows as f64) as u64,
         }
     }
 
@@ -175,7 +193,7 @@ impl BookReader {
                 None => record.push_field(b""),
             }
         }
-        let row = (self.next_row - self.len + self.at) as u64 + 1;
+        let row = self.rows_read() as u64 + 1;
         let mut position = Position::new();
         position.set_line(row).set_record(row);
         record.set_position(Some(position));
@@ -353,12 +371,8 @@ pub fn schema(columns: &[(String, Kind)]) -> Schema {
 
 /// One column's values, compact and appendable.
 enum Values {
-    /// The fields' bytes back to back (valid UTF-8); an empty field is null.
-    /// Offsets are 32-bit: a row group's text is far below 4 GiB.
-    Text {
-        bytes: Vec<u8>,
-        ends: Vec<u32>,
-    },
+    /// Valid UTF-8; an empty field is null.
+    Text(TextColumn),
     Decimal {
         units: Vec<i128>,
         valid: Vec<bool>,
@@ -377,10 +391,7 @@ enum Values {
 impl Values {
     fn new(kind: Kind) -> Values {
         match kind {
-            Kind::Text => Values::Text {
-                bytes: Vec::new(),
-                ends: Vec::new(),
-            },
+            Kind::Text => Values::Text(TextColumn::default()),
             Kind::Date => Values::Date {
                 days: Vec::new(),
                 valid: Vec::new(),
@@ -404,9 +415,9 @@ impl Values {
             values.push(value.unwrap_or_default());
         }
         match self {
-            Values::Text { bytes, ends } => {
-                bytes.extend_from_slice(text.as_bytes());
-                ends.push(bytes.len() as u32);
+            Values::Text(column) => {
+                column.bytes.extend_from_slice(text.as_bytes());
+                column.end();
             }
             Values::Decimal { units, valid, .. } if text.is_empty() => put(units, valid, None),
             Values::Decimal {
@@ -434,13 +445,7 @@ impl Values {
     /// Appends rows `from..to` of `other`, a column of the same type.
     fn append(&mut self, other: &Values, from: usize, to: usize) {
         match (self, other) {
-            (Values::Text { bytes, ends }, Values::Text { bytes: b, ends: e }) => {
-                let start = if from == 0 { 0 } else { e[from - 1] };
-                let end = if to == 0 { 0 } else { e[to - 1] };
-                let here = bytes.len() as u32;
-                bytes.extend_from_slice(&b[start as usize..end as usize]);
-                ends.extend(e[from..to].iter().map(|&e| e - start + here));
-            }
+            (Values::Text(column), Values::Text(other)) => column.append(other, from, to),
             (
                 Values::Decimal { units, valid, .. },
                 Values::Decimal {
@@ -474,16 +479,13 @@ impl Values {
             (bitmap.unset_bits() > 0).then_some(bitmap)
         };
         match self {
-            Values::Text { bytes, ends } => {
-                let mut b = StringChunkedBuilder::new(name, ends.len());
-                let mut start = 0;
-                for end in ends {
-                    let end = end as usize;
-                    match std::str::from_utf8(&bytes[start..end]) {
+            Values::Text(column) => {
+                let mut b = StringChunkedBuilder::new(name, column.len());
+                for row in 0..column.len() {
+                    match std::str::from_utf8(column.field(row)) {
                         Ok("") | Err(_) => b.append_null(),
                         Ok(text) => b.append_value(text),
                     }
-                    start = end;
                 }
                 b.finish().into_series()
             }
@@ -611,16 +613,16 @@ impl RowSink for Columns {
     }
 
     fn joined<'a>(&mut self, parts: impl Iterator<Item = &'a str>, separator: u8) {
-        let Some(Values::Text { bytes, ends }) = self.values.get_mut(self.at) else {
+        let Some(Values::Text(column)) = self.values.get_mut(self.at) else {
             unreachable!("text into a text column");
         };
         for (n, part) in parts.enumerate() {
             if n > 0 {
-                bytes.push(separator);
+                column.bytes.push(separator);
             }
-            bytes.extend_from_slice(part.as_bytes());
+            column.bytes.extend_from_slice(part.as_bytes());
         }
-        ends.push(bytes.len() as u32);
+        column.end();
         self.at += 1;
     }
 

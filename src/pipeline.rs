@@ -209,14 +209,8 @@ pub fn run<J: Job>(
         .collect::<Result<Vec<_>, _>>()?;
     let layout = check_headers(&mut sources, &config.policy)?;
     let job = make_job(&layout);
-    let columns: Vec<(String, Kind)> = job
-        .header()
-        .into_iter()
-        .map(|name| {
-            let kind = Kind::of(&name);
-            (name, kind)
-        })
-        .collect();
+    let header = job.header();
+    let columns = Kind::columns(&header, 0);
 
     let mut output = config
         .output
@@ -224,7 +218,7 @@ pub fn run<J: Job>(
         .map(AtomicFile::create)
         .transpose()?;
     if let (Some(file), Format::Csv) = (output.as_mut(), config.format) {
-        write_header(file, &job.header())?;
+        write_header(file, &header)?;
     }
     let mut rejects = config
         .rejects

@@ -529,15 +529,7 @@ pub fn write_file(
         }
         #[cfg(feature = "parquet")]
         Format::Parquet => {
-            use crate::output::Kind;
-            let columns: Vec<(String, Kind)> = header
-                .iter()
-                .enumerate()
-                .map(|(i, name)| {
-                    let kind = if i < keys { Kind::Text } else { Kind::of(name) };
-                    (name.clone(), kind)
-                })
-                .collect();
+            let columns = crate::output::Kind::columns(header, keys);
             crate::parquet::write_table(path, &columns, rows)
         }
         #[cfg(not(feature = "parquet"))]
