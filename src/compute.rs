@@ -7,9 +7,10 @@
 //! that multiplication comes first and the division last.
 
 use chrono::NaiveDate;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
-use crate::policy::{Component, GraceMode, Limit, Policy, Roll};
+use crate::exact;
+use crate::policy::{Component, GraceMode, Limit, Policy, Roll, Rounding};
 use crate::record::{ContractRate, Loan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -77,7 +78,8 @@ pub struct Figures {
     pub settled: bool,
     pub days_overdue: i64,
     pub chargeable_days: i64,
-    /// Contract and penalty daily rates, exact to Decimal's precision.
+    /// Contract and penalty daily rates, rounded half-up to 10 decimals
+    /// (as every output shows them).
     pub daily_rate: Decimal,
     pub penalty_daily_rate: Decimal,
     /// Rounded amounts before caps.
@@ -156,16 +158,59 @@ impl DayRate {
         })
     }
 
+    /// The rate as a decimal, rounded half-up to 10 places as every output
+    /// shows it.
     pub fn value(self) -> Option<Decimal> {
-        self.numerator.checked_div(self.per)
+        Terms::new(&[self.numerator], &[self.per]).round(10, Rounding::HalfUp)
     }
 
-    /// `base x rate x days` before rounding, multiplied first, divided last.
-    pub fn exact_charge(self, base: Decimal, days: i64) -> Option<Decimal> {
-        let product = base
-            .checked_mul(self.numerator)?
-            .checked_mul(Decimal::from(days))?;
-        product.checked_div(self.per)
+    /// `base x rate x days`, multiplied first, divided last.
+    pub fn charge(self, base: Decimal, days: i64) -> Terms {
+        Terms::new(&[base, self.numerator, Decimal::from(days)], &[self.per])
+    }
+}
+
+/// A figure as a product of factors over a product of divisors, so that it
+/// is rounded once, from its exact value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terms {
+    num: [Decimal; 4],
+    den: [Decimal; 2],
+}
+
+impl Terms {
+    /// Up to 4 factors over up to 2 divisors.
+    pub fn new(num: &[Decimal], den: &[Decimal]) -> Terms {
+        let mut terms = Terms {
+            num: [Decimal::ONE; 4],
+            den: [Decimal::ONE; 2],
+        };
+        terms.num[..num.len()].copy_from_slice(num);
+        terms.den[..den.len()].copy_from_slice(den);
+        terms
+    }
+
+    /// The value through `Decimal`'s own steps (28 significant digits), as
+    /// explanations show it.
+    pub fn value(&self) -> Option<Decimal> {
+        let product = self
+            .num
+            .iter()
+            .try_fold(Decimal::ONE, |p, &f| p.checked_mul(f))?;
+        self.den.iter().try_fold(product, |q, &f| q.checked_div(f))
+    }
+
+    /// Rounded once to `places`: exactly in integers, or through `Decimal`
+    /// when the integers overflow 128 bits.
+    pub fn round(&self, places: u32, rule: Rounding) -> Option<Decimal> {
+        exact::round(&self.num, &self.den, places, rule)
+            .or_else(|| Some(rule.round(self.value()?, places)))
+    }
+
+    /// Rounded once to whole cents by the policy's rule.
+    pub fn cents(&self, policy: &Policy) -> Option<i128> {
+        exact::units(&self.num, &self.den, 2, policy.rounding)
+            .or_else(|| cents(policy.rounding.cents(self.value()?)))
     }
 }
 
@@ -200,70 +245,67 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
     let contract = DayRate::contract(loan, policy);
     let penalty_rate = DayRate::penalty(loan, policy, contract).ok_or(OUT_OF_RANGE)?;
 
+    // The amounts in whole cents: the caps' arithmetic is integer
+    // arithmetic, exact and cheap.
     let days = chargeable_days;
-    let mut raw: Amounts = [Decimal::ZERO; 4];
+    let mut raw_cents = [0i128; 4];
     if days > 0 {
         let charge = |on: bool, rate: DayRate, base: Decimal| match on {
-            true => rate
-                .exact_charge(base, days)
-                .map(|v| policy.rounding.cents(v))
-                .ok_or(OUT_OF_RANGE),
-            false => Ok(Decimal::ZERO),
+            true => rate.charge(base, days).cents(policy).ok_or(OUT_OF_RANGE),
+            false => Ok(0),
         };
-        raw[Component::Interest as usize] =
+        raw_cents[Component::Interest as usize] =
             charge(policy.contract_interest, contract, loan.principal)?;
-        raw[Component::Penalty as usize] = charge(policy.penalty, penalty_rate, loan.principal)?;
-        raw[Component::Compound as usize] =
+        raw_cents[Component::Penalty as usize] =
+            charge(policy.penalty, penalty_rate, loan.principal)?;
+        raw_cents[Component::Compound as usize] =
             charge(policy.compound, penalty_rate, loan.unpaid_interest)?;
-        raw[Component::Fees as usize] = loan.fees;
+        raw_cents[Component::Fees as usize] = cents(loan.fees).ok_or(OUT_OF_RANGE)?;
     }
-    let total_raw = sum(&raw, &Component::REDUCTION_ORDER).ok_or(OUT_OF_RANGE)?;
+    let raw = amounts(raw_cents)?;
+    let total_raw = money(sum(&raw_cents, &Component::REDUCTION_ORDER))?;
 
-    let mut capped = raw;
+    let mut capped = raw_cents;
     let mut caps = Vec::with_capacity(policy.caps.len());
     let mut binding_cap = None;
     for (i, cap) in policy.caps.iter().enumerate() {
-        let limit = exact_limit(&cap.limit, loan, days, &raw, policy)
-            .map(|v| policy.rounding.cents(v))
+        let limit = limit_terms(&cap.limit, loan, days, &raw, policy)
+            .and_then(|terms| terms.cents(policy))
             .ok_or(OUT_OF_RANGE)?;
-        let charged = sum(&raw, &cap.applies_to).ok_or(OUT_OF_RANGE)?;
-        let running = sum(&capped, &cap.applies_to).ok_or(OUT_OF_RANGE)?;
+        let running = sum(&capped, &cap.applies_to);
         let mut over = running - limit;
         for c in Component::REDUCTION_ORDER
             .into_iter()
             .filter(|c| cap.applies_to.contains(c))
         {
-            if over <= Decimal::ZERO {
+            if over <= 0 {
                 break;
             }
             let cut = over.min(capped[c as usize]);
             capped[c as usize] -= cut;
             over -= cut;
         }
-        let cut = running - sum(&capped, &cap.applies_to).ok_or(OUT_OF_RANGE)?;
-        if cut > Decimal::ZERO {
+        let cut = running - sum(&capped, &cap.applies_to);
+        if cut > 0 {
             binding_cap = Some(i);
         }
         caps.push(CapCheck {
-            limit,
-            charged,
-            cut,
+            limit: money(limit)?,
+            charged: money(sum(&raw_cents, &cap.applies_to))?,
+            cut: money(cut)?,
         });
     }
-    let total_capped = sum(&capped, &Component::REDUCTION_ORDER).ok_or(OUT_OF_RANGE)?;
+    let total_capped = money(sum(&capped, &Component::REDUCTION_ORDER))?;
+    let capped = amounts(capped)?;
 
     let annualized_rate = if loan.principal.is_zero() || days == 0 {
         None
     } else {
-        let numerator = total_raw
-            .checked_mul(Decimal::from(365))
-            .ok_or(OUT_OF_RANGE)?;
-        let denominator = loan
-            .principal
-            .checked_mul(Decimal::from(days))
-            .ok_or(OUT_OF_RANGE)?;
-        let rate = numerator.checked_div(denominator).ok_or(OUT_OF_RANGE)?;
-        Some(rate.round_dp_with_strategy(6, RoundingStrategy::MidpointAwayFromZero))
+        let terms = Terms::new(
+            &[total_raw, Decimal::from(365)],
+            &[loan.principal, Decimal::from(days)],
+        );
+        Some(terms.round(6, Rounding::HalfUp).ok_or(OUT_OF_RANGE)?)
     };
 
     let status = if days_overdue == 0 {
@@ -281,11 +323,11 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
     let provision = match (status, class) {
         (_, None) => Decimal::ZERO,
         (Status::WrittenOff, _) => loan.outstanding,
-        (_, Some(c)) => policy.rounding.cents(
-            loan.outstanding
-                .checked_mul(policy.classes[c].provision_rate)
+        (_, Some(c)) => money(
+            Terms::new(&[loan.outstanding, policy.classes[c].provision_rate], &[])
+                .cents(policy)
                 .ok_or(OUT_OF_RANGE)?,
-        ),
+        )?,
     };
 
     Ok(Figures {
@@ -311,45 +353,69 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
     })
 }
 
-fn sum(amounts: &Amounts, of: &[Component]) -> Option<Decimal> {
+/// The sum of the components `of`, in cents (each below 2^96: no overflow).
+fn sum(cents: &[i128; 4], of: &[Component]) -> i128 {
+    of.iter().map(|&c| cents[c as usize]).sum()
+}
+
+/// The same sum of `Decimal` amounts (`component_ratio` caps).
+fn sum_amounts(amounts: &Amounts, of: &[Component]) -> Option<Decimal> {
     of.iter().try_fold(Decimal::ZERO, |acc, &c| {
         acc.checked_add(amounts[c as usize])
     })
 }
 
+/// An amount in whole cents, `None` for one with more than 2 decimals
+/// (amounts are read with at most 2).
+fn cents(amount: Decimal) -> Option<i128> {
+    let scale = 2u32.checked_sub(amount.scale())?;
+    amount.mantissa().checked_mul(10i128.pow(scale))
+}
+
+/// Cents as a `Decimal` amount, an error past its range.
+fn money(cents: i128) -> Result<Decimal, &'static str> {
+    Decimal::try_from_i128_with_scale(cents, 2).map_err(|_| OUT_OF_RANGE)
+}
+
+fn amounts(cents: [i128; 4]) -> Result<Amounts, &'static str> {
+    Ok([
+        money(cents[0])?,
+        money(cents[1])?,
+        money(cents[2])?,
+        money(cents[3])?,
+    ])
+}
+
 /// A cap's limit for one loan before rounding (raw amounts feed
-/// `component_ratio` caps).
-pub fn exact_limit(
+/// `component_ratio` caps); `None` past Decimal's range or without an LPR.
+pub fn limit_terms(
     limit: &Limit,
     loan: &Loan,
     days: i64,
     raw: &Amounts,
     policy: &Policy,
-) -> Option<Decimal> {
+) -> Option<Terms> {
     let principal = loan.principal;
     let days = Decimal::from(days);
-    let exact = match limit {
-        Limit::AnnualRate { rate, year_days } => principal
-            .checked_mul(*rate)?
-            .checked_mul(days)?
-            .checked_div(Decimal::from(*year_days))?,
-        Limit::DailyRate { rate } => principal.checked_mul(*rate)?.checked_mul(days)?,
-        Limit::PrincipalRatio { ratio } => principal.checked_mul(*ratio)?,
-        Limit::Fixed { amount } => *amount,
-        Limit::ComponentRatio { ratio, of } => ratio.checked_mul(sum(raw, of)?)?,
+    Some(match limit {
+        Limit::AnnualRate { rate, year_days } => {
+            Terms::new(&[principal, *rate, days], &[Decimal::from(*year_days)])
+        }
+        Limit::DailyRate { rate } => Terms::new(&[principal, *rate, days], &[]),
+        Limit::PrincipalRatio { ratio } => Terms::new(&[principal, *ratio], &[]),
+        Limit::Fixed { amount } => Terms::new(&[*amount], &[]),
+        Limit::ComponentRatio { ratio, of } => Terms::new(&[*ratio, sum_amounts(raw, of)?], &[]),
         Limit::LprMultiple {
             multiple,
             year_days,
         } => {
             let lpr = policy.lpr_at(loan.contract_date.unwrap_or(loan.due_date))?;
-            principal
-                .checked_mul(*multiple)?
-                .checked_mul(lpr)?
-                .checked_mul(days)?
-                .checked_div(Decimal::from(*year_days))?
+            Terms::new(
+                &[principal, *multiple, lpr, days],
+                &[Decimal::from(*year_days)],
+            )
         }
-    };
-    Some(exact)
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::compute::{exact_limit, DayRate, Figures, Status};
+use crate::compute::{limit_terms, DayRate, Figures, Status};
 use crate::output::{daily_rate, money, ratio6, RowSink};
 use crate::pipeline::{Job, Origin};
 use crate::policy::{Component, GraceMode, Limit, Policy, Roll};
@@ -241,7 +241,7 @@ pub fn explain(
                 );
             }
             let (numerator, per) = rate_terms(rate, loan, policy);
-            let exact = rate.exact_charge(base, days).unwrap_or_default();
+            let exact = rate.charge(base, days).value().unwrap_or_default();
             let formula = format!(
                 "{base_name} {} x {numerator} x {days}{per} = {value}",
                 money(base)
@@ -308,7 +308,9 @@ pub fn explain(
         .iter()
         .zip(&f.caps)
         .map(|(cap, check)| {
-            let exact = exact_limit(&cap.limit, loan, days, &f.raw, policy).unwrap_or_default();
+            let exact = limit_terms(&cap.limit, loan, days, &f.raw, policy)
+                .and_then(|t| t.value())
+                .unwrap_or_default();
             let p = money(loan.principal);
             let formula = match &cap.limit {
                 Limit::AnnualRate { rate, year_days } => {

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod compute;
 pub mod crlf;
 pub mod error;
+pub mod exact;
 pub mod explain;
 pub mod generate;
 pub mod output;

@@ -10,6 +10,14 @@ use rust_decimal::Decimal;
 /// Parses money: `26000`, `26000.5`, `26,000.50`. Thousands separators only
 /// in groups of three; at most two decimals; never negative.
 pub fn money(text: &str) -> Result<Decimal, String> {
+    if let Some((units, decimals @ 0..=2)) = plain_number(text.as_bytes()) {
+        return Ok(Decimal::from_i128_with_scale(units.into(), decimals));
+    }
+    any_money(text)
+}
+
+/// Money in any accepted shape.
+fn any_money(text: &str) -> Result<Decimal, String> {
     let s = text.trim();
     if s.is_empty() {
         return Err("empty".into());
@@ -59,6 +67,22 @@ pub fn money(text: &str) -> Result<Decimal, String> {
 
 /// Parses a rate: a fraction `0.0005`, or `0.05%`, `0.5‰`, `5‱`. Never negative.
 pub fn rate(text: &str) -> Result<Decimal, String> {
+    let bytes = text.as_bytes();
+    let (number, shift) = match bytes.split_last() {
+        Some((b'%', number)) => (number, 2),
+        _ => (bytes, 0),
+    };
+    if let Some((units, decimals)) = plain_number(number) {
+        return Ok(Decimal::from_i128_with_scale(
+            units.into(),
+            decimals + shift,
+        ));
+    }
+    any_rate(text)
+}
+
+/// A rate in any accepted shape.
+fn any_rate(text: &str) -> Result<Decimal, String> {
     let s = text.trim();
     let (number, divisor) = if let Some(n) = s.strip_suffix('%') {
         (n, 100u32)
@@ -100,12 +124,36 @@ pub fn rate(text: &str) -> Result<Decimal, String> {
     Ok(Decimal::from_i128_with_scale(units, decimals + shift))
 }
 
+/// The common shape of money and rates, `123` or `123.45` with at most 18
+/// digits, read in one pass: the digits as one integer and the number of
+/// decimals. `None` sends anything else (thousands separators, signs,
+/// spaces, errors) to the general parsers, which read this shape the same.
+fn plain_number(bytes: &[u8]) -> Option<(u64, u32)> {
+    if bytes.is_empty() || bytes.len() > 19 {
+        return None;
+    }
+    let mut units = 0u64;
+    let mut point = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => units = units * 10 + u64::from(b - b'0'),
+            b'.' if point.is_none() && i > 0 && i + 1 < bytes.len() => point = Some(i),
+            _ => return None,
+        }
+    }
+    let decimals = point.map_or(0, |p| bytes.len() - p - 1);
+    Some((units, decimals as u32))
+}
+
 /// The most decimals a `Decimal` holds.
 const MAX_SCALE: u32 = 28;
 
 /// Parses a date: `2025-04-10`, `2025/04/10` or `20250410`; a time after a
 /// space or `T` is ignored.
 pub fn date(text: &str) -> Result<NaiveDate, String> {
+    if let Some(date) = canonical_date(text.as_bytes()).filter(in_range) {
+        return Ok(date);
+    }
     let s = text.trim();
     let day = s.split([' ', 'T']).next().unwrap_or("");
     let parsed = if let Some(date) = canonical_date(day.as_bytes()) {
@@ -119,7 +167,7 @@ pub fn date(text: &str) -> Result<NaiveDate, String> {
     };
     let date = parsed
         .map_err(|_| "not a date (expected 2025-04-10, 2025/04/10 or 20250410)".to_string())?;
-    if !(FIRST_YEAR..=LAST_YEAR).contains(&date.year()) {
+    if !in_range(&date) {
         return Err(format!("out of range: years {FIRST_YEAR} to {LAST_YEAR}"));
     }
     Ok(date)
@@ -145,6 +193,10 @@ fn canonical_date(b: &[u8]) -> Option<NaiveDate> {
         _ => return None,
     };
     NaiveDate::from_ymd_opt(y as i32, m, d)
+}
+
+fn in_range(date: &NaiveDate) -> bool {
+    (FIRST_YEAR..=LAST_YEAR).contains(&date.year())
 }
 
 /// Dates outside these years are surely typos in a loan book.
@@ -225,6 +277,23 @@ mod tests {
             "out of range"
         );
         assert!(rate("79228162514264337593543950335").is_ok());
+    }
+
+    proptest::proptest! {
+        /// The one-pass reading of plain numbers gives what the general
+        /// parsers give, value and scale, accepted or not.
+        #[test]
+        fn plain_numbers_read_as_the_general_parsers_read_them(
+            text in "[0-9]{0,20}(\\.[0-9]{0,4})?(%|‰| %)?",
+        ) {
+            let same = |a: Result<Decimal, String>, b: Result<Decimal, String>| match (a, b) {
+                (Ok(a), Ok(b)) => a == b && a.scale() == b.scale(),
+                (Err(_), Err(_)) => true,
+                _ => false,
+            };
+            proptest::prop_assert!(same(rate(&text), any_rate(&text)), "rate {:?}", text);
+            proptest::prop_assert!(same(money(&text), any_money(&text)), "money {:?}", text);
+        }
     }
 
     #[test]

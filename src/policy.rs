@@ -136,11 +136,16 @@ impl Rounding {
 
     /// Rounds to 2 decimals, the one rounding every amount gets.
     pub fn cents(self, value: Decimal) -> Decimal {
+        self.round(value, 2)
+    }
+
+    /// Rounds to `places` decimals by this rule.
+    pub fn round(self, value: Decimal, places: u32) -> Decimal {
         let strategy = match self {
             Rounding::HalfUp => RoundingStrategy::MidpointAwayFromZero,
             Rounding::HalfEven => RoundingStrategy::MidpointNearestEven,
         };
-        value.round_dp_with_strategy(2, strategy)
+        value.round_dp_with_strategy(places, strategy)
     }
 }
 

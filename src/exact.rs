@@ -1,0 +1,182 @@
+//! Exact products and quotients of decimals, rounded once.
+//!
+//! `round(num, den, places, rule)` is `Π num / Π den` rounded to `places`
+//! decimals. It works on the integer mantissas in 128 bits: the product of
+//! the numerator's digits over the product of the denominator's, one
+//! integer division, one rounding, never an intermediate rounding. That is
+//! both exact and several times cheaper than the same steps in `Decimal`,
+//! whose multiplications and divisions round to 28 significant digits on
+//! the way. `None` when the integers leave 128 bits: the caller then takes
+//! `Decimal`'s route (amounts of that size are not in any real loan book).
+
+use rust_decimal::Decimal;
+
+use crate::policy::Rounding;
+
+/// 10^0 to 10^38, every power of ten in 128 bits.
+const POWERS_OF_TEN: [u128; 39] = {
+    let mut table = [1u128; 39];
+    let mut i = 1;
+    while i < table.len() {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
+/// `Π num / Π den` rounded once to `places` decimals; `None` when the
+/// mantissas overflow 128 bits, a divisor is 0 or the result does not fit
+/// a `Decimal`.
+pub fn round(num: &[Decimal], den: &[Decimal], places: u32, rule: Rounding) -> Option<Decimal> {
+    Decimal::try_from_i128_with_scale(units(num, den, places, rule)?, places).ok()
+}
+
+/// The same as an integer count of 10^-places units (cents for 2).
+pub fn units(num: &[Decimal], den: &[Decimal], places: u32, rule: Rounding) -> Option<i128> {
+    let mut negative = false;
+    let mut product = |factors: &[Decimal]| {
+        factors.iter().try_fold((1u128, 0u32), |(m, s), f| {
+            negative ^= f.is_sign_negative() && !f.is_zero();
+            Some((mul(m, f.mantissa().unsigned_abs())?, s + f.scale()))
+        })
+    };
+    let (mut n, n_scale) = product(num)?;
+    let (mut d, d_scale) = product(den)?;
+    // value = n / 10^n_scale / (d / 10^d_scale); times 10^places.
+    let shift = i64::from(d_scale) + i64::from(places) - i64::from(n_scale);
+    let ten = POWERS_OF_TEN.get(usize::try_from(shift.unsigned_abs()).ok()?)?;
+    if shift >= 0 {
+        n = mul(n, *ten)?;
+    } else {
+        d = mul(d, *ten)?;
+    }
+    let units = divide(n, d, rule)?;
+    let units = i128::try_from(units).ok()?;
+    Some(if negative { -units } else { units })
+}
+
+/// `a x b`, `None` on overflow. Two 64-bit operands (nearly always) take
+/// one widening multiplication, which cannot overflow.
+fn mul(a: u128, b: u128) -> Option<u128> {
+    match (u64::try_from(a), u64::try_from(b)) {
+        (Ok(a), Ok(b)) => Some(u128::from(a) * u128::from(b)),
+        _ => a.checked_mul(b),
+    }
+}
+
+/// `n / d` rounded to an integer by `rule` (midpoints away from zero, or to
+/// even); `None` for d = 0.
+fn divide(n: u128, d: u128, rule: Rounding) -> Option<u128> {
+    // One 64-bit division when both fit (nearly always), else 128-bit.
+    let quotient = match (u64::try_from(n), u64::try_from(d)) {
+        (Ok(n), Ok(d)) => u128::from(n.checked_div(d)?),
+        _ => n.checked_div(d)?,
+    };
+    let remainder = n - quotient * d;
+    // remainder vs d / 2, without overflowing 2 x remainder.
+    let above_half = remainder > d - remainder;
+    let at_half = remainder == d - remainder;
+    let up = above_half
+        || at_half
+            && match rule {
+                Rounding::HalfUp => true,
+                Rounding::HalfEven => quotient % 2 == 1,
+            };
+    Some(quotient + u128::from(up))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::RoundingStrategy;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn r(num: &[&str], den: &[&str], places: u32, rule: Rounding) -> Option<String> {
+        let num: Vec<Decimal> = num.iter().map(|s| d(s)).collect();
+        let den: Vec<Decimal> = den.iter().map(|s| d(s)).collect();
+        round(&num, &den, places, rule).map(|v| v.to_string())
+    }
+
+    #[test]
+    fn worked_examples() {
+        let up = Rounding::HalfUp;
+        // SPEC's example: 26,000 x 0.05% x 10 days.
+        assert_eq!(r(&["26000", "0.0005", "10"], &[], 2, up).unwrap(), "130.00");
+        // Annual 18% over a 360-day year.
+        assert_eq!(
+            r(&["26000", "0.18", "10"], &["360"], 2, up).unwrap(),
+            "130.00"
+        );
+        // 0.18 / 365 to 10 places.
+        assert_eq!(r(&["0.18"], &["365"], 10, up).unwrap(), "0.0004931507");
+        // Scale of the result is always `places`.
+        assert_eq!(r(&["7"], &[], 2, up).unwrap(), "7.00");
+        assert_eq!(r(&[], &[], 6, up).unwrap(), "1.000000");
+        assert_eq!(r(&["0"], &["3"], 2, up).unwrap(), "0.00");
+    }
+
+    #[test]
+    fn midpoints() {
+        let (up, even) = (Rounding::HalfUp, Rounding::HalfEven);
+        assert_eq!(r(&["0.125"], &[], 2, up).unwrap(), "0.13");
+        assert_eq!(r(&["0.125"], &[], 2, even).unwrap(), "0.12");
+        assert_eq!(r(&["0.135"], &[], 2, even).unwrap(), "0.14");
+        assert_eq!(r(&["0.1250000001"], &[], 2, even).unwrap(), "0.13");
+        assert_eq!(r(&["0.1249999999"], &[], 2, up).unwrap(), "0.12");
+        // 1/8 = 0.125 reached by division.
+        assert_eq!(r(&["1"], &["8"], 2, up).unwrap(), "0.13");
+        assert_eq!(r(&["1"], &["8"], 2, even).unwrap(), "0.12");
+        // Negative values round symmetrically, away from zero.
+        assert_eq!(r(&["-0.125"], &[], 2, up).unwrap(), "-0.13");
+        assert_eq!(r(&["-0.125"], &[], 2, even).unwrap(), "-0.12");
+        assert_eq!(r(&["-1"], &["-8"], 2, up).unwrap(), "0.13");
+    }
+
+    #[test]
+    fn exact_where_decimal_rounds_on_the_way() {
+        // 5.000000000000000000000000005 / 1000 needs 30 decimals: Decimal
+        // keeps 28, lands on the midpoint 0.005 and half-even goes down; the
+        // exact value is just above the midpoint.
+        let a = d("1.000000000000000000000000001");
+        let via_decimal = (a * d("5") / d("1000"))
+            .round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven);
+        assert_eq!(via_decimal.to_string(), "0.00");
+        let exact = round(&[a, d("5")], &[d("1000")], 2, Rounding::HalfEven).unwrap();
+        assert_eq!(exact.to_string(), "0.01");
+    }
+
+    #[test]
+    fn overflow_and_zero_divisor_are_none() {
+        let big = "79228162514264337593543950335";
+        assert_eq!(r(&[big, big], &[], 2, Rounding::HalfUp), None);
+        assert_eq!(r(&["1"], &["0"], 2, Rounding::HalfUp), None);
+        // A result beyond Decimal's 96 bits.
+        assert_eq!(r(&[big, "10"], &[], 0, Rounding::HalfUp), None);
+    }
+
+    proptest::proptest! {
+        /// Wherever Decimal's own steps are exact (small operands), the
+        /// two routes agree.
+        #[test]
+        fn agrees_with_decimal(
+            a in 0i64..10_000_000_000, a_scale in 0u32..3,
+            b in 0i64..100_000_000, b_scale in 0u32..10,
+            days in 0i64..5000, per in proptest::sample::select(vec![1i64, 360, 365]),
+            even in proptest::bool::ANY,
+        ) {
+            let (a, b) = (Decimal::new(a, a_scale), Decimal::new(b, b_scale));
+            let (days, per) = (Decimal::from(days), Decimal::from(per));
+            let (rule, strategy) = match even {
+                false => (Rounding::HalfUp, RoundingStrategy::MidpointAwayFromZero),
+                true => (Rounding::HalfEven, RoundingStrategy::MidpointNearestEven),
+            };
+            let via_decimal = (a * b * days / per).round_dp_with_strategy(2, strategy);
+            let exact = round(&[a, b, days], &[per], 2, rule).unwrap();
+            proptest::prop_assert_eq!(exact, via_decimal);
+            proptest::prop_assert_eq!(exact.scale(), 2);
+        }
+    }
+}
