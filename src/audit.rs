@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use crate::compute::Figures;
+use crate::money::Money;
 use crate::output::{money, push_loan_key, push_result_field, ratio6, RowSink, RESULT_COLUMNS};
 use crate::pipeline::{Job, Origin};
 use crate::policy::Policy;
@@ -67,8 +68,8 @@ impl<'a> AuditJob<'a> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CapFindings {
     pub breaching: u64,
-    pub total_excess: Decimal,
-    pub largest_excess: Decimal,
+    pub total_excess: Money,
+    pub largest_excess: Money,
     /// Highest annualized rate among the breaching rows.
     pub highest_rate: Option<Decimal>,
 }
@@ -96,8 +97,8 @@ impl Job for AuditJob<'_> {
         }
         for check in &f.caps {
             if check.breached() {
-                out.fixed(check.limit, 2);
-                out.fixed(check.excess(), 2);
+                out.money(check.limit);
+                out.money(check.excess());
             } else {
                 out.empty();
                 out.empty();

@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use crate::exact;
+use crate::money::Money;
 use crate::policy::{Component, GraceMode, Limit, Policy, Roll, Rounding};
 use crate::record::{ContractRate, Loan};
 
@@ -44,17 +45,17 @@ impl Status {
 
 /// Charge amounts indexed by `Component as usize` (fees, compound, penalty,
 /// interest).
-pub type Amounts = [Decimal; 4];
+pub type Amounts = [Money; 4];
 
 /// One cap judged on one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CapCheck {
     /// The limit, rounded like the components.
-    pub limit: Decimal,
+    pub limit: Money,
     /// The raw (uncapped) sum of the cap's components.
-    pub charged: Decimal,
+    pub charged: Money,
     /// What this cap took off the running amounts.
-    pub cut: Decimal,
+    pub cut: Money,
 }
 
 impl CapCheck {
@@ -63,8 +64,8 @@ impl CapCheck {
     }
 
     /// How far the raw amounts exceed the limit (0 when not breached).
-    pub fn excess(&self) -> Decimal {
-        (self.charged - self.limit).max(Decimal::ZERO)
+    pub fn excess(&self) -> Money {
+        Money::new((self.charged.cents() - self.limit.cents()).max(0)).unwrap_or(Money::ZERO)
     }
 }
 
@@ -86,9 +87,9 @@ pub struct Figures {
     pub raw: Amounts,
     /// Amounts after every cap.
     pub capped: Amounts,
-    pub total_raw: Decimal,
-    pub total_capped: Decimal,
-    pub excess: Decimal,
+    pub total_raw: Money,
+    pub total_capped: Money,
+    pub excess: Money,
     /// One check per policy cap, in policy order.
     pub caps: Vec<CapCheck>,
     /// Index of the last cap that reduced anything.
@@ -98,11 +99,11 @@ pub struct Figures {
     pub bucket: usize,
     /// Index into `policy.classes`; `None` for settled rows.
     pub class: Option<usize>,
-    pub provision: Decimal,
+    pub provision: Money,
 }
 
 impl Figures {
-    pub fn amount(&self, c: Component) -> Decimal {
+    pub fn amount(&self, c: Component) -> Money {
         self.raw[c as usize]
     }
 
@@ -207,10 +208,12 @@ impl Terms {
             .or_else(|| Some(rule.round(self.value()?, places)))
     }
 
-    /// Rounded once to whole cents by the policy's rule.
-    pub fn cents(&self, policy: &Policy) -> Option<i128> {
-        exact::units(&self.num, &self.den, 2, policy.rounding)
-            .or_else(|| cents(policy.rounding.cents(self.value()?)))
+    /// Rounded once to cents by the policy's rule.
+    pub fn cents(&self, policy: &Policy) -> Option<Money> {
+        match exact::units(&self.num, &self.den, 2, policy.rounding) {
+            Some(cents) => Money::new(cents),
+            None => Money::of(policy.rounding.cents(self.value()?)),
+        }
     }
 }
 
@@ -245,35 +248,33 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
     let contract = DayRate::contract(loan, policy);
     let penalty_rate = DayRate::penalty(loan, policy, contract).ok_or(OUT_OF_RANGE)?;
 
-    // The amounts in whole cents: the caps' arithmetic is integer
-    // arithmetic, exact and cheap.
+    // From here on the amounts are whole cents: the caps' arithmetic is
+    // integer arithmetic, exact and cheap.
     let days = chargeable_days;
-    let mut raw_cents = [0i128; 4];
+    let mut raw = [Money::ZERO; 4];
     if days > 0 {
         let charge = |on: bool, rate: DayRate, base: Decimal| match on {
             true => rate.charge(base, days).cents(policy).ok_or(OUT_OF_RANGE),
-            false => Ok(0),
+            false => Ok(Money::ZERO),
         };
-        raw_cents[Component::Interest as usize] =
+        raw[Component::Interest as usize] =
             charge(policy.contract_interest, contract, loan.principal)?;
-        raw_cents[Component::Penalty as usize] =
-            charge(policy.penalty, penalty_rate, loan.principal)?;
-        raw_cents[Component::Compound as usize] =
+        raw[Component::Penalty as usize] = charge(policy.penalty, penalty_rate, loan.principal)?;
+        raw[Component::Compound as usize] =
             charge(policy.compound, penalty_rate, loan.unpaid_interest)?;
-        raw_cents[Component::Fees as usize] = cents(loan.fees).ok_or(OUT_OF_RANGE)?;
+        raw[Component::Fees as usize] = Money::of(loan.fees).ok_or(OUT_OF_RANGE)?;
     }
-    let raw = amounts(raw_cents)?;
-    let total_raw = money(sum(&raw_cents, &Component::REDUCTION_ORDER))?;
+    let total_raw = sum(&raw, &Component::REDUCTION_ORDER)?;
 
-    let mut capped = raw_cents;
+    let mut capped = raw;
     let mut caps = Vec::with_capacity(policy.caps.len());
     let mut binding_cap = None;
     for (i, cap) in policy.caps.iter().enumerate() {
         let limit = limit_terms(&cap.limit, loan, days, &raw, policy)
             .and_then(|terms| terms.cents(policy))
             .ok_or(OUT_OF_RANGE)?;
-        let running = sum(&capped, &cap.applies_to);
-        let mut over = running - limit;
+        let running = sum(&capped, &cap.applies_to)?;
+        let mut over = running.cents() - limit.cents();
         for c in Component::REDUCTION_ORDER
             .into_iter()
             .filter(|c| cap.applies_to.contains(c))
@@ -281,28 +282,31 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
             if over <= 0 {
                 break;
             }
-            let cut = over.min(capped[c as usize]);
-            capped[c as usize] -= cut;
+            let amount = capped[c as usize].cents();
+            let cut = over.min(amount);
+            // Between 0 and the amount: always in range.
+            capped[c as usize] = Money::new(amount - cut).unwrap_or(Money::ZERO);
             over -= cut;
         }
-        let cut = running - sum(&capped, &cap.applies_to);
-        if cut > 0 {
+        let cut = running
+            .checked_sub(sum(&capped, &cap.applies_to)?)
+            .ok_or(OUT_OF_RANGE)?;
+        if cut.is_positive() {
             binding_cap = Some(i);
         }
         caps.push(CapCheck {
-            limit: money(limit)?,
-            charged: money(sum(&raw_cents, &cap.applies_to))?,
-            cut: money(cut)?,
+            limit,
+            charged: sum(&raw, &cap.applies_to)?,
+            cut,
         });
     }
-    let total_capped = money(sum(&capped, &Component::REDUCTION_ORDER))?;
-    let capped = amounts(capped)?;
+    let total_capped = sum(&capped, &Component::REDUCTION_ORDER)?;
 
     let annualized_rate = if loan.principal.is_zero() || days == 0 {
         None
     } else {
         let terms = Terms::new(
-            &[total_raw, Decimal::from(365)],
+            &[total_raw.decimal(), Decimal::from(365)],
             &[loan.principal, Decimal::from(days)],
         );
         Some(terms.round(6, Rounding::HalfUp).ok_or(OUT_OF_RANGE)?)
@@ -321,13 +325,11 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
     };
     let class = (!settled).then(|| policy.class_index(days_overdue));
     let provision = match (status, class) {
-        (_, None) => Decimal::ZERO,
-        (Status::WrittenOff, _) => loan.outstanding,
-        (_, Some(c)) => money(
-            Terms::new(&[loan.outstanding, policy.classes[c].provision_rate], &[])
-                .cents(policy)
-                .ok_or(OUT_OF_RANGE)?,
-        )?,
+        (_, None) => Money::ZERO,
+        (Status::WrittenOff, _) => Money::of(loan.outstanding).ok_or(OUT_OF_RANGE)?,
+        (_, Some(c)) => Terms::new(&[loan.outstanding, policy.classes[c].provision_rate], &[])
+            .cents(policy)
+            .ok_or(OUT_OF_RANGE)?,
     };
 
     Ok(Figures {
@@ -342,7 +344,7 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
         capped,
         total_raw,
         total_capped,
-        excess: total_raw - total_capped,
+        excess: total_raw.checked_sub(total_capped).ok_or(OUT_OF_RANGE)?,
         caps,
         binding_cap,
         annualized_rate,
@@ -353,37 +355,11 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
     })
 }
 
-/// The sum of the components `of`, in cents (each below 2^96: no overflow).
-fn sum(cents: &[i128; 4], of: &[Component]) -> i128 {
-    of.iter().map(|&c| cents[c as usize]).sum()
-}
-
-/// The same sum of `Decimal` amounts (`component_ratio` caps).
-fn sum_amounts(amounts: &Amounts, of: &[Component]) -> Option<Decimal> {
-    of.iter().try_fold(Decimal::ZERO, |acc, &c| {
-        acc.checked_add(amounts[c as usize])
-    })
-}
-
-/// An amount in whole cents, `None` for one with more than 2 decimals
-/// (amounts are read with at most 2).
-fn cents(amount: Decimal) -> Option<i128> {
-    let scale = 2u32.checked_sub(amount.scale())?;
-    amount.mantissa().checked_mul(10i128.pow(scale))
-}
-
-/// Cents as a `Decimal` amount, an error past its range.
-fn money(cents: i128) -> Result<Decimal, &'static str> {
-    Decimal::try_from_i128_with_scale(cents, 2).map_err(|_| OUT_OF_RANGE)
-}
-
-fn amounts(cents: [i128; 4]) -> Result<Amounts, &'static str> {
-    Ok([
-        money(cents[0])?,
-        money(cents[1])?,
-        money(cents[2])?,
-        money(cents[3])?,
-    ])
+/// The sum of the components `of`.
+fn sum(amounts: &Amounts, of: &[Component]) -> Result<Money, &'static str> {
+    of.iter()
+        .try_fold(Money::ZERO, |acc, &c| acc.checked_add(amounts[c as usize]))
+        .ok_or(OUT_OF_RANGE)
 }
 
 /// A cap's limit for one loan before rounding (raw amounts feed
@@ -404,7 +380,9 @@ pub fn limit_terms(
         Limit::DailyRate { rate } => Terms::new(&[principal, *rate, days], &[]),
         Limit::PrincipalRatio { ratio } => Terms::new(&[principal, *ratio], &[]),
         Limit::Fixed { amount } => Terms::new(&[*amount], &[]),
-        Limit::ComponentRatio { ratio, of } => Terms::new(&[*ratio, sum_amounts(raw, of)?], &[]),
+        Limit::ComponentRatio { ratio, of } => {
+            Terms::new(&[*ratio, sum(raw, of).ok()?.decimal()], &[])
+        }
         Limit::LprMultiple {
             multiple,
             year_days,
@@ -431,7 +409,11 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn limits(f: &Figures) -> Vec<Decimal> {
+    fn m(s: &str) -> Money {
+        Money::of(d(s)).unwrap()
+    }
+
+    fn limits(f: &Figures) -> Vec<Money> {
         f.caps.iter().map(|c| c.limit).collect()
     }
 
@@ -461,12 +443,12 @@ mod tests {
         l.penalty_rate = Some(d("0.001"));
         let f = compute(&l, &p, date("2025-04-20")).unwrap();
         assert_eq!(f.chargeable_days, 10);
-        assert_eq!(f.amount(Component::Interest), d("130.00"));
-        assert_eq!(f.amount(Component::Penalty), d("260.00"));
+        assert_eq!(f.amount(Component::Interest), m("130.00"));
+        assert_eq!(f.amount(Component::Penalty), m("260.00"));
         // Annual 18% on a 360-day year is the same 0.05% a day.
         l.rate = ContractRate::Annual(d("0.18"));
         let g = compute(&l, &p, date("2025-04-20")).unwrap();
-        assert_eq!(g.amount(Component::Interest), d("130.00"));
+        assert_eq!(g.amount(Component::Interest), m("130.00"));
         assert_eq!(g.daily_rate, d("0.0005"));
     }
 
@@ -508,19 +490,19 @@ mod tests {
         let f = compute(&l, &charge_all, date("2025-01-04")).unwrap();
         assert_eq!(
             (f.chargeable_days, f.total_raw, f.status),
-            (0, d("0"), Status::Grace)
+            (0, m("0"), Status::Grace)
         );
         let f = compute(&l, &charge_all, date("2025-01-05")).unwrap();
         assert_eq!(
             (f.chargeable_days, f.amount(Component::Penalty)),
-            (4, d("60.00"))
+            (4, m("60.00"))
         );
-        assert_eq!(f.amount(Component::Fees), d("50"));
+        assert_eq!(f.amount(Component::Fees), m("50"));
         let skip = policy("grace_days = 3\ngrace_mode = \"skip_grace\"\ncaps = []");
         let f = compute(&l, &skip, date("2025-01-05")).unwrap();
         assert_eq!(
             (f.chargeable_days, f.amount(Component::Penalty)),
-            (1, d("15.00"))
+            (1, m("15.00"))
         );
     }
 
@@ -531,8 +513,8 @@ mod tests {
         l.penalty_rate = Some(d("0.05"));
         l.unpaid_interest = d("0.30");
         let up = compute(&l, &policy("caps = []"), date("2025-01-02")).unwrap();
-        assert_eq!(up.amount(Component::Penalty), d("0.01"), "0.005 half up");
-        assert_eq!(up.amount(Component::Compound), d("0.02"), "0.015 half up");
+        assert_eq!(up.amount(Component::Penalty), m("0.01"), "0.005 half up");
+        assert_eq!(up.amount(Component::Compound), m("0.02"), "0.015 half up");
         let even = compute(
             &l,
             &policy("caps = []\nrounding = \"half_even\""),
@@ -541,12 +523,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             even.amount(Component::Penalty),
-            d("0.00"),
+            m("0.00"),
             "0.005 half even"
         );
         assert_eq!(
             even.amount(Component::Compound),
-            d("0.02"),
+            m("0.02"),
             "0.015 half even"
         );
         assert_eq!(Rounding::HalfEven.cents(d("0.025")), d("0.02"));
@@ -564,7 +546,7 @@ mod tests {
             date("2025-01-04"),
         )
         .unwrap();
-        assert_eq!(f.amount(Component::Penalty), d("300.00"));
+        assert_eq!(f.amount(Component::Penalty), m("300.00"));
         assert_eq!(f.daily_rate, d("0.0001"));
         let l = loan("12345.67", ContractRate::Annual(d("0.18")), "2025-01-01");
         let f = compute(
@@ -574,7 +556,7 @@ mod tests {
         )
         .unwrap();
         // 12345.67 x 1.5 x 0.18 x 7 / 365 = 63.9255... -> 63.93
-        assert_eq!(f.amount(Component::Penalty), d("63.93"));
+        assert_eq!(f.amount(Component::Penalty), m("63.93"));
     }
 
     #[test]
@@ -589,17 +571,17 @@ mod tests {
         l.penalty_rate = Some(d("0.01"));
         l.fees = d("50");
         let f = compute(&l, &p, date("2025-01-11")).unwrap();
-        assert_eq!(f.total_raw, d("150.00"));
+        assert_eq!(f.total_raw, m("150.00"));
         assert_eq!(f.breaches().collect::<Vec<_>>(), vec![0, 1]);
-        assert_eq!(limits(&f), vec![d("20.00"), d("100.00"), d("5000.00")]);
+        assert_eq!(limits(&f), vec![m("20.00"), m("100.00"), m("5000.00")]);
         assert_eq!(
             f.caps.iter().map(|c| c.cut).collect::<Vec<_>>(),
-            vec![d("30.00"), d("20.00"), d("0")]
+            vec![m("30.00"), m("20.00"), m("0")]
         );
         // fees-20 cuts fees to 20 (running 120); ratio cuts 20 more from fees
         // (fees first), leaving fees 0 and penalty 100.
-        assert_eq!(f.total_capped, d("100.00"));
-        assert_eq!(f.excess, d("50.00"));
+        assert_eq!(f.total_capped, m("100.00"));
+        assert_eq!(f.excess, m("50.00"));
         assert_eq!(f.binding_cap, Some(1));
     }
 
@@ -611,8 +593,8 @@ mod tests {
         l.unpaid_interest = d("100");
         let f = compute(&l, &p, date("2025-01-11")).unwrap();
         // penalty 1000 x 0.015 x 10 = 150; compound 100 x 0.015 x 10 = 15; fees 5.
-        assert_eq!(f.total_raw, d("170.00"));
-        assert_eq!(f.total_capped, d("10.00"));
+        assert_eq!(f.total_raw, m("170.00"));
+        assert_eq!(f.total_capped, m("10.00"));
         assert_eq!(f.binding_cap, Some(0));
     }
 
@@ -626,16 +608,16 @@ mod tests {
         let l = loan("10000", ContractRate::Daily(d("0.001")), "2025-01-01");
         let f = compute(&l, &p, date("2025-01-11")).unwrap();
         // interest 100, penalty 150; limit 0.3 x 100 = 30.
-        assert_eq!(limits(&f), vec![d("30.00")]);
-        assert_eq!(f.total_capped, d("130.00"));
+        assert_eq!(limits(&f), vec![m("30.00")]);
+        assert_eq!(f.total_capped, m("130.00"));
         let p = policy("");
         let l = loan("10000", ContractRate::Daily(d("0.001")), "2025-01-01");
         let f = compute(&l, &p, date("2025-01-11")).unwrap();
         // penalty 150 vs annual-24: 10000 x 0.24 x 10 / 365 = 65.75; annual-36: 98.63.
-        assert_eq!(limits(&f), vec![d("65.75"), d("98.63")]);
+        assert_eq!(limits(&f), vec![m("65.75"), m("98.63")]);
         assert_eq!(f.breaches().collect::<Vec<_>>(), vec![0, 1]);
-        assert_eq!(f.caps[0].excess(), d("84.25"));
-        assert_eq!((f.total_capped, f.binding_cap), (d("65.75"), Some(0)));
+        assert_eq!(f.caps[0].excess(), m("84.25"));
+        assert_eq!((f.total_capped, f.binding_cap), (m("65.75"), Some(0)));
         assert_eq!(f.annualized_rate, Some(d("0.547500")));
     }
 
@@ -660,7 +642,7 @@ mod tests {
             let f = at(days);
             assert_eq!(
                 (f.status, f.class, f.provision),
-                (status, Some(class), d(provision)),
+                (status, Some(class), m(provision)),
                 "{days} days"
             );
         }
@@ -669,7 +651,7 @@ mod tests {
         let f = compute(&paid, &p, date("2025-06-01")).unwrap();
         assert_eq!(
             (f.status, f.class, f.provision),
-            (Status::SettledLate, None, d("0"))
+            (Status::SettledLate, None, m("0"))
         );
         paid.paid_date = Some(date("2024-12-01"));
         let f = compute(&paid, &p, date("2025-06-01")).unwrap();

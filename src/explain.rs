@@ -14,6 +14,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::compute::{limit_terms, DayRate, Figures, Status};
+use crate::money::Money;
 use crate::output::{daily_rate, money, ratio6, RowSink};
 use crate::pipeline::{Job, Origin};
 use crate::policy::{Component, GraceMode, Limit, Policy, Roll};
@@ -81,10 +82,10 @@ pub struct Explanation {
     pub provision: Step,
 }
 
-fn step(formula: String, exact: Decimal, value: String) -> Step {
+fn step(formula: String, exact: impl Into<Decimal>, value: String) -> Step {
     Step {
         formula,
-        exact: exact.normalize().to_string(),
+        exact: exact.into().normalize().to_string(),
         value,
     }
 }
@@ -285,7 +286,7 @@ pub fn explain(
             money(f.amount(Component::Fees)),
         )
     };
-    let parts = |amounts: &[Decimal; 4]| {
+    let parts = |amounts: &[Money; 4]| {
         Component::REDUCTION_ORDER
             .iter()
             .rev()
@@ -321,7 +322,7 @@ pub fn explain(
                 Limit::Fixed { amount } => format!("fixed: {}", amount.normalize()),
                 Limit::ComponentRatio { ratio, of } => {
                     let names: Vec<&str> = of.iter().map(|&c| component_name(c)).collect();
-                    let sum: Decimal = of.iter().map(|&c| f.amount(c)).sum();
+                    let sum: Decimal = of.iter().map(|&c| f.amount(c).decimal()).sum();
                     format!("component_ratio: {} x ({}) {}", ratio.normalize(), names.join(" + "), money(sum))
                 }
                 Limit::LprMultiple { multiple, year_days } => {
@@ -345,7 +346,7 @@ pub fn explain(
                 charged: money(check.charged),
                 breached: check.breached(),
                 cut: money(check.cut),
-                bit: check.cut > Decimal::ZERO,
+                bit: check.cut.is_positive(),
             }
         })
         .collect();
@@ -370,7 +371,8 @@ pub fn explain(
     );
     let annualized_rate = match f.annualized_rate {
         Some(rate) => {
-            let exact = (f.total_raw * Decimal::from(365)) / (loan.principal * Decimal::from(days));
+            let exact = (f.total_raw.decimal() * Decimal::from(365))
+                / (loan.principal * Decimal::from(days));
             step(
                 format!(
                     "total_raw {} x 365 / (principal {} x {days}) = {}",

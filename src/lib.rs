@@ -22,6 +22,7 @@ pub mod error;
 pub mod exact;
 pub mod explain;
 pub mod generate;
+pub mod money;
 pub mod output;
 #[cfg(feature = "parquet")]
 pub mod parquet;

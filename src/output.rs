@@ -6,12 +6,13 @@ use chrono::{Datelike, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::compute::Figures;
+use crate::money::Money;
 use crate::policy::{Component, Policy};
 use crate::record::{Layout, Loan, Reject};
 
 /// Money: exactly 2 decimals.
-pub fn money(value: Decimal) -> String {
-    format!("{value:.2}")
+pub fn money(value: impl Into<Decimal>) -> String {
+    format!("{:.2}", value.into())
 }
 
 /// A daily rate: half-up to 10 decimals, trailing zeros removed.
@@ -241,11 +242,19 @@ pub fn push_fixed(out: &mut Vec<u8>, value: Decimal, places: u32) {
         true => value,
         false => value.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero),
     };
-    let units = rounded.mantissa() * 10i128.pow(places - rounded.scale());
+    push_units(
+        out,
+        rounded.mantissa() * 10i128.pow(places - rounded.scale()),
+        places,
+    );
+}
+
+/// Appends `units` / 10^places with exactly `places` decimals.
+fn push_units(out: &mut Vec<u8>, units: i128, places: u32) {
     let magnitude = units.unsigned_abs();
     let sign = usize::from(units < 0);
     match u64::try_from(magnitude) {
-        // Every amount below 1.8e17 units: 64-bit division, several times
+        // Every amount below 1.8e19 units: 64-bit division, several times
         // cheaper than 128-bit, and the text built left-aligned in a fixed
         // buffer that is copied whole (a few vector moves, where a copy of
         // its exact length is a call to memcpy), then cut to length.
@@ -286,8 +295,10 @@ pub trait RowSink {
     fn text(&mut self, value: &str);
     /// Text parts joined by `separator` (the breached caps).
     fn joined<'a>(&mut self, parts: impl Iterator<Item = &'a str>, separator: u8);
-    /// Exactly `places` decimals, half-up: money (2) or a ratio (6).
+    /// Exactly `places` decimals, half-up: a ratio (6).
     fn fixed(&mut self, value: Decimal, places: u32);
+    /// An amount: exactly 2 decimals.
+    fn money(&mut self, value: Money);
     /// Half-up to 10 decimals, trailing zeros removed in text.
     fn daily_rate(&mut self, value: Decimal);
     fn date(&mut self, value: NaiveDate);
@@ -350,6 +361,10 @@ impl RowSink for CsvRows {
         push_fixed(self.next(), value, places);
     }
 
+    fn money(&mut self, value: Money) {
+        push_units(self.next(), value.cents(), 2);
+    }
+
     fn daily_rate(&mut self, value: Decimal) {
         push_daily_rate(self.next(), value);
     }
@@ -391,13 +406,13 @@ pub fn push_result_field(
         5 => out.count(f.chargeable_days),
         6 => out.daily_rate(f.daily_rate),
         7 => out.daily_rate(f.penalty_daily_rate),
-        8 => out.fixed(amount(Component::Interest), 2),
-        9 => out.fixed(amount(Component::Penalty), 2),
-        10 => out.fixed(amount(Component::Compound), 2),
-        11 => out.fixed(amount(Component::Fees), 2),
-        12 => out.fixed(f.total_raw, 2),
-        13 => out.fixed(f.total_capped, 2),
-        14 => out.fixed(f.excess, 2),
+        8 => out.money(amount(Component::Interest)),
+        9 => out.money(amount(Component::Penalty)),
+        10 => out.money(amount(Component::Compound)),
+        11 => out.money(amount(Component::Fees)),
+        12 => out.money(f.total_raw),
+        13 => out.money(f.total_capped),
+        14 => out.money(f.excess),
         15 => out.joined(f.breaches().map(|i| policy.caps[i].name.as_str()), b';'),
         16 => match f.binding_cap {
             Some(i) => out.text(&policy.caps[i].name),
@@ -413,7 +428,7 @@ pub fn push_result_field(
             Some(c) => out.text(&policy.classes[c].name),
             None => out.empty(),
         },
-        _ => out.fixed(f.provision, 2),
+        _ => out.money(f.provision),
     }
 }
 

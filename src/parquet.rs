@@ -27,6 +27,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::atomic::AtomicFile;
 use crate::error::Error;
+use crate::money::Money;
 use crate::output::{Kind, RowSink};
 use crate::record::{ColKind, Layout};
 
@@ -638,6 +639,10 @@ impl RowSink for Columns {
         column.push(units(value, *scale));
         valid.push(true);
         self.at += 1;
+    }
+
+    fn money(&mut self, value: Money) {
+        self.fixed(value.decimal(), 2);
     }
 
     fn daily_rate(&mut self, value: Decimal) {

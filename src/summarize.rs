@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 
 use crate::compute::Status;
 use crate::error::Error;
+use crate::money::Money;
 use crate::policy::{Component, Policy};
 use crate::source::{Compression, Input, Source};
 use crate::summary::{push_key_part, Contribution, Summary};
@@ -259,17 +260,17 @@ impl Row<'_> {
             .map_err(|_| self.error(field, &format!("not {what}")))
     }
 
-    fn money(&self, needed: usize) -> Result<Decimal, Error> {
+    fn money(&self, needed: usize) -> Result<Money, Error> {
         self.amount(self.file.fields[needed])
     }
 
     /// An amount of at most 2 decimals, as arrears writes them.
-    fn amount(&self, field: usize) -> Result<Decimal, Error> {
+    fn amount(&self, field: usize) -> Result<Money, Error> {
         let value: Decimal = self.parse(field, "an amount")?;
         if value.scale() > 2 {
             return Err(self.error(field, "more than 2 decimals"));
         }
-        Ok(value)
+        Money::of(value).ok_or_else(|| self.error(field, "out of range"))
     }
 
     fn contribution(
@@ -325,9 +326,9 @@ impl Row<'_> {
         let principal = self.money(1)?;
         let outstanding = match self.file.outstanding {
             Some(i) => self.amount(i)?,
-            None => Decimal::ZERO,
+            None => Money::ZERO,
         };
-        let mut amounts = [Decimal::ZERO; 4];
+        let mut amounts = [Money::ZERO; 4];
         for (component, needed) in [
             (Component::Interest, 2),
             (Component::Penalty, 3),

@@ -7,11 +7,10 @@ use std::io::Write;
 use std::path::Path;
 use std::str::FromStr;
 
-use rust_decimal::Decimal;
-
 use crate::atomic::AtomicFile;
 use crate::compute::{Figures, Status};
 use crate::error::Error;
+use crate::money::Money;
 use crate::output::{money, ratio6, Format};
 use crate::policy::{Component, Policy};
 use crate::record::{Col, Layout, Loan};
@@ -89,38 +88,11 @@ pub fn normalize_keys(keys: &[GroupKey]) -> Vec<GroupKey> {
 #[error("a summary sum exceeds the range of an exact 2-decimal amount (about 7.9e26)")]
 pub struct SumOverflow;
 
-/// An exact sum of money, in cents: integer additions instead of decimal
-/// ones, and never rounded (a `Decimal` sum past 28 digits would drop its
-/// cents; this one stops with `SumOverflow` instead).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Money(i128);
-
-/// The largest sum in cents: what a `Decimal` of scale 2 holds.
-const MAX_CENTS: i128 = (1 << 96) - 1;
-
-impl Money {
-    /// Adds an amount of at most 2 decimals (amounts are rounded before
-    /// they are summed; more decimals would be rounded half-even).
-    pub fn add(&mut self, value: Decimal) -> Result<(), SumOverflow> {
-        let cents = match value.scale() {
-            s @ 0..=2 => value.mantissa() * 10i128.pow(2 - s),
-            _ => value.round_dp(2).mantissa(),
-        };
-        self.merge(Money(cents))
-    }
-
-    pub fn merge(&mut self, other: Money) -> Result<(), SumOverflow> {
-        let sum = self.0.checked_add(other.0).ok_or(SumOverflow)?;
-        if sum.abs() > MAX_CENTS {
-            return Err(SumOverflow);
-        }
-        self.0 = sum;
-        Ok(())
-    }
-
-    pub fn decimal(self) -> Decimal {
-        Decimal::from_i128_with_scale(self.0, 2)
-    }
+/// Adds `value` to the exact sum `sum` (integer cents: a `Decimal` sum past
+/// 28 digits would drop its cents; this one stops with `SumOverflow`).
+fn add(sum: &mut Money, value: Money) -> Result<(), SumOverflow> {
+    *sum = sum.checked_add(value).ok_or(SumOverflow)?;
+    Ok(())
 }
 
 /// Running totals of one group.
@@ -149,14 +121,14 @@ pub struct Tally {
 /// results file (`arrears summarize`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contribution {
-    pub principal: Decimal,
-    pub outstanding: Decimal,
+    pub principal: Money,
+    pub outstanding: Money,
     /// The raw amounts, indexed by `Component`.
-    pub amounts: [Decimal; 4],
-    pub total_raw: Decimal,
-    pub total_capped: Decimal,
-    pub excess: Decimal,
-    pub provision: Decimal,
+    pub amounts: [Money; 4],
+    pub total_raw: Money,
+    pub total_capped: Money,
+    pub excess: Money,
+    pub provision: Money,
     pub written_off: bool,
     pub days_overdue: i64,
     /// The class, by index in the policy; `None` for settled rows.
@@ -164,10 +136,12 @@ pub struct Contribution {
 }
 
 impl Contribution {
-    pub fn of(loan: &Loan, f: &Figures) -> Contribution {
-        Contribution {
-            principal: loan.principal,
-            outstanding: loan.outstanding,
+    /// A loan's figures; `SumOverflow` for an input amount beyond what a
+    /// sum holds.
+    pub fn of(loan: &Loan, f: &Figures) -> Result<Contribution, SumOverflow> {
+        Ok(Contribution {
+            principal: Money::round(loan.principal).ok_or(SumOverflow)?,
+            outstanding: Money::round(loan.outstanding).ok_or(SumOverflow)?,
             amounts: f.raw,
             total_raw: f.total_raw,
             total_capped: f.total_capped,
@@ -176,7 +150,7 @@ impl Contribution {
             written_off: f.status == Status::WrittenOff,
             days_overdue: f.days_overdue,
             class: f.class,
-        }
+        })
     }
 }
 
@@ -190,14 +164,14 @@ impl Tally {
         policy: &Policy,
     ) -> Result<(), SumOverflow> {
         self.loans += 1;
-        self.principal.add(c.principal)?;
-        self.outstanding.add(c.outstanding)?;
+        add(&mut self.principal, c.principal)?;
+        add(&mut self.outstanding, c.outstanding)?;
         for (sum, value) in self.amounts.iter_mut().zip(c.amounts) {
-            sum.add(value)?;
+            add(sum, value)?;
         }
-        self.total_raw.add(c.total_raw)?;
-        self.total_capped.add(c.total_capped)?;
-        self.excess.add(c.excess)?;
+        add(&mut self.total_raw, c.total_raw)?;
+        add(&mut self.total_capped, c.total_capped)?;
+        add(&mut self.excess, c.excess)?;
         if self.breaches.len() < policy.caps.len() {
             self.breaches.resize(policy.caps.len(), 0);
         }
@@ -209,18 +183,18 @@ impl Tally {
         if breached {
             self.breached_loans += 1;
         }
-        self.provision.add(c.provision)?;
+        add(&mut self.provision, c.provision)?;
         if c.written_off {
-            self.written_off_principal.add(c.principal)?;
+            add(&mut self.written_off_principal, c.principal)?;
         }
         if c.days_overdue > 0 {
             self.overdue_loans += 1;
             *self.days.entry(c.days_overdue).or_default() += 1;
         }
         if let Some(class) = c.class {
-            self.unpaid_outstanding.add(c.outstanding)?;
+            add(&mut self.unpaid_outstanding, c.outstanding)?;
             if NPL_CLASSES.contains(&policy.classes[class].name.as_str()) {
-                self.npl_outstanding.add(c.outstanding)?;
+                add(&mut self.npl_outstanding, c.outstanding)?;
             }
         }
         Ok(())
@@ -229,14 +203,14 @@ impl Tally {
     pub fn merge(&mut self, other: &Tally) -> Result<(), SumOverflow> {
         self.loans += other.loans;
         self.overdue_loans += other.overdue_loans;
-        self.principal.merge(other.principal)?;
-        self.outstanding.merge(other.outstanding)?;
+        add(&mut self.principal, other.principal)?;
+        add(&mut self.outstanding, other.outstanding)?;
         for (sum, value) in self.amounts.iter_mut().zip(other.amounts) {
-            sum.merge(value)?;
+            add(sum, value)?;
         }
-        self.total_raw.merge(other.total_raw)?;
-        self.total_capped.merge(other.total_capped)?;
-        self.excess.merge(other.excess)?;
+        add(&mut self.total_raw, other.total_raw)?;
+        add(&mut self.total_capped, other.total_capped)?;
+        add(&mut self.excess, other.excess)?;
         self.breached_loans += other.breached_loans;
         if self.breaches.len() < other.breaches.len() {
             self.breaches.resize(other.breaches.len(), 0);
@@ -244,14 +218,13 @@ impl Tally {
         for (sum, n) in self.breaches.iter_mut().zip(&other.breaches) {
             *sum += n;
         }
-        self.provision.merge(other.provision)?;
-        self.written_off_principal
-            .merge(other.written_off_principal)?;
+        add(&mut self.provision, other.provision)?;
+        add(&mut self.written_off_principal, other.written_off_principal)?;
         for (&days, &n) in &other.days {
             *self.days.entry(days).or_default() += n;
         }
-        self.unpaid_outstanding.merge(other.unpaid_outstanding)?;
-        self.npl_outstanding.merge(other.npl_outstanding)?;
+        add(&mut self.unpaid_outstanding, other.unpaid_outstanding)?;
+        add(&mut self.npl_outstanding, other.npl_outstanding)?;
         Ok(())
     }
 
@@ -374,7 +347,7 @@ impl Summary {
     ) -> Result<(), SumOverflow> {
         let mut key = std::mem::take(&mut self.scratch);
         grouping.key(&mut key, loan, f, policy);
-        let added = self.add_keyed(&key, &Contribution::of(loan, f), f.breaches(), policy);
+        let added = self.add_keyed(&key, &Contribution::of(loan, f)?, f.breaches(), policy);
         self.scratch = key;
         added
     }
@@ -595,12 +568,13 @@ pub fn write_table<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::MAX_CENTS;
 
     fn tally(days: &[i64]) -> Tally {
         let mut t = Tally::default();
         for &d in days {
             t.loans += 1;
-            t.principal.add(Decimal::from(d)).unwrap();
+            add(&mut t.principal, Money::new(i128::from(d) * 100).unwrap()).unwrap();
             if d > 0 {
                 t.overdue_loans += 1;
                 *t.days.entry(d).or_default() += 1;
@@ -685,33 +659,28 @@ mod tests {
 
     #[test]
     fn money_sums_are_exact_to_the_cent() {
-        let mut m = Money::default();
-        for text in ["0.1", "0.2", "26000", "-0.30", "12.34"] {
-            m.add(text.parse().unwrap()).unwrap();
+        let mut sum = Money::default();
+        for cents in [10, 20, 2_600_000, -30, 1234] {
+            add(&mut sum, Money::new(cents).unwrap()).unwrap();
         }
-        assert_eq!(m.decimal().to_string(), "26012.34");
+        assert_eq!(sum.decimal().to_string(), "26012.34");
         // 27 digits and cents: a Decimal sum would keep them only while the
         // mantissa fits; the cents here stay exact up to MAX_CENTS.
         let mut big = Money::default();
-        let half = Decimal::from_i128_with_scale(MAX_CENTS / 2, 2);
-        big.add(half).unwrap();
-        big.add(half).unwrap();
-        assert_eq!(
-            big.decimal(),
-            Decimal::from_i128_with_scale(MAX_CENTS - 1, 2)
-        );
-        assert_eq!(big.add(Decimal::new(2, 2)), Err(SumOverflow));
+        let half = Money::new(MAX_CENTS / 2).unwrap();
+        add(&mut big, half).unwrap();
+        add(&mut big, half).unwrap();
+        assert_eq!(big.cents(), MAX_CENTS - 1);
+        assert_eq!(add(&mut big, Money::new(2).unwrap()), Err(SumOverflow));
     }
 
     #[test]
     fn sums_beyond_decimal_range_are_an_error_not_a_panic() {
         let mut big = Tally::default();
-        big.principal
-            .add(Decimal::from_i128_with_scale(MAX_CENTS, 2))
-            .unwrap();
+        add(&mut big.principal, Money::new(MAX_CENTS).unwrap()).unwrap();
         let mut t = big.clone();
         assert_eq!(t.merge(&big), Err(SumOverflow));
-        // Decimal::MAX has 0 decimals: 100 times too many cents.
-        assert_eq!(Money::default().add(Decimal::MAX), Err(SumOverflow));
+        // Decimal::MAX has 0 decimals: 100 times too many cents to sum.
+        assert_eq!(Money::round(rust_decimal::Decimal::MAX), None);
     }
 }
