@@ -255,16 +255,15 @@ fn push_units(out: &mut Vec<u8>, units: i128, places: u32) {
     let sign = usize::from(units < 0);
     match u64::try_from(magnitude) {
         // Every amount below 1.8e19 units: 64-bit division, several times
-        // cheaper than 128-bit, and the text built left-aligned in a fixed
-        // buffer that is copied whole (a few vector moves, where a copy of
-        // its exact length is a call to memcpy), then cut to length.
+        // cheaper than 128-bit, and the digits written straight into the
+        // output after a fixed-size extension (written into a buffer and
+        // copied, they would be read back before the CPU has stored them).
         Ok(n) if places <= 10 => {
             let digits = n.checked_ilog10().map_or(1, |d| d + 1).max(places + 1) as usize;
             let len = sign + digits + usize::from(places > 0);
-            let mut text = [b'-'; 32];
-            fill_digits(&mut text[..len], n, places);
             let start = out.len();
-            out.extend_from_slice(&text);
+            out.extend_from_slice(&[b'-'; 32]);
+            fill_digits(&mut out[start..start + len], n, places);
             out.truncate(start + len);
         }
         _ => {
