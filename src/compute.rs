@@ -9,7 +9,7 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use crate::exact;
+use crate::exact::{self, Factor};
 use crate::money::Money;
 use crate::policy::{Component, GraceMode, Limit, Policy, Roll, Rounding};
 use crate::record::{ContractRate, Loan};
@@ -125,7 +125,7 @@ impl Figures {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayRate {
     pub numerator: Decimal,
-    pub per: Decimal,
+    pub per: u32,
 }
 
 impl DayRate {
@@ -135,11 +135,11 @@ impl DayRate {
         match loan.rate {
             ContractRate::Daily(rate) => DayRate {
                 numerator: rate,
-                per: Decimal::ONE,
+                per: 1,
             },
             ContractRate::Annual(rate) => DayRate {
                 numerator: rate,
-                per: Decimal::from(policy.year_days),
+                per: policy.year_days,
             },
         }
     }
@@ -150,7 +150,7 @@ impl DayRate {
         Some(match loan.penalty_rate {
             Some(rate) => DayRate {
                 numerator: rate,
-                per: Decimal::ONE,
+                per: 1,
             },
             None => DayRate {
                 numerator: policy.penalty_multiplier.checked_mul(contract.numerator)?,
@@ -162,12 +162,17 @@ impl DayRate {
     /// The rate as a decimal, rounded half-up to 10 places as every output
     /// shows it.
     pub fn value(self) -> Option<Decimal> {
-        Terms::new(&[self.numerator], &[self.per]).round(10, Rounding::HalfUp)
+        Terms::new(&[self.numerator.into()], &[Factor::int(self.per.into())])
+            .round(10, Rounding::HalfUp)
     }
 
     /// `base x rate x days`, multiplied first, divided last.
     pub fn charge(self, base: Decimal, days: i64) -> Terms {
-        Terms::new(&[base, self.numerator, Decimal::from(days)], &[self.per])
+        let days = Factor::int(days.unsigned_abs());
+        Terms::new(
+            &[base.into(), self.numerator.into(), days],
+            &[Factor::int(self.per.into())],
+        )
     }
 }
 
@@ -175,16 +180,16 @@ impl DayRate {
 /// is rounded once, from its exact value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Terms {
-    num: [Decimal; 4],
-    den: [Decimal; 2],
+    num: [Factor; 4],
+    den: [Factor; 2],
 }
 
 impl Terms {
     /// Up to 4 factors over up to 2 divisors.
-    pub fn new(num: &[Decimal], den: &[Decimal]) -> Terms {
+    pub fn new(num: &[Factor], den: &[Factor]) -> Terms {
         let mut terms = Terms {
-            num: [Decimal::ONE; 4],
-            den: [Decimal::ONE; 2],
+            num: [Factor::ONE; 4],
+            den: [Factor::ONE; 2],
         };
         terms.num[..num.len()].copy_from_slice(num);
         terms.den[..den.len()].copy_from_slice(den);
@@ -197,8 +202,10 @@ impl Terms {
         let product = self
             .num
             .iter()
-            .try_fold(Decimal::ONE, |p, &f| p.checked_mul(f))?;
-        self.den.iter().try_fold(product, |q, &f| q.checked_div(f))
+            .try_fold(Decimal::ONE, |p, f| p.checked_mul(f.decimal()))?;
+        self.den
+            .iter()
+            .try_fold(product, |q, f| q.checked_div(f.decimal()))
     }
 
     /// Rounded once to `places`: exactly in integers, or through `Decimal`
@@ -306,8 +313,8 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
         None
     } else {
         let terms = Terms::new(
-            &[total_raw.decimal(), Decimal::from(365)],
-            &[loan.principal, Decimal::from(days)],
+            &[total_raw.into(), Factor::int(365)],
+            &[loan.principal.into(), Factor::int(days.unsigned_abs())],
         );
         Some(terms.round(6, Rounding::HalfUp).ok_or(OUT_OF_RANGE)?)
     };
@@ -327,9 +334,15 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
     let provision = match (status, class) {
         (_, None) => Money::ZERO,
         (Status::WrittenOff, _) => Money::of(loan.outstanding).ok_or(OUT_OF_RANGE)?,
-        (_, Some(c)) => Terms::new(&[loan.outstanding, policy.classes[c].provision_rate], &[])
-            .cents(policy)
-            .ok_or(OUT_OF_RANGE)?,
+        (_, Some(c)) => Terms::new(
+            &[
+                loan.outstanding.into(),
+                policy.classes[c].provision_rate.into(),
+            ],
+            &[],
+        )
+        .cents(policy)
+        .ok_or(OUT_OF_RANGE)?,
     };
 
     Ok(Figures {
@@ -371,17 +384,18 @@ pub fn limit_terms(
     raw: &Amounts,
     policy: &Policy,
 ) -> Option<Terms> {
-    let principal = loan.principal;
-    let days = Decimal::from(days);
+    let principal = Factor::from(loan.principal);
+    let days = Factor::int(days.unsigned_abs());
+    let year = |days: u32| Factor::int(days.into());
     Some(match limit {
         Limit::AnnualRate { rate, year_days } => {
-            Terms::new(&[principal, *rate, days], &[Decimal::from(*year_days)])
+            Terms::new(&[principal, (*rate).into(), days], &[year(*year_days)])
         }
-        Limit::DailyRate { rate } => Terms::new(&[principal, *rate, days], &[]),
-        Limit::PrincipalRatio { ratio } => Terms::new(&[principal, *ratio], &[]),
-        Limit::Fixed { amount } => Terms::new(&[*amount], &[]),
+        Limit::DailyRate { rate } => Terms::new(&[principal, (*rate).into(), days], &[]),
+        Limit::PrincipalRatio { ratio } => Terms::new(&[principal, (*ratio).into()], &[]),
+        Limit::Fixed { amount } => Terms::new(&[(*amount).into()], &[]),
         Limit::ComponentRatio { ratio, of } => {
-            Terms::new(&[*ratio, sum(raw, of).ok()?.decimal()], &[])
+            Terms::new(&[(*ratio).into(), sum(raw, of).ok()?.into()], &[])
         }
         Limit::LprMultiple {
             multiple,
@@ -389,8 +403,8 @@ pub fn limit_terms(
         } => {
             let lpr = policy.lpr_at(loan.contract_date.unwrap_or(loan.due_date))?;
             Terms::new(
-                &[principal, *multiple, lpr, days],
-                &[Decimal::from(*year_days)],
+                &[principal, (*multiple).into(), lpr.into(), days],
+                &[year(*year_days)],
             )
         }
     })

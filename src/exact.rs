@@ -24,20 +24,70 @@ const POWERS_OF_TEN: [u128; 39] = {
     table
 };
 
+/// One factor of a product: a decimal's digits as an integer, its scale
+/// and its sign. Built from a `Decimal` (reading its fields) or straight
+/// from an integer (days, a year's length), never rebuilt as a `Decimal`
+/// on the way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Factor {
+    digits: u128,
+    scale: u32,
+    negative: bool,
+}
+
+impl Factor {
+    pub const ONE: Factor = Factor::int(1);
+
+    pub const fn int(n: u64) -> Factor {
+        Factor {
+            digits: n as u128,
+            scale: 0,
+            negative: false,
+        }
+    }
+
+    /// The factor as a `Decimal` (for `Decimal`'s own route).
+    pub fn decimal(self) -> Decimal {
+        let digits = self.digits as i128;
+        Decimal::from_i128_with_scale(if self.negative { -digits } else { digits }, self.scale)
+    }
+}
+
+impl Factor {
+    /// `digits` / 10^scale.
+    pub fn new(digits: i128, scale: u32) -> Factor {
+        Factor {
+            digits: digits.unsigned_abs(),
+            scale,
+            negative: digits < 0,
+        }
+    }
+}
+
+impl From<Decimal> for Factor {
+    fn from(d: Decimal) -> Factor {
+        Factor {
+            digits: d.mantissa().unsigned_abs(),
+            scale: d.scale(),
+            negative: d.is_sign_negative() && !d.is_zero(),
+        }
+    }
+}
+
 /// `Π num / Π den` rounded once to `places` decimals; `None` when the
-/// mantissas overflow 128 bits, a divisor is 0 or the result does not fit
+/// digits overflow 128 bits, a divisor is 0 or the result does not fit
 /// a `Decimal`.
-pub fn round(num: &[Decimal], den: &[Decimal], places: u32, rule: Rounding) -> Option<Decimal> {
+pub fn round(num: &[Factor], den: &[Factor], places: u32, rule: Rounding) -> Option<Decimal> {
     Decimal::try_from_i128_with_scale(units(num, den, places, rule)?, places).ok()
 }
 
 /// The same as an integer count of 10^-places units (cents for 2).
-pub fn units(num: &[Decimal], den: &[Decimal], places: u32, rule: Rounding) -> Option<i128> {
+pub fn units(num: &[Factor], den: &[Factor], places: u32, rule: Rounding) -> Option<i128> {
     let mut negative = false;
-    let mut product = |factors: &[Decimal]| {
+    let mut product = |factors: &[Factor]| {
         factors.iter().try_fold((1u128, 0u32), |(m, s), f| {
-            negative ^= f.is_sign_negative() && !f.is_zero();
-            Some((mul(m, f.mantissa().unsigned_abs())?, s + f.scale()))
+            negative ^= f.negative;
+            Some((mul(m, f.digits)?, s + f.scale))
         })
     };
     let (mut n, n_scale) = product(num)?;
@@ -95,8 +145,8 @@ mod tests {
     }
 
     fn r(num: &[&str], den: &[&str], places: u32, rule: Rounding) -> Option<String> {
-        let num: Vec<Decimal> = num.iter().map(|s| d(s)).collect();
-        let den: Vec<Decimal> = den.iter().map(|s| d(s)).collect();
+        let num: Vec<Factor> = num.iter().map(|s| d(s).into()).collect();
+        let den: Vec<Factor> = den.iter().map(|s| d(s).into()).collect();
         round(&num, &den, places, rule).map(|v| v.to_string())
     }
 
@@ -144,8 +194,33 @@ mod tests {
         let via_decimal = (a * d("5") / d("1000"))
             .round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven);
         assert_eq!(via_decimal.to_string(), "0.00");
-        let exact = round(&[a, d("5")], &[d("1000")], 2, Rounding::HalfEven).unwrap();
+        let exact = round(
+            &[a.into(), Factor::int(5)],
+            &[Factor::int(1000)],
+            2,
+            Rounding::HalfEven,
+        );
+        let exact = exact.unwrap();
         assert_eq!(exact.to_string(), "0.01");
+    }
+
+    #[test]
+    fn factors_keep_digits_scale_and_sign() {
+        for text in [
+            "0",
+            "1",
+            "-0.125",
+            "26000.50",
+            "0.0004931507",
+            "-79228162514264337593543950335",
+        ] {
+            assert_eq!(
+                Factor::from(d(text)).decimal().to_string(),
+                d(text).to_string()
+            );
+        }
+        assert_eq!(Factor::int(365), Factor::from(d("365")));
+        assert_eq!(Factor::ONE.decimal(), Decimal::ONE);
     }
 
     #[test]
@@ -174,7 +249,7 @@ mod tests {
                 true => (Rounding::HalfEven, RoundingStrategy::MidpointNearestEven),
             };
             let via_decimal = (a * b * days / per).round_dp_with_strategy(2, strategy);
-            let exact = round(&[a, b, days], &[per], 2, rule).unwrap();
+            let exact = round(&[a.into(), b.into(), days.into()], &[per.into()], 2, rule).unwrap();
             proptest::prop_assert_eq!(exact, via_decimal);
             proptest::prop_assert_eq!(exact.scale(), 2);
         }

@@ -108,7 +108,7 @@ fn component_name(c: Component) -> &'static str {
 
 /// `a x b x days / per`, as the rate's own terms.
 fn rate_terms(rate: DayRate, loan: &Loan, policy: &Policy) -> (String, String) {
-    let per = if rate.per == Decimal::ONE {
+    let per = if rate.per == 1 {
         String::new()
     } else {
         format!(" / {}", rate.per)

@@ -8,6 +8,8 @@
 
 use rust_decimal::Decimal;
 
+use crate::exact::Factor;
+
 /// An amount in cents, within what a `Decimal` of scale 2 holds (about
 /// ±7.9e26): `Money::new` and `checked_add` keep it there.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -54,6 +56,12 @@ impl Money {
 
     pub fn is_positive(self) -> bool {
         self.0 > 0
+    }
+}
+
+impl From<Money> for Factor {
+    fn from(money: Money) -> Factor {
+        Factor::new(money.0, 2)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::money::Money;
 use crate::policy::{Component, Policy};
 use crate::source::{Compression, Input, Source};
-use crate::summary::{push_key_part, Contribution, Summary};
+use crate::summary::{push_key_part, Contribution, Summary, NPL_CLASSES};
 
 /// Group keys made from a date column: its year and month, `YYYY-MM`.
 const MONTH_KEYS: [(&str, &str); 2] = [("due_month", "due_date"), ("end_month", "end_date")];
@@ -347,7 +347,8 @@ impl Row<'_> {
             provision: self.money(10)?,
             written_off: status == Status::WrittenOff,
             days_overdue: self.parse(field("days_overdue"), "a whole number of days")?,
-            class,
+            unpaid: class.is_some(),
+            npl: class.is_some_and(|c| NPL_CLASSES.contains(&policy.classes[c].name.as_str())),
         })
     }
 

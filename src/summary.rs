@@ -131,14 +131,16 @@ pub struct Contribution {
     pub provision: Money,
     pub written_off: bool,
     pub days_overdue: i64,
-    /// The class, by index in the policy; `None` for settled rows.
-    pub class: Option<usize>,
+    /// Not settled: the loan has a class.
+    pub unpaid: bool,
+    /// Its class is non-performing (`NPL_CLASSES`).
+    pub npl: bool,
 }
 
 impl Contribution {
     /// A loan's figures; `SumOverflow` for an input amount beyond what a
     /// sum holds.
-    pub fn of(loan: &Loan, f: &Figures) -> Result<Contribution, SumOverflow> {
+    pub fn of(loan: &Loan, f: &Figures, npl: &[bool]) -> Result<Contribution, SumOverflow> {
         Ok(Contribution {
             principal: Money::round(loan.principal).ok_or(SumOverflow)?,
             outstanding: Money::round(loan.outstanding).ok_or(SumOverflow)?,
@@ -149,7 +151,8 @@ impl Contribution {
             provision: f.provision,
             written_off: f.status == Status::WrittenOff,
             days_overdue: f.days_overdue,
-            class: f.class,
+            unpaid: f.class.is_some(),
+            npl: f.class.is_some_and(|c| npl[c]),
         })
     }
 }
@@ -191,11 +194,11 @@ impl Tally {
             self.overdue_loans += 1;
             *self.days.entry(c.days_overdue).or_default() += 1;
         }
-        if let Some(class) = c.class {
+        if c.unpaid {
             add(&mut self.unpaid_outstanding, c.outstanding)?;
-            if NPL_CLASSES.contains(&policy.classes[class].name.as_str()) {
-                add(&mut self.npl_outstanding, c.outstanding)?;
-            }
+        }
+        if c.npl {
+            add(&mut self.npl_outstanding, c.outstanding)?;
         }
         Ok(())
     }
@@ -288,6 +291,17 @@ pub struct Grouping {
     /// For dimension keys, the index into `Loan::dimensions`.
     dimension_index: Vec<Option<usize>>,
     buckets: Vec<String>,
+    /// Whether each of the policy's classes is non-performing.
+    npl: Vec<bool>,
+}
+
+/// Whether each of the policy's classes is non-performing.
+pub fn npl_classes(policy: &Policy) -> Vec<bool> {
+    policy
+        .classes
+        .iter()
+        .map(|c| NPL_CLASSES.contains(&c.name.as_str()))
+        .collect()
 }
 
 impl Grouping {
@@ -309,6 +323,7 @@ impl Grouping {
             keys,
             dimension_index,
             buckets: policy.bucket_labels(),
+            npl: npl_classes(policy),
         }
     }
 
@@ -347,7 +362,12 @@ impl Summary {
     ) -> Result<(), SumOverflow> {
         let mut key = std::mem::take(&mut self.scratch);
         grouping.key(&mut key, loan, f, policy);
-        let added = self.add_keyed(&key, &Contribution::of(loan, f)?, f.breaches(), policy);
+        let added = self.add_keyed(
+            &key,
+            &Contribution::of(loan, f, &grouping.npl)?,
+            f.breaches(),
+            policy,
+        );
         self.scratch = key;
         added
     }
