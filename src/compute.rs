@@ -186,6 +186,7 @@ pub struct Terms {
 
 impl Terms {
     /// Up to 4 factors over up to 2 divisors.
+    #[inline]
     pub fn new(num: &[Factor], den: &[Factor]) -> Terms {
         let mut terms = Terms {
             num: [Factor::ONE; 4],
@@ -377,6 +378,7 @@ fn sum(amounts: &Amounts, of: &[Component]) -> Result<Money, &'static str> {
 
 /// A cap's limit for one loan before rounding (raw amounts feed
 /// `component_ratio` caps); `None` past Decimal's range or without an LPR.
+#[inline]
 pub fn limit_terms(
     limit: &Limit,
     loan: &Loan,

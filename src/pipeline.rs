@@ -574,26 +574,28 @@ fn process<J: Job>(chunk: &Chunk<J>, rows: &mut impl RowSink) -> Result<ChunkOut
     };
     let mut rejects = csv::Writer::from_writer(Vec::new());
     for (i, record) in records.iter().enumerate() {
+        // Plain matches rather than combinators: a loan and its figures
+        // stay where they are made instead of being moved into tuples.
         let duplicate = duplicates.iter().find(|(d, _)| *d == first + i);
-        let computed = match duplicate {
+        let loan = match duplicate {
             Some((_, seen)) => Err(duplicate_reject(record, layout, seen)),
-            None => Ok(()),
-        }
-        .and_then(|()| parse_loan(record, layout, policy))
-        .and_then(|loan| match compute(&loan, policy, config.as_of) {
-            Ok(figures) => Ok((loan, figures)),
-            Err(why) => Err(Reject::new(record, loan.loan_id(), "", why.to_string())),
+            None => parse_loan(record, layout, policy),
+        };
+        let outcome = loan.and_then(|loan| {
+            let figures = compute(&loan, policy, config.as_of)
+                .map_err(|why| Reject::new(record, loan.loan_id(), "", why.to_string()))?;
+            if config.output.is_some() {
+                out.output += job.write(rows, &loan, &figures);
+            }
+            let origin = Origin {
+                source,
+                line: record.position().map_or(0, |p| p.line()),
+            };
+            Ok(job.fold(&mut out.stats, origin, &loan, &figures))
         });
-        match computed {
-            Ok((loan, figures)) => {
-                if config.output.is_some() {
-                    out.output += job.write(rows, &loan, &figures);
-                }
-                let origin = Origin {
-                    source,
-                    line: record.position().map_or(0, |p| p.line()),
-                };
-                job.fold(&mut out.stats, origin, &loan, &figures)?;
+        match outcome {
+            Ok(folded) => {
+                folded?;
                 out.accepted += 1;
             }
             Err(reject) => {
