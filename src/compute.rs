@@ -437,7 +437,7 @@ mod tests {
         Policy::from_toml(extra, "test").unwrap()
     }
 
-    fn loan(principal: &str, rate: ContractRate, due: &str) -> Loan {
+    fn loan(principal: &str, rate: ContractRate, due: &str) -> Loan<'static> {
         Loan {
             text: crate::record::LoanText::new("L", [], "CNY"),
             principal: d(principal),

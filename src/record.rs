@@ -175,53 +175,48 @@ pub enum ContractRate {
     Annual(Decimal),
 }
 
-/// A loan's text fields in one allocation: the loan_id, the values of
-/// `Layout::dimensions` in order, then the currency code.
+/// A loan's text fields, borrowed from its record: the loan_id and the
+/// values of `Layout::dimensions` in order; the currency code, upper-cased,
+/// inline.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoanText {
-    text: String,
-    /// Where each field ends in `text`.
-    ends: [u32; 2 + DIMENSIONS.len()],
-    dimensions: u8,
+pub struct LoanText<'a> {
+    loan_id: &'a str,
+    dimensions: [&'a str; DIMENSIONS.len()],
+    count: u8,
+    /// ASCII letters (checked when read).
+    currency: [u8; 3],
 }
 
-impl LoanText {
-    pub fn new<'a>(
-        loan_id: &str,
-        dimensions: impl IntoIterator<Item = &'a str> + Clone,
+impl<'a> LoanText<'a> {
+    /// `currency` must be 3 ASCII letters.
+    pub fn new(
+        loan_id: &'a str,
+        dimensions: impl IntoIterator<Item = &'a str>,
         currency: &str,
-    ) -> LoanText {
-        let len = dimensions.clone().into_iter().map(str::len).sum::<usize>();
-        let mut text = String::with_capacity(loan_id.len() + len + currency.len());
-        let mut ends = [0; 2 + DIMENSIONS.len()];
-        let mut count = 0;
-        text.push_str(loan_id);
-        ends[0] = text.len() as u32;
-        for value in dimensions.into_iter().take(DIMENSIONS.len()) {
-            text.push_str(value);
-            count += 1;
-            ends[count] = text.len() as u32;
+    ) -> LoanText<'a> {
+        let mut text = LoanText {
+            loan_id,
+            dimensions: [""; DIMENSIONS.len()],
+            count: 0,
+            currency: [b'X'; 3],
+        };
+        for (slot, value) in text.dimensions.iter_mut().zip(dimensions) {
+            *slot = value;
+            text.count += 1;
         }
-        text.push_str(currency);
-        ends[count + 1] = text.len() as u32;
-        LoanText {
-            text,
-            ends,
-            dimensions: count as u8,
+        if currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_alphabetic()) {
+            text.currency.copy_from_slice(currency.as_bytes());
+            text.currency.make_ascii_uppercase();
         }
-    }
-
-    fn field(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.text[start..self.ends[i] as usize]
+        text
     }
 }
 
 /// One accepted input row.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Loan {
+pub struct Loan<'a> {
     /// loan_id, dimensions and currency: see the methods.
-    pub text: LoanText,
+    pub text: LoanText<'a>,
     pub principal: Decimal,
     pub due_date: NaiveDate,
     pub rate: ContractRate,
@@ -234,24 +229,26 @@ pub struct Loan {
     pub outstanding: Decimal,
 }
 
-impl Loan {
-    pub fn loan_id(&self) -> &str {
-        self.text.field(0)
+impl<'a> Loan<'a> {
+    pub fn loan_id(&self) -> &'a str {
+        self.text.loan_id
     }
 
     /// The value of the `i`th of `Layout::dimensions`.
-    pub fn dimension(&self, i: usize) -> &str {
-        self.text.field(1 + i)
+    pub fn dimension(&self, i: usize) -> &'a str {
+        self.text.dimensions[i]
     }
 
     /// The values of `Layout::dimensions`, in order.
-    pub fn dimensions(&self) -> impl Iterator<Item = &str> {
-        (0..usize::from(self.text.dimensions)).map(|i| self.dimension(i))
+    pub fn dimensions(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.text.dimensions[..usize::from(self.text.count)]
+            .iter()
+            .copied()
     }
 
     /// The ISO 4217 code, upper-case.
     pub fn currency(&self) -> &str {
-        self.text.field(1 + usize::from(self.text.dimensions))
+        std::str::from_utf8(&self.text.currency).unwrap_or("XXX")
     }
 }
 
@@ -351,7 +348,11 @@ fn shape_error(record: &ByteRecord, layout: &Layout) -> Option<String> {
 }
 
 /// Reads one row's fields, or says which field is wrong and why.
-pub fn parse_loan(record: &ByteRecord, layout: &Layout, policy: &Policy) -> Result<Loan, Reject> {
+pub fn parse_loan<'a>(
+    record: &'a ByteRecord,
+    layout: &'a Layout,
+    policy: &'a Policy,
+) -> Result<Loan<'a>, Reject> {
     // One pass over the whole record: plain (ASCII, no NUL) records need
     // no check per field, and records without a line break and of
     // moderate size have the right shape when they have the right width.
@@ -413,30 +414,22 @@ pub fn parse_loan(record: &ByteRecord, layout: &Layout, policy: &Policy) -> Resu
     let outstanding = row
         .optional(Col::Outstanding, parse::money)?
         .unwrap_or(principal);
-    let mut currency = [0u8; 3];
-    match row.text(Col::Currency)? {
-        Some(code) if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) => {
-            currency.copy_from_slice(code.as_bytes());
-            currency.make_ascii_uppercase();
-        }
+    let currency = match row.text(Col::Currency)? {
+        Some(code) if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) => code,
         Some(code) => {
             return Err(row.reject(
                 Col::Currency.name(),
                 format!("{code:?} is not a 3-letter ISO 4217 code"),
             ))
         }
-        None => currency.copy_from_slice(&policy.currency.as_bytes()[..3]),
-    }
+        None => policy.currency.as_str(),
+    };
     let mut dimensions = [""; DIMENSIONS.len()];
     for (value, &col) in dimensions.iter_mut().zip(&layout.dimensions) {
         *value = row.text(col)?.unwrap_or("");
     }
-    let currency = std::str::from_utf8(&currency).unwrap_or("");
-    let text = LoanText::new(
-        loan_id,
-        dimensions[..layout.dimensions.len()].iter().copied(),
-        currency,
-    );
+    let dimensions = dimensions[..layout.dimensions.len()].iter().copied();
+    let text = LoanText::new(loan_id, dimensions, currency);
     Ok(Loan {
         text,
         principal,
@@ -653,21 +646,14 @@ mod tests {
             "fees",
             "currency",
         ]);
-        let loan = parse_loan(
-            &record(&["L1", "26,000", "2025/04/10", "18%", "", "15", "usd"], 2),
-            &l,
-            &policy(),
-        )
-        .unwrap();
+        let p = policy();
+        let r = record(&["L1", "26,000", "2025/04/10", "18%", "", "15", "usd"], 2);
+        let loan = parse_loan(&r, &l, &p).unwrap();
         assert_eq!(loan.rate, ContractRate::Annual("0.18".parse().unwrap()));
         assert_eq!(loan.outstanding, "26000".parse().unwrap());
         assert_eq!(loan.currency(), "USD");
-        let loan = parse_loan(
-            &record(&["L1", "1", "20250410", "18%", "0.05%", "", ""], 2),
-            &l,
-            &policy(),
-        )
-        .unwrap();
+        let r = record(&["L1", "1", "20250410", "18%", "0.05%", "", ""], 2);
+        let loan = parse_loan(&r, &l, &p).unwrap();
         assert_eq!(
             loan.rate,
             ContractRate::Daily("0.0005".parse().unwrap()),
