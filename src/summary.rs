@@ -2,7 +2,7 @@
 //! exact day percentiles per group, folded per batch and merged, so the
 //! result never depends on thread count or batch size.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 use std::str::FromStr;
@@ -272,8 +272,8 @@ fn key_texts(mut key: &[u8]) -> Vec<String> {
 /// Tallies by group.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
-    /// By encoded group key (`push_key_part`).
-    pub groups: BTreeMap<Vec<u8>, Tally>,
+    /// By encoded group key (`push_key_part`); `table` puts them in order.
+    pub groups: HashMap<Vec<u8>, Tally>,
     /// The key of the row being added.
     scratch: Vec<u8>,
 }
@@ -444,7 +444,9 @@ impl Summary {
         );
 
         let mut rows = Vec::new();
-        let mut groups = self.groups.iter().peekable();
+        let mut groups: Vec<(&Vec<u8>, &Tally)> = self.groups.iter().collect();
+        groups.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut groups = groups.into_iter().peekable();
         while let Some((first_key, _)) = groups.peek() {
             // The currency part, order and NUL included, starts every key
             // of the currency.
