@@ -4,8 +4,9 @@
 # 1), writing Parquet, and reading the book as Parquet, and, when the
 # python packages duckdb and polars are installed, the same computation as a
 # DuckDB query and a Polars query (bench/peers/), checked first to give
-# arrears' amounts on the sample book. Prints one table: wall seconds, peak
-# RSS, and ratios.
+# arrears' amounts on the sample book. Each command runs RUNS times (default
+# 3); prints one table of the median runs: wall seconds, peak RSS, and
+# ratios to the floor.
 #
 # usage: scripts/bench.sh [WORKDIR]     (default /tmp/arrears-bench)
 set -euo pipefail
@@ -29,36 +30,48 @@ for peer in "${peers[@]}"; do
     python3 bench/peers/check.py "$work/check-arrears.csv" "$work/check-$peer.csv"
 done
 
-# time NAME COMMAND...: prints "NAME seconds kilobytes"
+# measure NAME COMMAND...: runs COMMAND $runs times, each time into an
+# empty $work/out (so that no run pays for deleting the previous run's
+# files: replacing a 180 MB file costs the filesystem ~0.4 s), and prints
+# "NAME seconds kilobytes" of the median run by time.
+runs=${RUNS:-3}
 measure() {
     local name=$1
     shift
-    /usr/bin/time -f "$name %e %M" -o "$work/time.txt" "$@" >/dev/null
-    cat "$work/time.txt"
+    rm -f "$work"/time-*.txt
+    for i in $(seq "$runs"); do
+        rm -rf "$work/out"
+        mkdir -p "$work/out"
+        /usr/bin/time -f "%e %M" -o "$work/time-$i.txt" "$@" >/dev/null
+    done
+    echo "$name $(cat "$work"/time-*.txt | sort -n | sed -n "$(((runs + 1) / 2))p")"
 }
 
-printf '%-8s %-10s %8s %9s %9s\n' rows command seconds "peak MB" "x floor"
+printf '%-8s %-10s %8s %9s %9s %11s\n' rows command seconds "peak MB" "x floor" "x arrears"
 for rows in 1000000 5000000; do
     book=$work/book-$rows.csv
     [ -f "$book" ] || "$arrears" generate --rows $rows --seed 1 -o "$book"
     read -r _ floor_s floor_kb < <(measure floor "$floor" "$book")
     results=()
-    results+=("$(measure arrears "$arrears" run "$book" --as-of $as_of -o "$work/results.csv" --summary "$work/summary.csv" -q)")
-    results+=("$(measure arrears-1t "$arrears" run "$book" --as-of $as_of -o "$work/results.csv" --summary "$work/summary.csv" -q --threads 1)")
+    results+=("$(measure arrears "$arrears" run "$book" --as-of $as_of -o "$work/out/results.csv" --summary "$work/out/summary.csv" -q)")
+    cp "$work/out/results.csv" "$work/results.csv"
+    results+=("$(measure arrears-1t "$arrears" run "$book" --as-of $as_of -o "$work/out/results.csv" --summary "$work/out/summary.csv" -q --threads 1)")
     # Results and summary written as Parquet.
-    results+=("$(measure pq-out "$arrears" run "$book" --as-of $as_of -o "$work/results.parquet" --summary "$work/summary.parquet" -q)")
+    results+=("$(measure pq-out "$arrears" run "$book" --as-of $as_of -o "$work/out/results.parquet" --summary "$work/out/summary.parquet" -q)")
     # The same book read as Parquet (all columns text, written by polars).
     if [[ " ${peers[*]} " == *" polars "* ]]; then
         [ -f "$book.parquet" ] || python3 -c 'import sys, polars as pl; pl.read_csv(sys.argv[1], infer_schema=False).write_parquet(sys.argv[2])' "$book" "$book.parquet"
-        results+=("$(measure pq-in "$arrears" run "$book.parquet" --as-of $as_of -o "$work/results-pq.csv" --summary "$work/summary-pq.csv" -q)")
-        cmp -s "$work/results-pq.csv" "$work/results.csv" || { echo "Parquet input gave other results" >&2; exit 1; }
+        results+=("$(measure pq-in "$arrears" run "$book.parquet" --as-of $as_of -o "$work/out/results.csv" --summary "$work/out/summary.csv" -q)")
+        cmp -s "$work/out/results.csv" "$work/results.csv" || { echo "Parquet input gave other results" >&2; exit 1; }
     fi
     for peer in "${peers[@]}"; do
-        results+=("$(measure "$peer" python3 bench/peers/${peer}_arrears.py "$book" $as_of "$work/$peer.csv" "$work/$peer-summary.csv")")
+        results+=("$(measure "$peer" python3 bench/peers/${peer}_arrears.py "$book" $as_of "$work/out/$peer.csv" "$work/out/$peer-summary.csv")")
     done
-    printf '%-8s %-10s %8.2f %9.0f %9s\n' $rows floor "$floor_s" $((floor_kb / 1024)) 1.0
+    # "x arrears": each command's time over arrears' (2 threads, CSV out).
+    read -r _ arrears_s _ <<<"${results[0]}"
+    printf '%-8s %-10s %8.2f %9.0f %9s %11.2f\n' $rows floor "$floor_s" $((floor_kb / 1024)) 1.0 "$(echo "$floor_s / $arrears_s" | bc -l)"
     for line in "${results[@]}"; do
         read -r name s kb <<<"$line"
-        printf '%-8s %-10s %8.2f %9.0f %9.1f\n' $rows "$name" "$s" $((kb / 1024)) "$(echo "$s / $floor_s" | bc -l)"
+        printf '%-8s %-10s %8.2f %9.0f %9.1f %11.2f\n' $rows "$name" "$s" $((kb / 1024)) "$(echo "$s / $floor_s" | bc -l)" "$(echo "$s / $arrears_s" | bc -l)"
     done
 done

@@ -40,8 +40,8 @@ pub struct Origin {
 }
 
 /// What a command does with each accepted record: the rows it writes and
-/// the statistics it folds. Rows of a chunk are written in input order and
-/// chunks' statistics are merged in input order.
+/// the statistics it folds. Rows are written in input order; statistics are
+/// folded over runs of consecutive records and merged in input order.
 pub trait Job: Sync {
     type Stats: Default + Send;
 
@@ -176,13 +176,12 @@ fn id_hash(id: &[u8]) -> u128 {
     (u128::from(high.finish()) << 64) | u128::from(low.finish())
 }
 
-/// The formatted output and folded statistics of one chunk of records.
-struct ChunkOut<S> {
+/// The formatted output and counts of one chunk of records.
+struct ChunkOut {
     bytes: ChunkBytes,
     accepted: u64,
     output: u64,
     rejected: Vec<Reject>,
-    stats: S,
 }
 
 /// What a chunk sends to the writer: its rows as CSV text or, for
@@ -266,34 +265,47 @@ pub fn run<J: Job>(
             for batch in batch_rx {
                 let batch: Batch = batch?;
                 let records = &batch.records[..batch.len];
-                let chunks: Vec<ChunkOut<J::Stats>> = pool.install(|| {
+                // Each rayon split folds its chunks into one set of
+                // statistics; splits are merged in input order.
+                let (chunks, stats) = pool.install(|| {
                     records
                         .par_chunks(CHUNK)
                         .enumerate()
-                        .map(|(i, chunk)| {
-                            let first = i * CHUNK;
-                            let from = batch.duplicates.partition_point(|(d, _)| *d < first);
-                            let to = batch
-                                .duplicates
-                                .partition_point(|(d, _)| *d < first + chunk.len());
-                            let duplicates = &batch.duplicates[from..to];
-                            let chunk = Chunk {
-                                records: chunk,
-                                first,
-                                duplicates,
-                                source: batch.source,
-                                layout: &layout,
-                                config,
-                                job: &job,
-                            };
-                            process_chunk(&chunk, columns)
-                        })
-                        .collect::<Result<_, Error>>()
+                        .try_fold(
+                            || (Vec::new(), J::Stats::default()),
+                            |(mut chunks, mut stats), (i, chunk)| {
+                                let first = i * CHUNK;
+                                let from = batch.duplicates.partition_point(|(d, _)| *d < first);
+                                let to = batch
+                                    .duplicates
+                                    .partition_point(|(d, _)| *d < first + chunk.len());
+                                let chunk = Chunk {
+                                    records: chunk,
+                                    first,
+                                    duplicates: &batch.duplicates[from..to],
+                                    source: batch.source,
+                                    layout: &layout,
+                                    config,
+                                    job: &job,
+                                };
+                                chunks.push(process_chunk(&chunk, columns, &mut stats)?);
+                                Ok::<_, Error>((chunks, stats))
+                            },
+                        )
+                        .try_reduce(
+                            || (Vec::new(), J::Stats::default()),
+                            |(mut chunks, mut stats), (more, other)| {
+                                chunks.extend(more);
+                                job.merge(&mut stats, other)?;
+                                Ok((chunks, stats))
+                            },
+                        )
                 })?;
                 let mut bytes = Vec::with_capacity(chunks.len());
                 for chunk in chunks {
-                    bytes.push(totals.add(chunk, &names[batch.source], &job)?);
+                    bytes.push(totals.add(chunk, &names[batch.source]));
                 }
+                job.merge(&mut totals.stats, stats)?;
                 progress.set_position(batch.bytes_read);
                 // A batch that held an oversized record is not reused, so
                 // its buffers do not stay swollen.
@@ -357,13 +369,8 @@ struct Totals<S> {
 }
 
 impl<S> Totals<S> {
-    /// Takes in one chunk's counts and statistics; returns its bytes.
-    fn add<J: Job<Stats = S>>(
-        &mut self,
-        chunk: ChunkOut<S>,
-        source: &str,
-        job: &J,
-    ) -> Result<ChunkBytes, Error> {
+    /// Takes in one chunk's counts; returns its bytes.
+    fn add(&mut self, chunk: ChunkOut, source: &str) -> ChunkBytes {
         self.accepted += chunk.accepted;
         self.output += chunk.output;
         self.rejected += chunk.rejected.len() as u64;
@@ -378,8 +385,7 @@ impl<S> Totals<S> {
                     .push(format!("{source}:{}:{column} {}", r.line, r.reason));
             }
         }
-        job.merge(&mut self.stats, chunk.stats)?;
-        Ok(chunk.bytes)
+        chunk.bytes
     }
 }
 
@@ -525,18 +531,19 @@ struct Chunk<'a, J> {
 fn process_chunk<J: Job>(
     chunk: &Chunk<J>,
     columns: &[(String, Kind)],
-) -> Result<ChunkOut<J::Stats>, Error> {
+    stats: &mut J::Stats,
+) -> Result<ChunkOut, Error> {
     match chunk.config.format {
         Format::Csv => {
             let mut rows = CsvRows::with_capacity(chunk.records.len() * 320);
-            let mut out = process(chunk, &mut rows)?;
+            let mut out = process(chunk, &mut rows, stats)?;
             out.bytes.rows = rows.bytes;
             Ok(out)
         }
         #[cfg(feature = "parquet")]
         Format::Parquet => {
             let mut rows = crate::parquet::Columns::new(columns);
-            let mut out = process(chunk, &mut rows)?;
+            let mut out = process(chunk, &mut rows, stats)?;
             out.bytes.frame = Some(rows);
             Ok(out)
         }
@@ -549,7 +556,11 @@ fn process_chunk<J: Job>(
 }
 
 /// Parses, computes, formats into `rows` and folds one chunk of records.
-fn process<J: Job>(chunk: &Chunk<J>, rows: &mut impl RowSink) -> Result<ChunkOut<J::Stats>, Error> {
+fn process<J: Job>(
+    chunk: &Chunk<J>,
+    rows: &mut impl RowSink,
+    stats: &mut J::Stats,
+) -> Result<ChunkOut, Error> {
     let Chunk {
         records,
         first,
@@ -570,7 +581,6 @@ fn process<J: Job>(chunk: &Chunk<J>, rows: &mut impl RowSink) -> Result<ChunkOut
         accepted: 0,
         output: 0,
         rejected: Vec::new(),
-        stats: J::Stats::default(),
     };
     let mut rejects = csv::Writer::from_writer(Vec::new());
     for (i, record) in records.iter().enumerate() {
@@ -591,7 +601,7 @@ fn process<J: Job>(chunk: &Chunk<J>, rows: &mut impl RowSink) -> Result<ChunkOut
                 source,
                 line: record.position().map_or(0, |p| p.line()),
             };
-            Ok(job.fold(&mut out.stats, origin, &loan, &figures))
+            Ok(job.fold(stats, origin, &loan, &figures))
         });
         match outcome {
             Ok(folded) => {
