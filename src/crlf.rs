@@ -80,7 +80,9 @@ fn squeeze(buf: &mut [u8]) -> usize {
         write += end - read;
         read = cr + 1;
     }
-    buf.copy_within(read.., write);
+    if write < read {
+        buf.copy_within(read.., write);
+    }
     write + buf.len() - read
 }
 
