@@ -233,6 +233,50 @@ where
     at
 }
 
+/// "00" to "99".
+const PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    pairs
+};
+
+/// `fill_digits` for 64-bit numbers, two digits per division (the digits
+/// of every amount go through here).
+fn fill_digits_u64(digits: &mut [u8], mut n: u64, places: u32) -> usize {
+    let mut at = digits.len();
+    let pair = |digits: &mut [u8], at: &mut usize, n: u64| {
+        *at -= 2;
+        digits[*at..*at + 2].copy_from_slice(&PAIRS[n as usize]);
+    };
+    for _ in 0..places / 2 {
+        pair(digits, &mut at, n % 100);
+        n /= 100;
+    }
+    if places % 2 == 1 {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    if places > 0 {
+        at -= 1;
+        digits[at] = b'.';
+    }
+    while n >= 10 {
+        pair(digits, &mut at, n % 100);
+        n /= 100;
+    }
+    // The leading digit, unless the last pair wrote it.
+    if n > 0 || at == digits.len() || digits[at] == b'.' {
+        at -= 1;
+        digits[at] = b'0' + n as u8;
+    }
+    at
+}
+
 /// Appends a decimal with exactly `places` decimals, rounded half-up, as
 /// `format!("{:.places$}")` would print it, without allocating or going
 /// through `fmt` (this runs ten times a row).
@@ -263,7 +307,7 @@ fn push_units(out: &mut Vec<u8>, units: i128, places: u32) {
             let len = sign + digits + usize::from(places > 0);
             let start = out.len();
             out.extend_from_slice(&[b'-'; 32]);
-            fill_digits(&mut out[start..start + len], n, places);
+            fill_digits_u64(&mut out[start..start + len], n, places);
             out.truncate(start + len);
         }
         _ => {
@@ -527,6 +571,23 @@ mod tests {
                 format!("{want:.prec$}", prec = places as usize),
                 "{value}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// Two digits at a time write what one at a time writes.
+        #[test]
+        fn digit_pairs_write_what_single_digits_write(
+            n in proptest::num::u64::ANY,
+            small in 0u64..100_000,
+            places in 0u32..=10,
+        ) {
+            for n in [n, small] {
+                let (mut a, mut b) = ([0u8; 48], [0u8; 48]);
+                let at = fill_digits_u64(&mut a, n, places);
+                let bt = fill_digits(&mut b, n, places);
+                proptest::prop_assert_eq!(&a[at..], &b[bt..], "{} {}", n, places);
+            }
         }
     }
 
