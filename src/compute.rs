@@ -453,6 +453,26 @@ mod tests {
     }
 
     #[test]
+    fn amounts_beyond_two_to_the_96_cents_are_out_of_range() {
+        let p = policy("caps = []\npenalty = false");
+        // (A principal as large, so that the annualized rate stays in range.)
+        let big = "792281625142643375935439503";
+        let mut l = loan(big, ContractRate::Daily(d("0.001")), "2025-01-01");
+        // The largest amount in cents is 2^96 - 1: 792281625142643375935439503.35.
+        l.fees = d("792281625142643375935439503.35");
+        let f = compute(&l, &p, date("2025-01-11")).unwrap();
+        assert_eq!(f.amount(Component::Fees).cents(), crate::money::MAX_CENTS);
+        l.fees = d("792281625142643375935439504");
+        assert_eq!(compute(&l, &p, date("2025-01-11")), Err(OUT_OF_RANGE));
+        // A penalty past the range: 7.9e27 x 0.0015 x 1000 days.
+        let principal = "7922816251426433759354395033";
+        let mut l = loan(principal, ContractRate::Daily(d("0.001")), "2022-01-01");
+        l.outstanding = d("0");
+        let p = policy("caps = []");
+        assert_eq!(compute(&l, &p, date("2024-09-27")), Err(OUT_OF_RANGE));
+    }
+
+    #[test]
     fn seed_worked_example() {
         let p = policy("contract_interest = true\ncaps = []");
         let mut l = loan("26000", ContractRate::Daily(d("0.0005")), "2025-04-10");
