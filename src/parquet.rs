@@ -606,6 +606,24 @@ fn units(value: Decimal, scale: u32) -> i128 {
     value.mantissa() * 10i128.pow(scale - value.scale())
 }
 
+impl Columns {
+    /// Pushes a number into the current (decimal) column: `units` of its
+    /// scale.
+    fn push_units(&mut self, units: impl FnOnce(u32) -> i128) {
+        let Some(Values::Decimal {
+            units: column,
+            valid,
+            scale,
+        }) = self.values.get_mut(self.at)
+        else {
+            unreachable!("a number into a decimal column");
+        };
+        column.push(units(*scale));
+        valid.push(true);
+        self.at += 1;
+    }
+}
+
 /// Jobs write their rows straight into typed columns: the same values the
 /// CSV writer prints, without going through text.
 impl RowSink for Columns {
@@ -628,21 +646,12 @@ impl RowSink for Columns {
     }
 
     fn fixed(&mut self, value: Decimal, _places: u32) {
-        let Some(Values::Decimal {
-            units: column,
-            valid,
-            scale,
-        }) = self.values.get_mut(self.at)
-        else {
-            unreachable!("an amount into a decimal column");
-        };
-        column.push(units(value, *scale));
-        valid.push(true);
-        self.at += 1;
+        self.push_units(|scale| units(value, scale));
     }
 
     fn money(&mut self, value: Money) {
-        self.fixed(value.decimal(), 2);
+        // Money columns have scale 2: the cents are the units.
+        self.push_units(|scale| value.cents() * 10i128.pow(scale - 2));
     }
 
     fn daily_rate(&mut self, value: Decimal) {
