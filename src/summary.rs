@@ -111,10 +111,90 @@ pub struct Tally {
     pub breaches: Vec<u64>,
     pub provision: Money,
     pub written_off_principal: Money,
-    /// days_overdue -> number of loans, for loans with days_overdue > 0.
-    pub days: BTreeMap<i64, u64>,
+    /// How many loans have each days_overdue, for loans with
+    /// days_overdue > 0.
+    pub days: Days,
     pub unpaid_outstanding: Money,
     pub npl_outstanding: Money,
+}
+
+/// How many loans have each number of days overdue: in a map while a group
+/// has few distinct days (most groups, when grouped by account), counted in
+/// place for the first `DENSE_DAYS` days once it has many (one add per
+/// loan, no search).
+#[derive(Debug, Clone, Default)]
+pub struct Days {
+    /// Indexed by days; empty until the group has `DENSIFY_AT` distinct
+    /// days, then `DENSE_DAYS` long.
+    dense: Vec<u64>,
+    /// The other days: all of them while `dense` is empty, else those past
+    /// `DENSE_DAYS`.
+    sparse: BTreeMap<i64, u64>,
+}
+
+const DENSE_DAYS: usize = 1024;
+const DENSIFY_AT: usize = 16;
+
+impl Days {
+    pub fn add(&mut self, days: i64, n: u64) {
+        match usize::try_from(days)
+            .ok()
+            .and_then(|d| self.dense.get_mut(d))
+        {
+            Some(count) => *count += n,
+            None => {
+                *self.sparse.entry(days).or_default() += n;
+                if self.dense.is_empty() && self.sparse.len() >= DENSIFY_AT {
+                    self.densify();
+                }
+            }
+        }
+    }
+
+    /// Moves the days below `DENSE_DAYS` into the dense counts.
+    fn densify(&mut self) {
+        self.dense = vec![0; DENSE_DAYS];
+        let high = self.sparse.split_off(&(DENSE_DAYS as i64));
+        for (days, n) in std::mem::replace(&mut self.sparse, high) {
+            self.dense[days as usize] += n;
+        }
+    }
+
+    pub fn merge(&mut self, other: &Days) {
+        if self.dense.is_empty() && !other.dense.is_empty() {
+            self.densify();
+        }
+        for (mine, n) in self.dense.iter_mut().zip(&other.dense) {
+            *mine += n;
+        }
+        for (&days, &n) in &other.sparse {
+            self.add(days, n);
+        }
+    }
+
+    /// `(days, loans)` in ascending days, days with loans only.
+    pub fn iter(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
+        let dense = self.dense.iter().enumerate();
+        dense
+            .filter(|(_, &n)| n > 0)
+            .map(|(d, &n)| (d as i64, n))
+            .chain(self.sparse.iter().map(|(&d, &n)| (d, n)))
+    }
+
+    pub fn max(&self) -> Option<i64> {
+        self.sparse
+            .keys()
+            .next_back()
+            .copied()
+            .or_else(|| self.dense.iter().rposition(|&n| n > 0).map(|d| d as i64))
+    }
+}
+
+/// Equal counts, however the dense part grew.
+impl PartialEq for Days {
+    fn eq(&self, other: &Days) -> bool {
+        self.iter().eq(other.iter())
+    }
 }
 
 /// What one loan adds to a tally: its figures from a run, or its row of a
@@ -192,7 +272,7 @@ impl Tally {
         }
         if c.days_overdue > 0 {
             self.overdue_loans += 1;
-            *self.days.entry(c.days_overdue).or_default() += 1;
+            self.days.add(c.days_overdue, 1);
         }
         if c.unpaid {
             add(&mut self.unpaid_outstanding, c.outstanding)?;
@@ -223,9 +303,7 @@ impl Tally {
         }
         add(&mut self.provision, other.provision)?;
         add(&mut self.written_off_principal, other.written_off_principal)?;
-        for (&days, &n) in &other.days {
-            *self.days.entry(days).or_default() += n;
-        }
+        self.days.merge(&other.days);
         add(&mut self.unpaid_outstanding, other.unpaid_outstanding)?;
         add(&mut self.npl_outstanding, other.npl_outstanding)?;
         Ok(())
@@ -235,7 +313,7 @@ impl Tally {
     pub fn days_percentile(&self, p: u64) -> Option<i64> {
         let rank = (p * self.overdue_loans).div_ceil(100).max(1);
         let mut seen = 0;
-        for (&days, &n) in &self.days {
+        for (days, n) in self.days.iter() {
             seen += n;
             if seen >= rank {
                 return Some(days);
@@ -500,7 +578,7 @@ fn stat_row(mut row: Vec<String>, t: &Tally, policy: &Policy, is_total: bool) ->
         days(t.days_percentile(50)),
         days(t.days_percentile(90)),
         days(t.days_percentile(99)),
-        days(t.days.keys().next_back().copied()),
+        days(t.days.max()),
         ratio(t.npl_outstanding, t.unpaid_outstanding),
         ratio(t.provision, t.npl_outstanding),
     ]);
@@ -599,10 +677,56 @@ mod tests {
             add(&mut t.principal, Money::new(i128::from(d) * 100).unwrap()).unwrap();
             if d > 0 {
                 t.overdue_loans += 1;
-                *t.days.entry(d).or_default() += 1;
+                t.days.add(d, 1);
             }
         }
         t
+    }
+
+    #[test]
+    fn days_counted_in_place_and_in_the_map_alike() {
+        // Few distinct days stay in the map; many move to dense counts.
+        let few = [1, 5, 5, 1023, 1024, 99_999, 3, 1024];
+        let many: Vec<i64> = few
+            .iter()
+            .copied()
+            .chain(100..140)
+            .chain([1, 2000])
+            .collect();
+        for days in [&few[..], &many[..]] {
+            let mut counted = Days::default();
+            for &d in days {
+                counted.add(d, 1);
+            }
+            let mut want: Vec<i64> = days.to_vec();
+            want.sort();
+            let flat: Vec<i64> = counted
+                .iter()
+                .flat_map(|(d, n)| std::iter::repeat_n(d, n as usize))
+                .collect();
+            assert_eq!(flat, want);
+            assert_eq!(counted.max(), Some(99_999));
+            assert_eq!(counted.dense.is_empty(), days.len() < 16);
+            // Split anywhere, merged either way round: the same counts.
+            for split in 0..=days.len() {
+                let (left, right) = days.split_at(split);
+                let tally = |part: &[i64]| {
+                    let mut d = Days::default();
+                    part.iter().for_each(|&x| d.add(x, 1));
+                    d
+                };
+                let mut merged = tally(left);
+                merged.merge(&tally(right));
+                assert_eq!(merged, counted, "split at {split}");
+                let mut merged = tally(right);
+                merged.merge(&tally(left));
+                assert_eq!(merged, counted, "split at {split}, reversed");
+            }
+        }
+        assert_eq!(Days::default().max(), None);
+        let mut small = Days::default();
+        small.add(7, 2);
+        assert_eq!(small.max(), Some(7));
     }
 
     #[test]
