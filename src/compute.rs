@@ -65,7 +65,10 @@ impl CapCheck {
 
     /// How far the raw amounts exceed the limit (0 when not breached).
     pub fn excess(&self) -> Money {
-        Money::new((self.charged.cents() - self.limit.cents()).max(0)).unwrap_or(Money::ZERO)
+        match self.charged.checked_sub(self.limit) {
+            Some(excess) if excess.is_positive() => excess,
+            _ => Money::ZERO,
+        }
     }
 }
 
