@@ -442,7 +442,7 @@ mod tests {
 
     fn loan(principal: &str, rate: ContractRate, due: &str) -> Loan<'static> {
         Loan {
-            text: crate::record::LoanText::new("L", [], "CNY"),
+            text: crate::record::LoanText::new("L", [], *b"CNY"),
             principal: d(principal),
             due_date: date(due),
             rate,

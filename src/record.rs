@@ -188,25 +188,21 @@ pub struct LoanText<'a> {
 }
 
 impl<'a> LoanText<'a> {
-    /// `currency` must be 3 ASCII letters.
+    /// `currency`: 3 ASCII letters, upper-case.
     pub fn new(
         loan_id: &'a str,
         dimensions: impl IntoIterator<Item = &'a str>,
-        currency: &str,
+        currency: [u8; 3],
     ) -> LoanText<'a> {
         let mut text = LoanText {
             loan_id,
             dimensions: [""; DIMENSIONS.len()],
             count: 0,
-            currency: [b'X'; 3],
+            currency,
         };
         for (slot, value) in text.dimensions.iter_mut().zip(dimensions) {
             *slot = value;
             text.count += 1;
-        }
-        if currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_alphabetic()) {
-            text.currency.copy_from_slice(currency.as_bytes());
-            text.currency.make_ascii_uppercase();
         }
         text
     }
@@ -424,12 +420,15 @@ pub fn parse_loan<'a>(
         }
         None => policy.currency.as_str(),
     };
+    let mut code = [0; 3];
+    code.copy_from_slice(currency.as_bytes());
+    code.make_ascii_uppercase();
     let mut dimensions = [""; DIMENSIONS.len()];
     for (value, &col) in dimensions.iter_mut().zip(&layout.dimensions) {
         *value = row.text(col)?.unwrap_or("");
     }
     let dimensions = dimensions[..layout.dimensions.len()].iter().copied();
-    let text = LoanText::new(loan_id, dimensions, currency);
+    let text = LoanText::new(loan_id, dimensions, code);
     Ok(Loan {
         text,
         principal,
