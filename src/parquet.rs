@@ -19,10 +19,14 @@ use chrono::{DateTime, NaiveDate};
 use csv::{ByteRecord, Position};
 use polars::io::parquet::read::ParquetReader;
 use polars::io::parquet::write::{
-    BatchedWriter, ParquetCompression, ParquetWriter, StatisticsOptions,
+    get_encodings, BatchedWriter, ParquetCompression, ParquetWriter, StatisticsOptions,
 };
 use polars::io::SerReader;
 use polars::prelude::*;
+use polars_parquet::write::{
+    array_to_columns, compress, CompressedPage, Encoding, ParquetType, Version, WriteOptions,
+};
+use rayon::prelude::*;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::atomic::AtomicFile;
@@ -694,28 +698,62 @@ impl RowSink for Columns {
 /// A Parquet output being written: rows gather into row groups of exactly
 /// `ROW_GROUP` rows (the last may be shorter), each written when full, so
 /// the file does not depend on how the rows were batched.
+///
+/// A full row group's columns are encoded and compressed in parallel on
+/// the run's thread pool (`encode`), and only the finished pages are
+/// written here, in order: the writer thread no longer compresses every
+/// page of the file alone.
 pub struct ParquetSink<'a> {
     writer: BatchedWriter<&'a mut AtomicFile>,
     schema: Vec<(String, Kind)>,
+    /// Each column's Parquet type and encodings, in schema order.
+    types: Vec<(ParquetType, Vec<Encoding>)>,
+    options: WriteOptions,
+    pool: Option<&'a rayon::ThreadPool>,
     group: Columns,
     path: String,
 }
 
 impl<'a> ParquetSink<'a> {
+    /// `pool`: where row groups are encoded; `None`: on this thread.
     pub fn new(
         file: &'a mut AtomicFile,
         columns: &[(String, Kind)],
+        pool: Option<&'a rayon::ThreadPool>,
     ) -> Result<ParquetSink<'a>, Error> {
         let path = file.path().display().to_string();
-        let writer = ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Zstd(None))
-            .with_statistics(StatisticsOptions::full())
+        let fail = |e| polars_error(&path, e);
+        let compression = ParquetCompression::Zstd(None);
+        let statistics = StatisticsOptions::full();
+        let schema = schema(columns);
+        let mut writer = ParquetWriter::new(file)
+            .with_compression(compression)
+            .with_statistics(statistics)
             .with_row_group_size(Some(ROW_GROUP))
-            .batched(&schema(columns))
-            .map_err(|e| polars_error(&path, e))?;
+            .batched(&schema)
+            .map_err(fail)?;
+        // What `BatchedWriter` would use to encode a frame itself.
+        let arrow = schema.to_arrow(CompatLevel::newest());
+        let encodings = get_encodings(&arrow);
+        let types = writer
+            .parquet_schema()
+            .fields()
+            .iter()
+            .cloned()
+            .zip(encodings.iter().cloned())
+            .collect();
+        let options = WriteOptions {
+            statistics,
+            compression: compression.into(),
+            version: Version::V1,
+            data_page_size: None,
+        };
         Ok(ParquetSink {
             writer,
             schema: columns.to_vec(),
+            types,
+            options,
+            pool,
             group: Columns::new(columns),
             path,
         })
@@ -736,8 +774,29 @@ impl<'a> ParquetSink<'a> {
 
     fn write(&mut self) -> Result<(), Error> {
         let group = std::mem::replace(&mut self.group, Columns::new(&self.schema));
+        let rows = group.rows as u64;
+        let columns: Vec<_> = group
+            .names
+            .into_iter()
+            .zip(group.values)
+            .zip(&self.types)
+            .collect();
+        let options = self.options;
+        let encode_all = || -> PolarsResult<Vec<Vec<CompressedPage>>> {
+            columns
+                .into_par_iter()
+                .map(|((name, values), (ty, encoding))| {
+                    encode(values.into_series(name.into()), ty, encoding, options)
+                })
+                .collect()
+        };
+        let pages = match self.pool {
+            Some(pool) => pool.install(encode_all),
+            None => encode_all(),
+        }
+        .map_err(|e| polars_error(&self.path, e))?;
         self.writer
-            .write_batch(&group.finish())
+            .write_row_group(rows, &pages)
             .map_err(|e| polars_error(&self.path, e))
     }
 
@@ -751,6 +810,24 @@ impl<'a> ParquetSink<'a> {
             .map(|_| ())
             .map_err(|e| polars_error(&self.path, e))
     }
+}
+
+/// One column of a row group as compressed pages, as polars' own writer
+/// makes them (the same encodings, statistics and compression).
+fn encode(
+    series: Series,
+    ty: &ParquetType,
+    encoding: &[Encoding],
+    options: WriteOptions,
+) -> PolarsResult<Vec<CompressedPage>> {
+    let array = series.rechunk().to_arrow(0, CompatLevel::newest());
+    let mut pages = Vec::new();
+    for leaf in array_to_columns(&array, ty.clone(), options, encoding)? {
+        for page in leaf {
+            pages.push(compress(page?, Vec::new(), options.compression)?);
+        }
+    }
+    Ok(pages)
 }
 
 /// Writes a whole table (a summary) as Parquet, atomically.
@@ -770,7 +847,7 @@ pub fn write_table(
             })?;
     }
     let mut file = AtomicFile::create(path)?;
-    let mut sink = ParquetSink::new(&mut file, columns)?;
+    let mut sink = ParquetSink::new(&mut file, columns, None)?;
     sink.push(&table)?;
     sink.finish()?;
     file.commit()

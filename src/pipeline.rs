@@ -259,7 +259,9 @@ pub fn run<J: Job>(
             scope.spawn(move || read_batches(sources, batch_size, seen, batch_tx, spent_rx));
         let format = config.format;
         let columns = &columns;
-        let writer = scope.spawn(move || write_chunks(out_rx, output, format, columns, rejects));
+        let pool = &pool;
+        let writer =
+            scope.spawn(move || write_chunks(out_rx, output, format, columns, rejects, pool));
 
         let stage = (|| {
             for batch in batch_rx {
@@ -466,6 +468,7 @@ fn write_chunks(
     format: Format,
     columns: &[(String, Kind)],
     mut rejects: Option<AtomicFile>,
+    pool: &rayon::ThreadPool,
 ) -> Result<(Option<AtomicFile>, Option<AtomicFile>), Error> {
     let failed = |file: &AtomicFile, e| Error::io(file.path().display(), e);
     let mut rows = match (output.as_mut(), format) {
@@ -473,11 +476,11 @@ fn write_chunks(
         (Some(file), Format::Csv) => Some(Rows::Csv(file)),
         #[cfg(feature = "parquet")]
         (Some(file), Format::Parquet) => Some(Rows::Parquet(Box::new(
-            crate::parquet::ParquetSink::new(file, columns)?,
+            crate::parquet::ParquetSink::new(file, columns, Some(pool))?,
         ))),
         #[cfg(not(feature = "parquet"))]
         (Some(file), Format::Parquet) => {
-            let _ = columns;
+            let _ = (columns, pool);
             return Err(Error::Header {
                 path: file.path().display().to_string(),
                 message: "this build of arrears has no Parquet support".into(),
