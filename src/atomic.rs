@@ -51,7 +51,56 @@ pub fn stop_cleanly_on_signals() -> io::Result<()> {
 pub struct AtomicFile {
     path: PathBuf,
     temp: PathBuf,
-    writer: Option<BufWriter<File>>,
+    writer: Option<BufWriter<WriteBehind>>,
+}
+
+/// How much written data may wait before its write-back to disk is started.
+const WRITE_BEHIND: u64 = 8 << 20;
+
+/// A file whose written data starts going to disk as it is written (Linux:
+/// `sync_file_range`, which starts the write-back and does not wait for it),
+/// so the `fsync` of a commit waits for the last few megabytes instead of
+/// the whole file: on a 180 MB results file that wait was about a tenth of
+/// the run.
+struct WriteBehind {
+    file: File,
+    written: u64,
+    started: u64,
+}
+
+impl WriteBehind {
+    fn start_write_back(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a plain system call on an open descriptor; a failure
+            // only means the fsync at commit has more to do.
+            unsafe {
+                libc::sync_file_range(
+                    self.file.as_raw_fd(),
+                    self.started as libc::off64_t,
+                    (self.written - self.started) as libc::off64_t,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                );
+            }
+        }
+        self.started = self.written;
+    }
+}
+
+impl Write for WriteBehind {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.started >= WRITE_BEHIND {
+            self.start_write_back();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 impl AtomicFile {
@@ -66,7 +115,14 @@ impl AtomicFile {
         Ok(AtomicFile {
             path: path.to_path_buf(),
             temp,
-            writer: Some(BufWriter::with_capacity(1 << 20, file)),
+            writer: Some(BufWriter::with_capacity(
+                1 << 20,
+                WriteBehind {
+                    file,
+                    written: 0,
+                    started: 0,
+                },
+            )),
         })
     }
 
@@ -79,7 +135,7 @@ impl AtomicFile {
     pub fn commit(mut self) -> Result<(), Error> {
         let fail = |e: io::Error| Error::io(self.path.display(), e);
         let writer = self.writer.take().expect("committed once");
-        let file = writer.into_inner().map_err(|e| fail(e.into_error()))?;
+        let file = writer.into_inner().map_err(|e| fail(e.into_error()))?.file;
         file.sync_all().map_err(fail)?;
         drop(file);
         // Renamed under the registry's lock, so a signal either removes the
