@@ -78,12 +78,17 @@ impl TextColumn {
         self.ends.push(self.bytes.len() as u32);
     }
 
-    /// Appends fields `from..to` of `other`.
+    /// Appends fields `from..to` of `other`: their bytes in one copy.
     fn append(&mut self, other: &TextColumn, from: usize, to: usize) {
-        for row in from..to {
-            self.bytes.extend_from_slice(other.field(row));
-            self.end();
+        if from >= to {
+            return;
         }
+        let start = if from == 0 { 0 } else { other.ends[from - 1] };
+        let base = self.bytes.len() as u32;
+        self.bytes
+            .extend_from_slice(&other.bytes[start as usize..other.ends[to - 1] as usize]);
+        self.ends
+            .extend(other.ends[from..to].iter().map(|&end| base + (end - start)));
     }
 }
 
@@ -394,20 +399,25 @@ enum Values {
 }
 
 impl Values {
-    fn new(kind: Kind) -> Values {
+    /// Room for `rows` values, so that filling a row group does not copy
+    /// its columns again and again as they grow.
+    fn new(kind: Kind, rows: usize) -> Values {
         match kind {
-            Kind::Text => Values::Text(TextColumn::default()),
+            Kind::Text => Values::Text(TextColumn {
+                bytes: Vec::with_capacity(rows * 8),
+                ends: Vec::with_capacity(rows),
+            }),
             Kind::Date => Values::Date {
-                days: Vec::new(),
-                valid: Vec::new(),
+                days: Vec::with_capacity(rows),
+                valid: Vec::with_capacity(rows),
             },
             Kind::Count => Values::Count {
-                values: Vec::new(),
-                valid: Vec::new(),
+                values: Vec::with_capacity(rows),
+                valid: Vec::with_capacity(rows),
             },
             decimal => Values::Decimal {
-                units: Vec::new(),
-                valid: Vec::new(),
+                units: Vec::with_capacity(rows),
+                valid: Vec::with_capacity(rows),
                 scale: decimal.scale().unwrap_or(0),
             },
         }
@@ -486,11 +496,17 @@ impl Values {
         match self {
             Values::Text(column) => {
                 let mut b = StringChunkedBuilder::new(name, column.len());
-                for row in 0..column.len() {
-                    match std::str::from_utf8(column.field(row)) {
-                        Ok("") | Err(_) => b.append_null(),
-                        Ok(text) => b.append_value(text),
+                // Every field was pushed as a whole `str`, so the bytes are
+                // checked once, not field by field; `get` still checks
+                // that a field starts and ends on a character boundary.
+                let text = std::str::from_utf8(&column.bytes).unwrap_or("");
+                let mut start = 0;
+                for &end in &column.ends {
+                    match text.get(start..end as usize) {
+                        Some("") | None => b.append_null(),
+                        Some(field) => b.append_value(field),
                     }
+                    start = end as usize;
                 }
                 b.finish().into_series()
             }
@@ -525,9 +541,17 @@ pub struct Columns {
 
 impl Columns {
     pub fn new(columns: &[(String, Kind)]) -> Columns {
+        Columns::with_capacity(columns, 0)
+    }
+
+    /// Columns with room for `rows` rows.
+    pub fn with_capacity(columns: &[(String, Kind)], rows: usize) -> Columns {
         Columns {
             names: columns.iter().map(|(n, _)| n.clone()).collect(),
-            values: columns.iter().map(|(_, kind)| Values::new(*kind)).collect(),
+            values: columns
+                .iter()
+                .map(|(_, kind)| Values::new(*kind, rows))
+                .collect(),
             rows: 0,
             at: 0,
         }
@@ -754,7 +778,7 @@ impl<'a> ParquetSink<'a> {
             types,
             options,
             pool,
-            group: Columns::new(columns),
+            group: Columns::with_capacity(columns, ROW_GROUP),
             path,
         })
     }
@@ -773,7 +797,8 @@ impl<'a> ParquetSink<'a> {
     }
 
     fn write(&mut self) -> Result<(), Error> {
-        let group = std::mem::replace(&mut self.group, Columns::new(&self.schema));
+        let fresh = Columns::with_capacity(&self.schema, ROW_GROUP);
+        let group = std::mem::replace(&mut self.group, fresh);
         let rows = group.rows as u64;
         let columns: Vec<_> = group
             .names

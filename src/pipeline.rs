@@ -545,7 +545,7 @@ fn process_chunk<J: Job>(
         }
         #[cfg(feature = "parquet")]
         Format::Parquet => {
-            let mut rows = crate::parquet::Columns::new(columns);
+            let mut rows = crate::parquet::Columns::with_capacity(columns, chunk.records.len());
             let mut out = process(chunk, &mut rows, stats)?;
             out.bytes.frame = Some(rows);
             Ok(out)
