@@ -42,6 +42,8 @@ measure() {
     for i in $(seq "$runs"); do
         rm -rf "$work/out"
         mkdir -p "$work/out"
+        # Nor for writing back the previous run's output to disk.
+        sync
         /usr/bin/time -f "%e %M" -o "$work/time-$i.txt" "$@" >/dev/null
     done
     echo "$name $(cat "$work"/time-*.txt | sort -n | sed -n "$(((runs + 1) / 2))p")"

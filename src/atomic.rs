@@ -115,8 +115,10 @@ impl AtomicFile {
         Ok(AtomicFile {
             path: path.to_path_buf(),
             temp,
+            // Smaller than a chunk of results rows, which then go to the
+            // file directly instead of being copied into the buffer first.
             writer: Some(BufWriter::with_capacity(
-                1 << 20,
+                1 << 16,
                 WriteBehind {
                     file,
                     written: 0,
