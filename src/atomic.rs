@@ -203,6 +203,24 @@ mod tests {
     }
 
     #[test]
+    fn a_file_past_several_write_behind_steps_commits_whole() {
+        let dir = std::env::temp_dir().join(format!("arrears-atomic-big-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big.csv");
+        let piece: Vec<u8> = (0..=250u8).cycle().take(300_007).collect();
+        let mut f = AtomicFile::create(&path).unwrap();
+        let pieces = (3 * WRITE_BEHIND) as usize / piece.len() + 1;
+        for _ in 0..pieces {
+            f.write_all(&piece).unwrap();
+        }
+        f.commit().unwrap();
+        let written = std::fs::read(&path).unwrap();
+        assert_eq!(written.len(), pieces * piece.len());
+        assert!(written.chunks(piece.len()).all(|c| c == piece));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_failed_commit_leaves_nothing() {
         let dir = std::env::temp_dir().join(format!("arrears-atomic-fail-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

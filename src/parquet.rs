@@ -967,6 +967,21 @@ mod tests {
     }
 
     #[test]
+    fn text_appends_in_ranges_and_reads_back_whole_characters() {
+        let mut text = Values::new(Kind::Text, 0);
+        for field in ["借据-1", "", "L3", "ü"] {
+            text.push(field).unwrap();
+        }
+        let mut gathered = Values::new(Kind::Text, 8);
+        gathered.append(&text, 2, 4);
+        gathered.append(&text, 1, 1);
+        gathered.append(&text, 0, 2);
+        let series = gathered.into_series("loan_id".into());
+        let got: Vec<_> = series.str().unwrap().iter().collect();
+        assert_eq!(got, [Some("L3"), Some("ü"), Some("借据-1"), None]);
+    }
+
+    #[test]
     fn frames_are_typed_and_empty_is_null() {
         let columns: Vec<(String, Kind)> = ["loan_id", "principal", "due_date", "days_overdue"]
             .iter()
