@@ -32,5 +32,6 @@ pub mod policy;
 pub mod record;
 pub mod run;
 pub mod source;
+pub mod split;
 pub mod summarize;
 pub mod summary;

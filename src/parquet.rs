@@ -749,7 +749,7 @@ impl<'a> ParquetSink<'a> {
         let path = file.path().display().to_string();
         let fail = |e| polars_error(&path, e);
         // Level 1: faster than the default (3), and on results as small.
-        let level = ZstdLevel::try_new(1).map_err(|e| polars_error(&path, e.into()))?;
+        let level = ZstdLevel::try_new(1).map_err(|e| polars_error(&path, e))?;
         let compression = ParquetCompression::Zstd(Some(level));
         let statistics = StatisticsOptions::full();
         let schema = schema(columns);

@@ -1,8 +1,10 @@
 //! The pipeline every command shares: read → parse → compute → (write
 //! output rows, fold statistics).
 //!
-//! One reader thread splits CSV records into batches, reusing their buffers;
-//! rayon workers parse, compute, format and fold each batch in chunks; one
+//! One reader thread splits CSV records into batches, reusing their buffers
+//! (a plain line is kept as text and cut at its commas by the worker that
+//! parses it; other records as `ByteRecord`s); rayon workers parse,
+//! compute, format and fold each batch in chunks; one
 //! writer thread writes the chunks in input order. The queues between the
 //! stages are bounded, so memory stays flat whatever the size of the book.
 //! What a command writes and folds for each record is its `Job`.
@@ -27,9 +29,9 @@ use crate::compute::{compute, Figures};
 use crate::error::Error;
 use crate::output::{write_reject, CsvRows, Format, Kind, RowSink, REJECTS_HEADER};
 use crate::policy::Policy;
-use crate::record::{parse_loan, Col, Layout, Loan, Reject, MAX_FIELD_BYTES};
+use crate::record::{parse_loan, Col, Fields, Layout, Line, Loan, Reject, MAX_FIELD_BYTES};
 pub use crate::source::Input;
-use crate::source::{check_headers, Compression, Source};
+use crate::source::{check_headers, Compression, Next, Source};
 use crate::summary::SumOverflow;
 
 /// Where a record came from: the index of its input and its line there.
@@ -63,7 +65,7 @@ pub trait Job: Sync {
 }
 
 /// The reject of a row whose loan_id came before (with `unique_ids`).
-fn duplicate_reject(record: &ByteRecord, layout: &Layout, seen: &str) -> Reject {
+fn duplicate_reject(record: &impl Fields, layout: &Layout, seen: &str) -> Reject {
     let id = layout
         .column(Col::LoanId)
         .and_then(|i| record.get(i))
@@ -129,13 +131,89 @@ const QUEUE: usize = 4;
 
 struct Batch {
     source: usize,
-    records: Vec<ByteRecord>,
-    len: usize,
+    rows: BatchRows,
     /// Bytes of input read so far, over all sources.
     bytes_read: u64,
     /// With `unique_ids`: the records (by index) whose loan_id came before,
     /// and where it was first seen.
     duplicates: Vec<(usize, String)>,
+}
+
+/// A batch's rows in input order: plain CSV lines as text, every other
+/// record (quoted fields, Parquet rows) as a `ByteRecord`. The buffers are
+/// reused from batch to batch.
+#[derive(Default)]
+struct BatchRows {
+    items: Vec<Item>,
+    /// The plain lines, back to back.
+    text: Vec<u8>,
+    /// The other records: `Item::Record(k)` is `records[k]`; the first
+    /// `used` are this batch's.
+    records: Vec<ByteRecord>,
+    used: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Item {
+    Line { start: usize, end: usize, line: u64 },
+    Record(usize),
+}
+
+impl BatchRows {
+    fn clear(&mut self) {
+        self.items.clear();
+        self.text.clear();
+        self.used = 0;
+    }
+
+    /// Worth keeping for the next batch: no oversized record swelled it.
+    fn reusable(&self) -> bool {
+        self.text.capacity() <= 64 << 20
+            && self.records[..self.used]
+                .iter()
+                .all(|r| r.as_slice().len() <= MAX_FIELD_BYTES)
+    }
+
+    /// Reads the next row of `source` in; false at its end.
+    fn read(&mut self, source: &mut Source) -> Result<bool, Error> {
+        if self.used == self.records.len() {
+            // Sized for a typical row, so reading does not grow them field by field.
+            self.records.push(ByteRecord::with_capacity(128, 16));
+        }
+        match source.next(&mut self.records[self.used])? {
+            Next::Plain { line } => {
+                let start = self.text.len();
+                self.text.extend_from_slice(source.plain());
+                let end = self.text.len();
+                self.items.push(Item::Line { start, end, line });
+            }
+            Next::Record => {
+                self.items.push(Item::Record(self.used));
+                self.used += 1;
+            }
+            Next::End => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Field `column` of row `i`, and the row's line.
+    fn field<'a>(
+        &'a self,
+        i: usize,
+        column: usize,
+        ends: &'a mut Vec<u32>,
+    ) -> (Option<&'a [u8]>, u64) {
+        match self.items[i] {
+            Item::Line { start, end, line } => {
+                let fields = Line::split(&self.text[start..end], line, ends);
+                (fields.field(column), line)
+            }
+            Item::Record(k) => {
+                let record = &self.records[k];
+                (record.get(column), Fields::line(record))
+            }
+        }
+    }
 }
 
 /// The loan_ids seen so far, for `unique_ids`: a 128-bit hash of each
@@ -147,16 +225,17 @@ struct SeenIds {
 }
 
 impl SeenIds {
-    /// Where `record`'s loan_id was first seen, or `None` (and remembers
+    /// Where row `i`'s loan_id was first seen, or `None` (and remembers
     /// this one) when it is new. Empty ids are not tracked: they are
     /// rejects of their own.
-    fn check(&mut self, record: &ByteRecord, source: usize) -> Option<(usize, u64)> {
-        let bytes = record.get(self.column)?;
+    fn check(&mut self, rows: &BatchRows, i: usize, source: usize) -> Option<(usize, u64)> {
+        let mut ends = Vec::new();
+        let (bytes, line) = rows.field(i, self.column, &mut ends);
+        let bytes = bytes?;
         let id = std::str::from_utf8(bytes).map_or(bytes, |s| s.trim().as_bytes());
         if id.is_empty() {
             return None;
         }
-        let line = record.position().map_or(0, |p| p.line());
         match self.first.entry(id_hash(id)) {
             Entry::Occupied(e) => Some(*e.get()),
             Entry::Vacant(e) => {
@@ -266,11 +345,11 @@ pub fn run<J: Job>(
         let stage = (|| {
             for batch in batch_rx {
                 let batch: Batch = batch?;
-                let records = &batch.records[..batch.len];
+                let rows = &batch.rows;
                 // Each rayon split folds its chunks into one set of
                 // statistics; splits are merged in input order.
                 let (chunks, stats) = pool.install(|| {
-                    records
+                    rows.items
                         .par_chunks(CHUNK)
                         .enumerate()
                         .try_fold(
@@ -282,7 +361,8 @@ pub fn run<J: Job>(
                                     .duplicates
                                     .partition_point(|(d, _)| *d < first + chunk.len());
                                 let chunk = Chunk {
-                                    records: chunk,
+                                    items: chunk,
+                                    rows,
                                     first,
                                     duplicates: &batch.duplicates[from..to],
                                     source: batch.source,
@@ -311,12 +391,8 @@ pub fn run<J: Job>(
                 progress.set_position(batch.bytes_read);
                 // A batch that held an oversized record is not reused, so
                 // its buffers do not stay swollen.
-                if batch
-                    .records
-                    .iter()
-                    .all(|r| r.as_slice().len() <= MAX_FIELD_BYTES)
-                {
-                    let _ = spent_tx.try_send(batch.records);
+                if batch.rows.reusable() {
+                    let _ = spent_tx.try_send(batch.rows);
                 }
                 if out_tx.send(bytes).is_err() {
                     break; // the writer failed; its error is reported below
@@ -403,29 +479,24 @@ fn read_batches(
     batch_size: usize,
     mut seen: Option<SeenIds>,
     batches: SyncSender<Result<Batch, Error>>,
-    spent: Receiver<Vec<ByteRecord>>,
+    spent: Receiver<BatchRows>,
 ) {
     let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
     let mut offset = 0;
     for (index, mut source) in sources.into_iter().enumerate() {
         loop {
-            let mut records = spent.try_recv().unwrap_or_else(|_| {
-                // Sized for a typical row, so reading does not grow them field by field.
-                (0..batch_size)
-                    .map(|_| ByteRecord::with_capacity(128, 16))
-                    .collect()
-            });
-            let mut len = 0;
+            let mut rows = spent.try_recv().unwrap_or_default();
+            rows.clear();
             let mut duplicates = Vec::new();
-            while len < batch_size {
-                match source.read(&mut records[len]) {
+            while rows.items.len() < batch_size {
+                match rows.read(&mut source) {
                     Ok(true) => {
+                        let i = rows.items.len() - 1;
                         if let Some((first_source, line)) =
-                            seen.as_mut().and_then(|s| s.check(&records[len], index))
+                            seen.as_mut().and_then(|s| s.check(&rows, i, index))
                         {
-                            duplicates.push((len, format!("{}:{line}", names[first_source])));
+                            duplicates.push((i, format!("{}:{line}", names[first_source])));
                         }
-                        len += 1;
                     }
                     Ok(false) => break,
                     Err(e) => {
@@ -435,11 +506,11 @@ fn read_batches(
                 }
             }
             let bytes_read = offset + source.progress();
+            let len = rows.items.len();
             if len > 0 {
                 let batch = Batch {
                     source: index,
-                    records,
-                    len,
+                    rows,
                     bytes_read,
                     duplicates,
                 };
@@ -520,7 +591,8 @@ fn write_chunks(
 /// index in its batch of the chunk's first record; the `duplicates` are
 /// those of the chunk's records, by index in the batch.
 struct Chunk<'a, J> {
-    records: &'a [ByteRecord],
+    items: &'a [Item],
+    rows: &'a BatchRows,
     first: usize,
     duplicates: &'a [(usize, String)],
     source: usize,
@@ -538,14 +610,14 @@ fn process_chunk<J: Job>(
 ) -> Result<ChunkOut, Error> {
     match chunk.config.format {
         Format::Csv => {
-            let mut rows = CsvRows::with_capacity(chunk.records.len() * 320);
+            let mut rows = CsvRows::with_capacity(chunk.items.len() * 320);
             let mut out = process(chunk, &mut rows, stats)?;
             out.bytes.rows = rows.bytes;
             Ok(out)
         }
         #[cfg(feature = "parquet")]
         Format::Parquet => {
-            let mut rows = crate::parquet::Columns::with_capacity(columns, chunk.records.len());
+            let mut rows = crate::parquet::Columns::with_capacity(columns, chunk.items.len());
             let mut out = process(chunk, &mut rows, stats)?;
             out.bytes.frame = Some(rows);
             Ok(out)
@@ -564,16 +636,6 @@ fn process<J: Job>(
     rows: &mut impl RowSink,
     stats: &mut J::Stats,
 ) -> Result<ChunkOut, Error> {
-    let Chunk {
-        records,
-        first,
-        duplicates,
-        source,
-        layout,
-        config,
-        job,
-    } = *chunk;
-    let policy = &config.policy;
     let mut out = ChunkOut {
         bytes: ChunkBytes {
             rows: Vec::new(),
@@ -586,14 +648,60 @@ fn process<J: Job>(
         rejected: Vec::new(),
     };
     let mut rejects = csv::Writer::from_writer(Vec::new());
-    for (i, record) in records.iter().enumerate() {
+    let mut ends = Vec::new();
+    for (i, item) in chunk.items.iter().enumerate() {
+        let one = One {
+            chunk,
+            index: chunk.first + i,
+            rows: &mut *rows,
+            stats: &mut *stats,
+            out: &mut out,
+            rejects: &mut rejects,
+        };
+        match *item {
+            Item::Line { start, end, line } => {
+                one.record(&Line::split(&chunk.rows.text[start..end], line, &mut ends))?
+            }
+            Item::Record(k) => one.record(&chunk.rows.records[k])?,
+        }
+    }
+    out.bytes.rejects = rejects
+        .into_inner()
+        .map_err(|e| Error::io("rejects", e.into_error()))?;
+    Ok(out)
+}
+
+/// Where one record of a chunk goes.
+struct One<'a, 'c, J: Job, S> {
+    chunk: &'a Chunk<'c, J>,
+    /// The record's index in its batch.
+    index: usize,
+    rows: &'a mut S,
+    stats: &'a mut J::Stats,
+    out: &'a mut ChunkOut,
+    rejects: &'a mut csv::Writer<Vec<u8>>,
+}
+
+impl<J: Job, S: RowSink> One<'_, '_, J, S> {
+    /// Parses, computes, writes and folds the record, or rejects it.
+    fn record(self, record: &impl Fields) -> Result<(), Error> {
+        let Chunk {
+            duplicates,
+            source,
+            layout,
+            config,
+            job,
+            ..
+        } = *self.chunk;
+        let policy = &config.policy;
         // Plain matches rather than combinators: a loan and its figures
         // stay where they are made instead of being moved into tuples.
-        let duplicate = duplicates.iter().find(|(d, _)| *d == first + i);
+        let duplicate = duplicates.iter().find(|(d, _)| *d == self.index);
         let loan = match duplicate {
             Some((_, seen)) => Err(duplicate_reject(record, layout, seen)),
             None => parse_loan(record, layout, policy),
         };
+        let (rows, stats, out) = (self.rows, self.stats, &mut *self.out);
         let outcome = loan.and_then(|loan| {
             let figures = compute(&loan, policy, config.as_of)
                 .map_err(|why| Reject::new(record, loan.loan_id(), "", why.to_string()))?;
@@ -602,25 +710,22 @@ fn process<J: Job>(
             }
             let origin = Origin {
                 source,
-                line: record.position().map_or(0, |p| p.line()),
+                line: record.line(),
             };
             Ok(job.fold(stats, origin, &loan, &figures))
         });
         match outcome {
             Ok(folded) => {
                 folded?;
-                out.accepted += 1;
+                self.out.accepted += 1;
             }
             Err(reject) => {
-                write_reject(&mut rejects, &reject).map_err(|e| Error::csv("rejects", e))?;
-                out.rejected.push(reject);
+                write_reject(self.rejects, &reject).map_err(|e| Error::csv("rejects", e))?;
+                self.out.rejected.push(reject);
             }
         }
+        Ok(())
     }
-    out.bytes.rejects = rejects
-        .into_inner()
-        .map_err(|e| Error::io("rejects", e.into_error()))?;
-    Ok(out)
 }
 
 fn progress_bar(enabled: bool, sources: &[Source]) -> ProgressBar {

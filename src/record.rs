@@ -248,6 +248,95 @@ impl<'a> Loan<'a> {
     }
 }
 
+/// An input row's fields: a `csv::ByteRecord`, or a plain line borrowed
+/// from the read buffer (`Line`).
+pub trait Fields {
+    fn get(&self, i: usize) -> Option<&[u8]>;
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The fields' bytes in one slice (separators between them or not).
+    fn bytes(&self) -> &[u8];
+    /// The line the row starts on.
+    fn line(&self) -> u64;
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+}
+
+impl Fields for ByteRecord {
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        ByteRecord::get(self, i)
+    }
+
+    fn len(&self) -> usize {
+        ByteRecord::len(self)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.as_slice()
+    }
+
+    fn line(&self) -> u64 {
+        self.position().map_or(0, |p| p.line())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        ByteRecord::iter(self)
+    }
+}
+
+/// A line with no quote and no line break, cut at its commas: what most
+/// rows of a book are, read without copying their fields.
+#[derive(Debug)]
+pub struct Line<'a> {
+    text: &'a [u8],
+    /// Where each field ends in `text`.
+    ends: &'a [u32],
+    line: u64,
+}
+
+impl<'a> Line<'a> {
+    /// `text`: the line without its line feed; `ends`: scratch space.
+    pub fn split(text: &'a [u8], line: u64, ends: &'a mut Vec<u32>) -> Line<'a> {
+        ends.clear();
+        ends.extend(memchr::memchr_iter(b',', text).map(|at| at as u32));
+        ends.push(text.len() as u32);
+        Line { text, ends, line }
+    }
+}
+
+impl<'a> Line<'a> {
+    /// Field `i`, borrowed from the line's text.
+    pub fn field(&self, i: usize) -> Option<&'a [u8]> {
+        let end = *self.ends.get(i)? as usize;
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i - 1] as usize + 1,
+        };
+        Some(&self.text[start..end])
+    }
+}
+
+impl Fields for Line<'_> {
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        self.field(i)
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.text
+    }
+
+    fn line(&self) -> u64 {
+        self.line
+    }
+}
+
 /// A row that could not be read: it goes to the rejects file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reject {
@@ -259,9 +348,9 @@ pub struct Reject {
 }
 
 impl Reject {
-    pub fn new(record: &ByteRecord, loan_id: &str, column: &str, reason: String) -> Reject {
+    pub fn new(record: &impl Fields, loan_id: &str, column: &str, reason: String) -> Reject {
         Reject {
-            line: record.position().map_or(0, |p| p.line()),
+            line: record.line(),
             loan_id: loan_id.to_string(),
             column: column.to_string(),
             reason,
@@ -279,11 +368,11 @@ pub const MAX_RAW_BYTES: usize = 4_096;
 
 /// The record as one CSV line, as it would have been written, cut after
 /// `MAX_RAW_BYTES` with a note of the full length.
-fn raw_text(record: &ByteRecord) -> String {
+fn raw_text(record: &impl Fields) -> String {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
-    let mut bytes = match writer.write_byte_record(record) {
+    let mut bytes = match writer.write_record(record.iter()) {
         Ok(()) => writer.into_inner().unwrap_or_default(),
         Err(_) => Vec::new(),
     };
@@ -304,8 +393,8 @@ fn raw_text(record: &ByteRecord) -> String {
 /// break, or an oversized field. A quoted line break is fine in a text
 /// dimension (RFC 4180), but not in any other column, nor next to a comma:
 /// that is what an unbalanced quote makes of the rows it swallows.
-fn shape_error(record: &ByteRecord, layout: &Layout) -> Option<String> {
-    let line = record.position().map_or(0, |p| p.line());
+fn shape_error(record: &impl Fields, layout: &Layout) -> Option<String> {
+    let line = record.line();
     let newlines = |f: &[u8]| f.iter().filter(|&&b| b == b'\n').count() as u64;
     let dimension = |i: usize| DIMENSIONS.iter().any(|&c| layout.column(c) == Some(i));
     let suspect = |(i, f): (usize, &[u8])| {
@@ -344,15 +433,15 @@ fn shape_error(record: &ByteRecord, layout: &Layout) -> Option<String> {
 }
 
 /// Reads one row's fields, or says which field is wrong and why.
-pub fn parse_loan<'a>(
-    record: &'a ByteRecord,
+pub fn parse_loan<'a, R: Fields>(
+    record: &'a R,
     layout: &'a Layout,
     policy: &'a Policy,
 ) -> Result<Loan<'a>, Reject> {
     // One pass over the whole record: plain (ASCII, no NUL) records need
     // no check per field, and records without a line break and of
     // moderate size have the right shape when they have the right width.
-    let bytes = record.as_slice();
+    let bytes = record.bytes();
     let (plain, breaks) = bytes.iter().fold((true, false), |(plain, breaks), &b| {
         (
             plain & (b.wrapping_sub(1) < 0x7F),
@@ -444,8 +533,8 @@ pub fn parse_loan<'a>(
 }
 
 /// Field access for one record, making rejects that name the column.
-struct Row<'a> {
-    record: &'a ByteRecord,
+struct Row<'a, R> {
+    record: &'a R,
     layout: &'a Layout,
     policy: &'a Policy,
     loan_id: &'a str,
@@ -479,8 +568,8 @@ fn trim_ascii(mut bytes: &[u8]) -> &[u8] {
     bytes
 }
 
-impl<'a> Row<'a> {
-    fn with_id(self, loan_id: &'a str) -> Row<'a> {
+impl<'a, R: Fields> Row<'a, R> {
+    fn with_id(self, loan_id: &'a str) -> Row<'a, R> {
         Row { loan_id, ..self }
     }
 

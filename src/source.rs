@@ -15,6 +15,8 @@ use crate::crlf::CrlfToLf;
 use crate::error::Error;
 use crate::policy::Policy;
 use crate::record::Layout;
+pub use crate::split::Next;
+use crate::split::Splitter;
 
 /// Where a loan book is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +67,11 @@ impl BookFormat {
 }
 
 enum Records {
-    Csv(Box<csv::Reader<CrlfToLf<Box<dyn Read + Send>>>>),
+    Csv {
+        splitter: Box<Splitter<CrlfToLf<Box<dyn Read + Send>>>>,
+        /// The first record, once read.
+        header: Option<ByteRecord>,
+    },
     #[cfg(feature = "parquet")]
     Parquet(Box<crate::parquet::BookReader>),
 }
@@ -137,13 +143,12 @@ impl Source {
             ),
             _ => read,
         };
-        let reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .buffer_capacity(1 << 16)
-            .from_reader(CrlfToLf::new(read));
         Ok(Source {
             name,
-            records: Records::Csv(Box::new(reader)),
+            records: Records::Csv {
+                splitter: Box::new(Splitter::new(CrlfToLf::new(read))),
+                header: None,
+            },
             size,
             consumed,
         })
@@ -172,10 +177,16 @@ impl Source {
     /// The header: the CSV's first record, or the Parquet column names.
     pub fn header(&mut self) -> Result<ByteRecord, Error> {
         match &mut self.records {
-            Records::Csv(reader) => reader
-                .byte_headers()
-                .cloned()
-                .map_err(|e| Error::csv(&self.name, e)),
+            Records::Csv { splitter, header } => {
+                if header.is_none() {
+                    let mut first = ByteRecord::new();
+                    splitter
+                        .read(&mut first)
+                        .map_err(|e| Error::io(&self.name, e))?;
+                    *header = Some(first);
+                }
+                Ok(header.clone().unwrap_or_default())
+            }
             #[cfg(feature = "parquet")]
             Records::Parquet(reader) => Ok(reader.header()),
         }
@@ -205,12 +216,36 @@ impl Source {
         Ok(layout)
     }
 
+    /// Reads the next record: a plain CSV line (its text by `plain`), or
+    /// any other record into `record`. Call `header` first.
+    pub fn next(&mut self, record: &mut ByteRecord) -> Result<Next, Error> {
+        match &mut self.records {
+            Records::Csv { splitter, .. } => {
+                splitter.next(record).map_err(|e| Error::io(&self.name, e))
+            }
+            #[cfg(feature = "parquet")]
+            Records::Parquet(reader) => Ok(match reader.read(record)? {
+                true => Next::Record,
+                false => Next::End,
+            }),
+        }
+    }
+
+    /// The plain line `next` last read.
+    pub fn plain(&self) -> &[u8] {
+        match &self.records {
+            Records::Csv { splitter, .. } => splitter.plain(),
+            #[cfg(feature = "parquet")]
+            Records::Parquet(_) => b"",
+        }
+    }
+
     /// Reads the next record; false at the end.
     pub fn read(&mut self, record: &mut ByteRecord) -> Result<bool, Error> {
         match &mut self.records {
-            Records::Csv(reader) => reader
-                .read_byte_record(record)
-                .map_err(|e| Error::csv(&self.name, e)),
+            Records::Csv { splitter, .. } => {
+                splitter.read(record).map_err(|e| Error::io(&self.name, e))
+            }
             #[cfg(feature = "parquet")]
             Records::Parquet(reader) => reader.read(record),
         }
@@ -219,7 +254,7 @@ impl Source {
     /// How far through the input the reading is, in bytes of the file.
     pub fn progress(&self) -> u64 {
         match &self.records {
-            Records::Csv(_) => self.consumed.load(Ordering::Relaxed),
+            Records::Csv { .. } => self.consumed.load(Ordering::Relaxed),
             #[cfg(feature = "parquet")]
             Records::Parquet(reader) => reader.progress(self.size.unwrap_or(0)),
         }

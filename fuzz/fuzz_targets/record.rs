@@ -1,6 +1,7 @@
 //! The whole-record path on arbitrary bytes read as a CSV book: header,
-//! parse, compute, format and fold under two policies. Never a panic, and
-//! every record is either accepted or rejected.
+//! split, parse, compute, format and fold under two policies. Never a
+//! panic, every record is either accepted or rejected, and arrears'
+//! splitter reads every record (fields and line) as the csv crate does.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -11,7 +12,8 @@ use libfuzzer_sys::fuzz_target;
 use arrears::compute::compute;
 use arrears::output::{write_result, CsvRows};
 use arrears::policy::Policy;
-use arrears::record::{parse_loan, Layout};
+use arrears::record::{parse_loan, Fields, Layout, Line};
+use arrears::split::{Next, Splitter};
 use arrears::summary::{GroupKey, Grouping, Summary};
 
 static POLICIES: OnceLock<Vec<Policy>> = OnceLock::new();
@@ -22,21 +24,67 @@ fuzz_target!(|data: &[u8]| {
     for policy in policies {
         let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(data);
         let Ok(header) = reader.byte_headers().cloned() else { return };
+        let mut splitter = Splitter::new(data);
+        let mut got = csv::ByteRecord::new();
+        assert!(splitter.read(&mut got).unwrap() || header.is_empty());
+        assert_eq!(fields(&got), fields(&header));
         let Ok(layout) = Layout::from_header(&header, policy, "fuzz") else { return };
         let grouping = Grouping::new(&[GroupKey::Product, GroupKey::Bucket], &layout, policy);
-        let buckets = policy.bucket_labels();
-        let mut summary = Summary::default();
-        let mut out = CsvRows::default();
-        for record in reader.byte_records() {
-            let Ok(record) = record else { return };
-            if let Ok(loan) = parse_loan(&record, &layout, policy) {
-                if let Ok(f) = compute(&loan, policy, as_of) {
-                    assert!(f.total_capped <= f.total_raw);
-                    write_result(&mut out, &loan, &f, policy, &buckets, data.len() % 2 == 0);
-                    let _ = summary.add(&grouping, &loan, &f, policy);
+        let mut book = Book {
+            layout: &layout,
+            policy,
+            as_of,
+            buckets: policy.bucket_labels(),
+            grouping: &grouping,
+            summary: Summary::default(),
+            out: CsvRows::default(),
+            outstanding: data.len() % 2 == 0,
+        };
+        let mut want = csv::ByteRecord::new();
+        let mut ends = Vec::new();
+        loop {
+            let Ok(more) = reader.read_byte_record(&mut want) else { return };
+            let next = splitter.next(&mut got).unwrap();
+            assert_eq!(more, next != Next::End);
+            match next {
+                Next::End => break,
+                Next::Record => book.record(&got, &want),
+                Next::Plain { line } => {
+                    book.record(&Line::split(splitter.plain(), line, &mut ends), &want)
                 }
             }
         }
-        let _ = summary.table(&grouping.names(), policy);
+        let _ = book.summary.table(&grouping.names(), policy);
     }
 });
+
+fn fields(record: &impl Fields) -> Vec<Vec<u8>> {
+    record.iter().map(<[u8]>::to_vec).collect()
+}
+
+struct Book<'a> {
+    layout: &'a Layout,
+    policy: &'a Policy,
+    as_of: NaiveDate,
+    buckets: Vec<String>,
+    grouping: &'a Grouping,
+    summary: Summary,
+    out: CsvRows,
+    outstanding: bool,
+}
+
+impl Book<'_> {
+    /// One record as the splitter read it: the csv crate's `want`, and
+    /// through the whole record path.
+    fn record(&mut self, record: &impl Fields, want: &csv::ByteRecord) {
+        assert_eq!(fields(record), fields(want));
+        assert_eq!(record.line(), want.position().map_or(0, |p| p.line()));
+        if let Ok(loan) = parse_loan(record, self.layout, self.policy) {
+            if let Ok(f) = compute(&loan, self.policy, self.as_of) {
+                assert!(f.total_capped <= f.total_raw);
+                write_result(&mut self.out, &loan, &f, self.policy, &self.buckets, self.outstanding);
+                let _ = self.summary.add(self.grouping, &loan, &f, self.policy);
+            }
+        }
+    }
+}
