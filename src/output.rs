@@ -24,6 +24,28 @@ pub fn daily_rate(value: Decimal) -> String {
 
 /// Appends a daily rate as `daily_rate` prints it.
 pub fn push_daily_rate(out: &mut Vec<u8>, value: Decimal) {
+    let rounded = match value.scale() <= 10 {
+        true => value,
+        false => value.round_dp_with_strategy(10, RoundingStrategy::MidpointAwayFromZero),
+    };
+    // The trailing zeros dropped from the number, not from its digits.
+    let (mut units, mut places) = match u64::try_from(rounded.mantissa()) {
+        Ok(units) => (units, rounded.scale()),
+        Err(_) => return push_daily_rate_slow(out, rounded),
+    };
+    if units == 0 {
+        out.push(b'0');
+        return;
+    }
+    while places > 0 && units % 10 == 0 {
+        units /= 10;
+        places -= 1;
+    }
+    push_units(out, i128::from(units), places);
+}
+
+/// `push_daily_rate` for a negative rate or one of more than 19 digits.
+fn push_daily_rate_slow(out: &mut Vec<u8>, value: Decimal) {
     let start = out.len();
     push_fixed(out, value, 10);
     let kept = out[start..]
@@ -295,6 +317,12 @@ pub fn push_fixed(out: &mut Vec<u8>, value: Decimal, places: u32) {
 
 /// Appends `units` / 10^places with exactly `places` decimals.
 fn push_units(out: &mut Vec<u8>, units: i128, places: u32) {
+    // Most rows have several amounts of nothing (interest off, no compound,
+    // no fees, no cap biting).
+    if units == 0 && places == 2 {
+        out.extend_from_slice(b"0.00");
+        return;
+    }
     let magnitude = units.unsigned_abs();
     let sign = usize::from(units < 0);
     match u64::try_from(magnitude) {
@@ -618,6 +646,20 @@ mod tests {
         assert_eq!(daily_rate(d("10")), "10");
         assert_eq!(daily_rate(d("100.0000000000")), "100");
         assert_eq!(daily_rate(d("0.00000000004")), "0");
+        assert_eq!(daily_rate(d("-0.0005")), "-0.0005", "through the slow path");
+        // Trailing zeros dropped from the number print what dropping them
+        // from the digits printed, on both sides of 64 bits.
+        let mantissas = [0i128, 1, 5, 10, 700, 123_456_789, 10i128.pow(18), u64::MAX.into()];
+        let mantissas = mantissas.into_iter().chain([10i128.pow(20), 10i128.pow(25) + 7]);
+        for m in mantissas.flat_map(|m| [m, -m]) {
+            for scale in 0..=14 {
+                let value = Decimal::from_i128_with_scale(m, scale);
+                let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                push_daily_rate(&mut fast, value);
+                push_daily_rate_slow(&mut slow, value);
+                assert_eq!(fast, slow, "{value}");
+            }
+        }
         assert_eq!(ratio6(d("0.5475")), "0.547500");
         assert_eq!(ratio6(d("0.0000005")), "0.000001");
     }
