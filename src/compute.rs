@@ -94,7 +94,8 @@ pub struct Figures {
     pub total_capped: Money,
     pub excess: Money,
     /// One check per policy cap, in policy order.
-    pub caps: Vec<CapCheck>,
+    /// Inline for up to 4 caps: no allocation per row.
+    pub caps: smallvec::SmallVec<[CapCheck; 4]>,
     /// Index of the last cap that reduced anything.
     pub binding_cap: Option<usize>,
     pub annualized_rate: Option<Decimal>,
@@ -185,6 +186,8 @@ impl DayRate {
 pub struct Terms {
     num: [Factor; 4],
     den: [Factor; 2],
+    /// How many of `num` and `den` are given (the rest are 1).
+    counts: (u8, u8),
 }
 
 impl Terms {
@@ -194,10 +197,19 @@ impl Terms {
         let mut terms = Terms {
             num: [Factor::ONE; 4],
             den: [Factor::ONE; 2],
+            counts: (num.len() as u8, den.len() as u8),
         };
         terms.num[..num.len()].copy_from_slice(num);
         terms.den[..den.len()].copy_from_slice(den);
         terms
+    }
+
+    /// The factors given, without the padding ones.
+    fn factors(&self) -> (&[Factor], &[Factor]) {
+        (
+            &self.num[..usize::from(self.counts.0)],
+            &self.den[..usize::from(self.counts.1)],
+        )
     }
 
     /// The value through `Decimal`'s own steps (28 significant digits), as
@@ -215,13 +227,15 @@ impl Terms {
     /// Rounded once to `places`: exactly in integers, or through `Decimal`
     /// when the integers overflow 128 bits.
     pub fn round(&self, places: u32, rule: Rounding) -> Option<Decimal> {
-        exact::round(&self.num, &self.den, places, rule)
+        let (num, den) = self.factors();
+        exact::round(num, den, places, rule)
             .or_else(|| Some(rule.round(self.value()?, places)))
     }
 
     /// Rounded once to cents by the policy's rule.
     pub fn cents(&self, policy: &Policy) -> Option<Money> {
-        match exact::units(&self.num, &self.den, 2, policy.rounding) {
+        let (num, den) = self.factors();
+        match exact::units(num, den, 2, policy.rounding) {
             Some(cents) => Money::new(cents),
             None => Money::of(policy.rounding.cents(self.value()?)),
         }
@@ -278,7 +292,7 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
     let total_raw = sum(&raw, &Component::REDUCTION_ORDER)?;
 
     let mut capped = raw;
-    let mut caps = Vec::with_capacity(policy.caps.len());
+    let mut caps = smallvec::SmallVec::new();
     let mut binding_cap = None;
     for (i, cap) in policy.caps.iter().enumerate() {
         let limit = limit_terms(&cap.limit, loan, days, &raw, policy)
