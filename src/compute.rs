@@ -228,8 +228,7 @@ impl Terms {
     /// when the integers overflow 128 bits.
     pub fn round(&self, places: u32, rule: Rounding) -> Option<Decimal> {
         let (num, den) = self.factors();
-        exact::round(num, den, places, rule)
-            .or_else(|| Some(rule.round(self.value()?, places)))
+        exact::round(num, den, places, rule).or_else(|| Some(rule.round(self.value()?, places)))
     }
 
     /// Rounded once to cents by the policy's rule.

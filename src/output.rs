@@ -649,8 +649,19 @@ mod tests {
         assert_eq!(daily_rate(d("-0.0005")), "-0.0005", "through the slow path");
         // Trailing zeros dropped from the number print what dropping them
         // from the digits printed, on both sides of 64 bits.
-        let mantissas = [0i128, 1, 5, 10, 700, 123_456_789, 10i128.pow(18), u64::MAX.into()];
-        let mantissas = mantissas.into_iter().chain([10i128.pow(20), 10i128.pow(25) + 7]);
+        let mantissas = [
+            0i128,
+            1,
+            5,
+            10,
+            700,
+            123_456_789,
+            10i128.pow(18),
+            u64::MAX.into(),
+        ];
+        let mantissas = mantissas
+            .into_iter()
+            .chain([10i128.pow(20), 10i128.pow(25) + 7]);
         for m in mantissas.flat_map(|m| [m, -m]) {
             for scale in 0..=14 {
                 let value = Decimal::from_i128_with_scale(m, scale);
