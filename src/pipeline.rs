@@ -222,6 +222,8 @@ impl BatchRows {
 struct SeenIds {
     column: usize,
     first: HashMap<u128, (usize, u64)>,
+    /// Field ends of the plain line being checked.
+    ends: Vec<u32>,
 }
 
 impl SeenIds {
@@ -229,8 +231,7 @@ impl SeenIds {
     /// this one) when it is new. Empty ids are not tracked: they are
     /// rejects of their own.
     fn check(&mut self, rows: &BatchRows, i: usize, source: usize) -> Option<(usize, u64)> {
-        let mut ends = Vec::new();
-        let (bytes, line) = rows.field(i, self.column, &mut ends);
+        let (bytes, line) = rows.field(i, self.column, &mut self.ends);
         let bytes = bytes?;
         let id = std::str::from_utf8(bytes).map_or(bytes, |s| s.trim().as_bytes());
         if id.is_empty() {
@@ -333,6 +334,7 @@ pub fn run<J: Job>(
         let seen = config.unique_ids.then(|| SeenIds {
             column: layout.column(Col::LoanId).unwrap_or(0),
             first: HashMap::new(),
+            ends: Vec::new(),
         });
         let reader =
             scope.spawn(move || read_batches(sources, batch_size, seen, batch_tx, spent_rx));

@@ -52,6 +52,8 @@ pub struct Splitter<R> {
     /// The first record (the header) was read: it goes through `csv_core`,
     /// which strips a UTF-8 byte order mark.
     started: bool,
+    /// Field ends of a plain line that `read` copies into a record.
+    scratch: Vec<u32>,
 }
 
 impl<R: Read> Splitter<R> {
@@ -69,6 +71,7 @@ impl<R: Read> Splitter<R> {
             ends: vec![0; 32],
             clean: true,
             started: false,
+            scratch: Vec::new(),
         }
     }
 
@@ -112,7 +115,7 @@ impl<R: Read> Splitter<R> {
     pub fn read(&mut self, record: &mut ByteRecord) -> io::Result<bool> {
         match self.next(record)? {
             Next::Plain { line } => {
-                let mut ends = Vec::new();
+                let mut ends = std::mem::take(&mut self.scratch);
                 let plain = Line::split(self.plain(), line, &mut ends);
                 record.clear();
                 for field in plain.iter() {
@@ -121,6 +124,7 @@ impl<R: Read> Splitter<R> {
                 let mut position = Position::new();
                 position.set_line(line);
                 record.set_position(Some(position));
+                self.scratch = ends;
                 Ok(true)
             }
             Next::Record => Ok(true),
