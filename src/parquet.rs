@@ -592,7 +592,10 @@ impl Columns {
         self.rows += to - from;
     }
 
-    pub fn finish(self) -> DataFrame {
+    /// The columns as one frame. The writer encodes them column by column
+    /// (`ParquetSink::write`); the tests look at them whole.
+    #[cfg(test)]
+    fn finish(self) -> DataFrame {
         let columns = self
             .names
             .into_iter()
@@ -749,7 +752,7 @@ impl<'a> ParquetSink<'a> {
         let path = file.path().display().to_string();
         let fail = |e| polars_error(&path, e);
         // Level 1: faster than the default (3), and on results as small.
-        let level = ZstdLevel::try_new(1).map_err(|e| polars_error(&path, e))?;
+        let level = ZstdLevel::try_new(1).map_err(fail)?;
         let compression = ParquetCompression::Zstd(Some(level));
         let statistics = StatisticsOptions::full();
         let schema = schema(columns);

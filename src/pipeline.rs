@@ -703,18 +703,17 @@ impl<J: Job, S: RowSink> One<'_, '_, J, S> {
             Some((_, seen)) => Err(duplicate_reject(record, layout, seen)),
             None => parse_loan(record, layout, policy),
         };
-        let (rows, stats, out) = (self.rows, self.stats, &mut *self.out);
         let outcome = loan.and_then(|loan| {
             let figures = compute(&loan, policy, config.as_of)
                 .map_err(|why| Reject::new(record, loan.loan_id(), "", why.to_string()))?;
             if config.output.is_some() {
-                out.output += job.write(rows, &loan, &figures);
+                self.out.output += job.write(self.rows, &loan, &figures);
             }
             let origin = Origin {
                 source,
                 line: record.line(),
             };
-            Ok(job.fold(stats, origin, &loan, &figures))
+            Ok(job.fold(self.stats, origin, &loan, &figures))
         });
         match outcome {
             Ok(folded) => {

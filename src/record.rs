@@ -305,9 +305,7 @@ impl<'a> Line<'a> {
         ends.push(text.len() as u32);
         Line { text, ends, line }
     }
-}
 
-impl<'a> Line<'a> {
     /// Field `i`, borrowed from the line's text.
     pub fn field(&self, i: usize) -> Option<&'a [u8]> {
         let end = *self.ends.get(i)? as usize;

@@ -95,9 +95,7 @@ impl<R: Read> Splitter<R> {
             self.started = true;
         }
         record.clear();
-        let mut position = Position::new();
-        position.set_line(line);
-        record.set_position(Some(position));
+        set_line(record, line);
         Ok(match self.read_core(record)? {
             true => Next::Record,
             false => Next::End,
@@ -121,9 +119,7 @@ impl<R: Read> Splitter<R> {
                 for field in plain.iter() {
                     record.push_field(field);
                 }
-                let mut position = Position::new();
-                position.set_line(line);
-                record.set_position(Some(position));
+                set_line(record, line);
                 self.scratch = ends;
                 Ok(true)
             }
@@ -230,6 +226,13 @@ impl<R: Read> Splitter<R> {
             self.ends = vec![0; 32];
         }
     }
+}
+
+/// Gives `record` the position `csv::Reader` would: its line.
+fn set_line(record: &mut ByteRecord, line: u64) {
+    let mut position = Position::new();
+    position.set_line(line);
+    record.set_position(Some(position));
 }
 
 #[cfg(test)]
