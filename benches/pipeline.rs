@@ -143,6 +143,7 @@ fn whole_pipeline(c: &mut Criterion) {
             group_by: vec![GroupKey::Currency, GroupKey::Product, GroupKey::Bucket],
             summary_format: None,
             with_outstanding: false,
+            manifest: None,
         };
         g.bench_function(format!("run-{threads}-threads"), |b| {
             b.iter(|| assert_eq!(run(&config).unwrap().report.rows_accepted, ROWS))
