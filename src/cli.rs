@@ -174,9 +174,9 @@ pub struct RunArgs {
         default_value = "currency,product,bucket"
     )]
     pub group_by: Vec<GroupKey>,
-    /// Add an `outstanding` column to the results, after principal, so that
-    /// `arrears summarize` can rebuild outstanding, npl_ratio and coverage.
-    /// Off by default: SPEC.md's results have no such column.
+    /// Accepted and ignored, so that existing scripts still run: the results
+    /// always have the `outstanding` column after principal (SPEC.md
+    /// section 3), which this flag used to add.
     #[arg(long)]
     pub with_outstanding: bool,
 }
@@ -209,7 +209,8 @@ pub struct ExplainArgs {
 const SUMMARIZE_HELP: &str = "\
 The figures are the run's own summary, exactly, when the results are grouped
 as the run was and the run's --policy is given. outstanding, npl_ratio and
-coverage need results written with `run --with-outstanding`; without that
+coverage need the results' `outstanding` column (written by every run; results
+of older versions lacked it unless run with --with-outstanding); without that
 column they are left empty (with a warning).
 
 Exit codes:
@@ -373,7 +374,6 @@ impl RunArgs {
             summary: self.report.summary.clone(),
             group_by: self.group_by.clone(),
             summary_format: self.report.format,
-            with_outstanding: self.with_outstanding,
             manifest,
         })
     }
@@ -588,7 +588,7 @@ fn summarize(args: &SummarizeArgs) -> anyhow::Result<Exit> {
     let done = summarize::summarize(&config)?;
     if !done.without_outstanding.is_empty() {
         eprintln!(
-            "arrears: warning: no outstanding column in {}: {} left empty (write results with `run --with-outstanding`)",
+            "arrears: warning: no outstanding column in {}: {} left empty (results written before outstanding was always a column: run them again)",
             done.without_outstanding.join(", "),
             NEEDS_OUTSTANDING.join(", ")
         );

@@ -23,8 +23,6 @@ pub struct RunConfig {
     pub group_by: Vec<GroupKey>,
     /// The summary's format; `None`: by its extension.
     pub summary_format: Option<Format>,
-    /// Add an `outstanding` column to the results, after principal.
-    pub with_outstanding: bool,
     /// Where the manifest goes; `None`: no manifest (no results file).
     pub manifest: Option<PathBuf>,
 }
@@ -44,7 +42,6 @@ struct ResultsJob<'a> {
     header: Vec<String>,
     buckets: Vec<String>,
     grouping: Grouping,
-    outstanding: bool,
 }
 
 impl Job for ResultsJob<'_> {
@@ -55,7 +52,7 @@ impl Job for ResultsJob<'_> {
     }
 
     fn write(&self, out: &mut impl RowSink, loan: &Loan, f: &Figures) -> u64 {
-        write_result(out, loan, f, self.policy, &self.buckets, self.outstanding);
+        write_result(out, loan, f, self.policy, &self.buckets);
         1
     }
 
@@ -80,8 +77,7 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     let policy = &config.pipeline.policy;
     let make_job = |layout: &Layout| ResultsJob {
         policy,
-        header: results_header(layout, config.with_outstanding),
-        outstanding: config.with_outstanding,
+        header: results_header(layout),
         buckets: policy.bucket_labels(),
         grouping: Grouping::new(&config.group_by, layout, policy),
     };
