@@ -7,6 +7,12 @@ byte-identical results and summary CSV. It reads the same TOML policies
 (tomllib), but only accepted rows are compared: rejects are checked by the
 Rust tests.
 
+Section 2 as amended: every cap's limit is rounded down to the cent, the
+policy's `rounding` takes `down` (toward zero) besides half_up and half_even,
+and the results always carry `outstanding` after `principal` (SPEC section 3).
+Due dates are not rolled to working days here (no `due_date_roll`/calendar
+support), so neither is `working_days`; `lpr_multiple` caps are not handled.
+
 usage: arrears_ref.py BOOK.csv --as-of YYYY-MM-DD [--policy FILE]
                       [--group-by KEYS] -o RESULTS.csv --summary SUMMARY.csv
 """
@@ -16,7 +22,7 @@ import datetime as dt
 import re
 import sys
 import tomllib
-from decimal import Decimal, ROUND_HALF_UP, ROUND_HALF_EVEN, getcontext
+from decimal import Decimal, ROUND_HALF_UP, ROUND_HALF_EVEN, ROUND_DOWN, getcontext
 
 getcontext().prec = 60
 
@@ -45,8 +51,19 @@ def D(x):
     return Decimal(str(x))
 
 
+ROUNDING = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN}
+
+
 def rnd(x, mode):
-    return x.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP if mode == "half_up" else ROUND_HALF_EVEN)
+    """Round to the cent with the policy's rounding: half_up, half_even or down (toward zero)."""
+    return x.quantize(Decimal("0.01"), rounding=ROUNDING[mode])
+
+
+def limit_down(x):
+    """A cap's limit, rounded down to the cent (SPEC section 2): a legal maximum that a
+    charge in whole cents may reach but never pass. Limits are never negative, so
+    toward zero and floor agree."""
+    return x.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
 
 
 def money(text):
@@ -122,7 +139,7 @@ def main():
                                "penalty_rate", "unpaid_interest", "fees", "outstanding", "currency",
                                "product", "account_id", "region"]}
     dims = [d for d in ["product", "account_id", "region"] if idx[d] is not None]
-    out_header = ["loan_id"] + dims + ["currency", "principal", "due_date", "end_date", "days_overdue",
+    out_header = ["loan_id"] + dims + ["currency", "principal", "outstanding", "due_date", "end_date", "days_overdue",
                                        "chargeable_days", "daily_rate", "penalty_daily_rate", "interest", "penalty",
                                        "compound", "fees", "total_raw", "total_capped", "excess", "breaches",
                                        "binding_cap", "annualized_rate", "status", "bucket", "classification",
@@ -195,7 +212,7 @@ def main():
                 lim = D(cap["amount"])
             else:
                 lim = D(cap["ratio"]) * sum(comp[c] for c in cap["of"])
-            lim = rnd(lim, mode)
+            lim = limit_down(lim)
             if sum(comp[c] for c in applies) > lim:
                 breaches.append(cap["name"])
             over = sum(running[c] for c in applies) - lim
@@ -230,7 +247,7 @@ def main():
             prov = rnd(outstanding * D(classes[cls]["provision_rate"]), mode)
         m = lambda x: f"{x:.2f}"
         out = [loan_id] + [get(d) for d in dims] + [
-            currency, m(principal), due.isoformat(), end.isoformat(), str(days_overdue), str(days),
+            currency, m(principal), m(outstanding), due.isoformat(), end.isoformat(), str(days_overdue), str(days),
             fmt_rate(num / per), fmt_rate(pnum / pper), m(comp["interest"]), m(comp["penalty"]),
             m(comp["compound"]), m(comp["fees"]), m(total_raw), m(total_capped), m(total_raw - total_capped),
             ";".join(breaches), binding, ann, status, labels[b], classes[cls]["name"] if cls is not None else "",
