@@ -240,7 +240,7 @@ def bucket_labels(edges):
     return labels
 
 
-def read_payments(paths, pol, as_of):
+def read_payments(paths, pol):
     """Payment rows: (file, line, loan_id, date, amount) of the readable ones, and the loan_ids of
     unreadable ones (their book rows are rejects)."""
     good, bad_ids = [], set()
@@ -431,6 +431,7 @@ def run(argv):
     ap.add_argument("--summary", required=True)
     ap.add_argument("--repayments", nargs="+", metavar="FILE")
     ap.add_argument("--unmatched", metavar="FILE")
+    ap.add_argument("--with-outstanding", action="store_true", help="accepted, no effect: always on")
     a = ap.parse_args(argv)
     pol = load_policy(a.policy)
     as_of = date(a.as_of)
@@ -439,7 +440,7 @@ def run(argv):
     caps = pol["caps"]
     classes = pol["classes"]
     with_repay = a.repayments is not None
-    payments, bad_ids = read_payments(a.repayments, pol, as_of) if with_repay else ([], set())
+    payments, bad_ids = read_payments(a.repayments, pol) if with_repay else ([], set())
 
     rows = read_rows(a.book)
     header = [h.strip().lower() for h in rows[0][1]]
@@ -729,6 +730,7 @@ def movement(argv):
         with open(a.summary, "w", newline="") as f:
             csv.writer(f, lineterminator="\n").writerows(matrix)
 
+    journal_date = date(a.as_of).isoformat() if a.as_of else ""
     acc = dict(pol.get("accounting", {}))
     method = acc.get("method", "allowance")
     names = {k: acc.get(k, v) for k, v in ACCOUNTS_CN.items()}
@@ -759,7 +761,7 @@ def movement(argv):
         for kind, dr, cr, amounts in entries:
             total = sum(amounts, ZERO)
             if total != 0:
-                journal.append([a.as_of and date(a.as_of).isoformat(), ccy, kind, dr, cr, m(total),
+                journal.append([journal_date, ccy, kind, dr, cr, m(total),
                                 str(sum(1 for v in amounts if v > 0))])
     if a.provisions:
         with open(a.provisions, "w", newline="") as f:
