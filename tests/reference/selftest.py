@@ -19,7 +19,9 @@ side can use as expected files too:
                     of a cent (rounded down), payments on the accrual start
   repay_charge_all/ charge_all with 3 grace days, half_even at an exact half
                     cent, a payment inside the grace period, compound on the
-                    unpaid interest still due
+                    unpaid interest still due; the payments file has Chinese
+                    headers mapped by [repayment_columns], CRLF lines, a
+                    padded loan_id and other date formats
   movement/         two nights of one book (section 6): rolled forward,
                     cured, settled, closed, new, newly written off, written
                     off both nights, recovered, written off then closed, a
