@@ -109,6 +109,24 @@ Section 6 (movement)
      no other preset).
  M7. The policy is --policy or cn-bank (no manifest lookup). Recoveries:
      written off in PREVIOUS, `settled` in CURRENT (same currency).
+
+Where SPEC contradicts itself or leaves a gap (see also R2, R8, R10):
+ C1. Section 5 says the grace rule is judged at each payment date d with
+     section 2's end = d and that the segments' days add up to section 2's
+     chargeable days, yet also that at or before the accrual start no day is
+     charged: under skip_grace + count_both_ends a payment dated exactly
+     due + grace_days has 1 chargeable day by section 2 and 0 by the
+     segments (R2 takes the segments, R3 the final figures of section 2).
+ C2. A row settled by paid_date has balance_due 0, yet principal_due =
+     P - repaid_principal and outstanding = book outstanding - principal
+     repaid can stay above 0 on it (example repay_basic R4: 710.00).
+ C3. Section 5 names `lpr_multiple` among the caps that run with days, but
+     section 2's table of cap kinds has no such kind (only the README does).
+ C4. Section 6 defines `settled` as "its paid_date is on or before that
+     file's as-of", but results carry no paid_date and a row settled by
+     payments has none; the classification test (empty) is what is usable.
+ C5. Section 4's policy listing still says `rounding = "half_up" # or
+     "half_even"` while the text below adds `down`.
 """
 import argparse
 import csv
