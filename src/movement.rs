@@ -271,6 +271,14 @@ pub fn cents(value: i128) -> String {
     format!("{sign}{}.{:02}", v / 100, v % 100)
 }
 
+/// Cents as money text, appended without allocating.
+fn push_cents(out: &mut Vec<u8>, value: i128) {
+    use std::io::Write;
+    let sign = if value < 0 { "-" } else { "" };
+    let v = value.unsigned_abs();
+    let _ = write!(out, "{sign}{}.{:02}", v / 100, v % 100);
+}
+
 /// A share, half-up to 6 decimals.
 pub fn rate(part: u64, whole: u64) -> String {
     let r = Decimal::from(part) / Decimal::from(whole);
@@ -771,7 +779,8 @@ pub struct Outcome {
 
 /// Where the per-loan moves go, row by row.
 enum MovesSink<'a> {
-    Csv(csv::Writer<&'a mut crate::atomic::AtomicFile>),
+    /// Written straight into a buffer (no allocation per row).
+    Csv(&'a mut crate::atomic::AtomicFile, Vec<u8>),
     #[cfg(feature = "parquet")]
     Parquet {
         sink: Box<crate::parquet::ParquetSink<'a>>,
@@ -781,15 +790,40 @@ enum MovesSink<'a> {
 }
 
 impl MovesSink<'_> {
-    fn push(&mut self, row: &[String; 8], path: &str) -> Result<(), Error> {
+    fn push(&mut self, id: &str, m: &Move, states: &[String], path: &str) -> Result<(), Error> {
         match self {
-            MovesSink::Csv(w) => w.write_record(row).map_err(|e| Error::csv(path, e)),
+            MovesSink::Csv(file, buf) => {
+                use std::io::Write;
+                crate::output::push_field(buf, id.as_bytes());
+                buf.push(b',');
+                buf.extend_from_slice(&m.currency);
+                for state in [m.from, m.to] {
+                    buf.push(b',');
+                    crate::output::push_field(buf, states[state as usize].as_bytes());
+                }
+                for amount in [
+                    m.outstanding_previous,
+                    m.outstanding_current,
+                    m.before,
+                    m.after,
+                ] {
+                    buf.push(b',');
+                    push_cents(buf, amount);
+                }
+                buf.push(b'\n');
+                if buf.len() >= 1 << 16 {
+                    file.write_all(buf).map_err(|e| Error::io(path, e))?;
+                    buf.clear();
+                }
+                Ok(())
+            }
             #[cfg(feature = "parquet")]
             MovesSink::Parquet {
                 sink,
                 chunk,
                 columns,
             } => {
+                let row = move_row(id, m, states);
                 chunk
                     .push(row.iter().map(|f| f.as_bytes()))
                     .map_err(|message| Error::Parquet {
@@ -807,7 +841,10 @@ impl MovesSink<'_> {
 
     fn finish(self, path: &str) -> Result<(), Error> {
         match self {
-            MovesSink::Csv(mut w) => w.flush().map_err(|e| Error::io(path, e)),
+            MovesSink::Csv(file, buf) => {
+                use std::io::Write;
+                file.write_all(&buf).map_err(|e| Error::io(path, e))
+            }
             #[cfg(feature = "parquet")]
             MovesSink::Parquet {
                 mut sink, chunk, ..
@@ -825,11 +862,10 @@ fn moves_sink<'a>(
 ) -> Result<MovesSink<'a>, Error> {
     match format {
         crate::output::Format::Csv => {
-            let mut w = csv::Writer::from_writer(file);
-            let path = "moves";
-            w.write_record(MOVES_HEADER)
-                .map_err(|e| Error::csv(path, e))?;
-            Ok(MovesSink::Csv(w))
+            let mut buf = Vec::with_capacity(1 << 17);
+            buf.extend_from_slice(MOVES_HEADER.join(",").as_bytes());
+            buf.push(b'\n');
+            Ok(MovesSink::Csv(file, buf))
         }
         #[cfg(feature = "parquet")]
         crate::output::Format::Parquet => {
@@ -894,7 +930,7 @@ pub fn run(config: &MovementConfig) -> Result<Outcome, Error> {
             movement.add(&m, ranked, states.len());
             loans += 1;
             if let Some(sink) = sink.as_mut() {
-                sink.push(&move_row(id, &m, &states), &moves_name)?;
+                sink.push(id, &m, &states, &moves_name)?;
             }
         }
         if let Some(sink) = sink.take() {
