@@ -92,6 +92,9 @@ pub enum Command {
     /// Compare two nights' results: per-loan moves, the migration matrix with roll-forward and cure rates, the provision movement and its journal.
     #[command(after_help = MOVEMENT_HELP)]
     Movement(MovementArgs),
+    /// Write one self-contained HTML page of the book's state per currency, with charts: aging, classes and provisions, days past due, the cap audit, and with --previous the migration matrix and the provision movement.
+    #[command(after_help = REPORT_HELP)]
+    Report(ReportPageArgs),
     /// Print a built-in policy preset as TOML, to copy and edit; or check a policy file and print it resolved.
     Policy(PolicyArgs),
     /// Write a realistic synthetic loan book, for tests and benchmarks.
@@ -305,6 +308,50 @@ pub struct MovementArgs {
     pub quiet: bool,
 }
 
+const REPORT_HELP: &str = "\
+The page is one HTML file with inline CSS and SVG charts: no script, nothing
+loaded from elsewhere; it opens offline and prints to PDF. Every figure is
+`arrears summarize`'s (and with --previous `arrears movement`'s, by bucket),
+in tables beside the charts. The results are read once, in flat memory.
+The policy is --policy, else the one in the first results file's manifest,
+else cn-bank; in a cn preset the labels carry the Chinese terms.
+
+Exit codes:
+  0  done: the page written
+  1  failed, nothing written (unreadable file, missing column, bad value, results of different nights)
+  2  usage error (the page would overwrite an input; --previous with several results files)";
+
+#[derive(Debug, Args)]
+pub struct ReportPageArgs {
+    /// Results files written by `arrears run` (.csv, .csv.gz, .csv.zst or
+    /// .parquet) of one night, reported together.
+    #[arg(value_name = "RESULTS", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The previous night's results: adds the migration matrix (by bucket)
+    /// and the provision movement. Needs a single RESULTS file.
+    #[arg(long, value_name = "PREVIOUS_RESULTS")]
+    pub previous: Option<PathBuf>,
+    /// The policy of the run that wrote the results. Default: the one in
+    /// the first results file's manifest, else cn-bank.
+    #[arg(long, value_name = "PRESET_OR_FILE")]
+    pub policy: Option<String>,
+    /// The keys of the detailed summary table at the end of each currency
+    /// (as `summarize --group-by`).
+    #[arg(
+        long,
+        value_name = "COLS",
+        value_delimiter = ',',
+        default_value = "currency,product,bucket"
+    )]
+    pub group_by: Vec<String>,
+    /// The HTML page to write.
+    #[arg(short = 'o', long = "output", value_name = "REPORT.html")]
+    pub output: PathBuf,
+    /// No report on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
     /// The preset to print, or a policy file to check and print as
@@ -467,6 +514,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
         Command::Explain(args) => explain(&args),
         Command::Summarize(args) => summarize(&args),
         Command::Movement(args) => movement(&args),
+        Command::Report(args) => report_page(&args),
         Command::Policy(args) => {
             if args.list {
                 for name in policy::preset_names() {
@@ -808,6 +856,80 @@ fn movement(args: &MovementArgs) -> anyhow::Result<Exit> {
         summary::write_table(&mut text, header, rows, 1)?;
     }
     print_quietly(&text)
+}
+
+/// A policy given by flag, else the one in a results file's manifest, else
+/// the default preset.
+fn policy_of(flag: Option<&str>, manifest: Option<&crate::manifest::Manifest>, results: &Path) -> anyhow::Result<Policy> {
+    Ok(match (flag, manifest) {
+        (Some(spec), _) => Policy::load(spec)?,
+        (None, Some(m)) => {
+            let origin = crate::manifest::path_for(results).display().to_string();
+            let mut policy = Policy::from_toml(&m.policy.resolved, &origin)?;
+            policy.file = m.policy.file.clone();
+            policy
+        }
+        (None, None) => Policy::load(policy::DEFAULT_PRESET)?,
+    })
+}
+
+fn report_page(args: &ReportPageArgs) -> anyhow::Result<Exit> {
+    let started = std::time::Instant::now();
+    let mut inputs = args.inputs.clone();
+    inputs.extend(args.previous.clone());
+    check_paths(&inputs, &[("-o", args.output.as_path())])?;
+    if args.previous.is_some() && args.inputs.len() != 1 {
+        return Err(UsageError(format!(
+            "--previous compares two nights of one book: give one results file, not {}",
+            args.inputs.len()
+        ))
+        .into());
+    }
+    let first = &args.inputs[0];
+    let (as_of, manifest) = night_as_of(first, None, "RESULTS")?;
+    let previous_as_of = match &args.previous {
+        Some(p) => night_as_of(p, None, "PREVIOUS")?.0,
+        None => None,
+    };
+    if let (Some(p), Some(c)) = (&previous_as_of, &as_of) {
+        if p > c {
+            return Err(UsageError(format!(
+                "--previous is as of {p}, after the results' {c}: are the two files swapped?"
+            ))
+            .into());
+        }
+    }
+    let policy = policy_of(args.policy.as_deref(), manifest.as_ref(), first)?;
+    let config = crate::report::ReportConfig {
+        inputs: args.inputs.clone(),
+        previous: args.previous.clone(),
+        policy,
+        group_by: args.group_by.clone(),
+        output: args.output.clone(),
+        as_of: as_of.clone(),
+        previous_as_of,
+    };
+    let done = crate::report::run(&config)?;
+    if !args.quiet {
+        let place = std::fs::canonicalize(&done.written.path)
+            .map(|p| format!(" (file://{})", p.display()))
+            .unwrap_or_default();
+        eprintln!(
+            "arrears: report of {} results rows as of {}, {} currencies, policy {}{}, in {:.2} s: wrote {}, {} bytes{}",
+            done.rows_read,
+            as_of.unwrap_or_else(|| "an unknown date".into()),
+            done.currencies,
+            config.policy.describe(),
+            args.previous
+                .as_ref()
+                .map_or_else(String::new, |p| format!(", against {}", p.display())),
+            started.elapsed().as_secs_f64(),
+            done.written.path.display(),
+            done.written.size,
+            place
+        );
+    }
+    Ok(Exit::Done)
 }
 
 /// Exit 3 when more rows were rejected than allowed.

@@ -33,6 +33,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod policy;
 pub mod record;
+pub mod report;
 pub mod run;
 pub mod source;
 pub mod split;

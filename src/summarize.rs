@@ -94,54 +94,125 @@ fn key_names(group_by: &[String]) -> Vec<String> {
 }
 
 pub fn summarize(config: &SummarizeConfig) -> Result<Summarized, Error> {
-    let names = key_names(&config.group_by);
-    let mut files = config
-        .inputs
+    let (mut done, _) = summarize_many(
+        &config.inputs,
+        std::slice::from_ref(&config.group_by),
+        &config.policy,
+        &[],
+        || (),
+    )?;
+    Ok(done.remove(0))
+}
+
+/// What a caller sees of each row while the summaries are tallied (the
+/// report's largest excesses and histogram), so that everything is read in
+/// the same single pass. One observer per file, returned in input order.
+pub trait Observer: Send {
+    fn observe(
+        &mut self,
+        row: &RowView<'_>,
+        c: &Contribution,
+        breaches: &[usize],
+    ) -> Result<(), Error>;
+}
+
+/// Sees nothing.
+impl Observer for () {
+    fn observe(&mut self, _: &RowView<'_>, _: &Contribution, _: &[usize]) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// A row as an observer sees it: the optional columns it asked for.
+pub struct RowView<'a> {
+    row: Row<'a>,
+}
+
+impl RowView<'_> {
+    /// The `k`th column asked for (`extra` of `summarize_many`), or `None`
+    /// when the file has no such column.
+    pub fn get(&self, k: usize) -> Result<Option<&str>, Error> {
+        match self.row.file.extra[k] {
+            Some(field) => self.row.text(field).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// An error naming the file, line and the `k`th extra column.
+    pub fn error(&self, k: usize, why: &str) -> Error {
+        self.row.error(self.row.file.extra[k].unwrap_or(0), why)
+    }
+}
+
+/// Several summaries of the same results (one per grouping) tallied in one
+/// pass, each exactly `summarize`'s, and one observer per file that sees
+/// every row with the columns named in `extra` (those a file lacks are
+/// `None`).
+pub fn summarize_many<O: Observer>(
+    inputs: &[PathBuf],
+    groupings: &[Vec<String>],
+    policy: &Policy,
+    extra: &[&str],
+    make: impl Fn() -> O + Sync,
+) -> Result<(Vec<Summarized>, Vec<O>), Error> {
+    let names: Vec<Vec<String>> = groupings.iter().map(|g| key_names(g)).collect();
+    let mut files = inputs
         .iter()
-        .map(|path| ResultsFile::open(path, &names))
+        .map(|path| ResultsFile::open(path, &names, extra))
         .collect::<Result<Vec<_>, _>>()?;
     let without_outstanding: Vec<String> = files
         .iter()
         .filter(|f| f.outstanding.is_none())
         .map(|f| f.name.clone())
         .collect();
-    if !names.iter().any(|n| n == AS_OF_KEY) {
+    if !names.iter().all(|n| n.iter().any(|n| n == AS_OF_KEY)) {
         check_one_as_of(&files)?;
     }
-    let policy = &config.policy;
     let parts = files
         .par_iter_mut()
-        .map(|file| file.tally(policy))
+        .map(|file| {
+            let mut observer = make();
+            file.tally(policy, &mut observer)
+                .map(|(summaries, rows)| (summaries, rows, observer))
+        })
         .collect::<Vec<_>>();
-    let mut summary = Summary::default();
+    let mut summaries = vec![Summary::default(); names.len()];
+    let mut observers = Vec::new();
     let mut rows_read = 0;
     for part in parts {
-        let (part, rows) = part?;
-        summary.merge(&part)?;
+        let (part, rows, observer) = part?;
+        for (summary, part) in summaries.iter_mut().zip(&part) {
+            summary.merge(part)?;
+        }
         rows_read += rows;
+        observers.push(observer);
     }
-    let key_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let (header, mut rows) = summary.table(&key_refs, policy)?;
-    if !without_outstanding.is_empty() {
-        let blank: Vec<usize> = header
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| NEEDS_OUTSTANDING.contains(&h.as_str()))
-            .map(|(i, _)| i)
-            .collect();
-        for row in &mut rows {
-            for &i in &blank {
-                row[i].clear();
+    let mut done = Vec::new();
+    for (summary, names) in summaries.iter().zip(&names) {
+        let key_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (header, mut rows) = summary.table(&key_refs, policy)?;
+        if !without_outstanding.is_empty() {
+            let blank: Vec<usize> = header
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| NEEDS_OUTSTANDING.contains(&h.as_str()))
+                .map(|(i, _)| i)
+                .collect();
+            for row in &mut rows {
+                for &i in &blank {
+                    row[i].clear();
+                }
             }
         }
+        done.push(Summarized {
+            header,
+            rows,
+            keys: names.len(),
+            rows_read,
+            without_outstanding: without_outstanding.clone(),
+        });
     }
-    Ok(Summarized {
-        header,
-        rows,
-        keys: names.len(),
-        rows_read,
-        without_outstanding,
-    })
+    Ok((done, observers))
 }
 
 /// Results of different nights must not be added into one balance: every
@@ -180,14 +251,16 @@ struct ResultsFile {
     /// Field index of each of `NEEDED`.
     fields: Vec<usize>,
     outstanding: Option<usize>,
-    /// Field index and rule of each group key.
-    keys: Vec<(usize, KeyRule)>,
+    /// Field index and rule of each group key, per grouping.
+    keys: Vec<Vec<(usize, KeyRule)>>,
+    /// Field index of each extra column an observer asked for.
+    extra: Vec<Option<usize>>,
     /// Column names by field index, for messages.
     header: Vec<String>,
 }
 
 impl ResultsFile {
-    fn open(path: &Path, keys: &[String]) -> Result<ResultsFile, Error> {
+    fn open(path: &Path, groupings: &[Vec<String>], extra: &[&str]) -> Result<ResultsFile, Error> {
         let mut source = Source::open(&Input::File(path.to_path_buf()), None, Compression::None)?;
         let name = source.name.clone();
         let header: Vec<String> = source
@@ -210,8 +283,10 @@ impl ResultsFile {
         }
         let fields: Vec<usize> = NEEDED.iter().filter_map(|c| find(c)).collect();
         let outstanding = find("outstanding");
-        let mut rules = Vec::new();
         let as_of_text = crate::manifest::Manifest::beside(path)?.map(|m| m.as_of);
+        let mut all_rules = Vec::new();
+        for keys in groupings {
+        let mut rules = Vec::new();
         for key in keys {
             if key == AS_OF_KEY {
                 rules.push((usize::MAX, KeyRule::AsOf));
@@ -235,9 +310,17 @@ impl ResultsFile {
             })?;
             rules.push((index, rule));
         }
+        all_rules.push(rules);
+        }
+        let extra: Vec<Option<usize>> = extra.iter().map(|c| find(c)).collect();
         let mut selected = fields.clone();
         selected.extend(outstanding);
-        selected.extend(rules.iter().map(|(i, _)| *i).filter(|&i| i != usize::MAX));
+        for rules in &all_rules {
+            selected.extend(rules.iter().map(|(i, _)| *i).filter(|&i| i != usize::MAX));
+        }
+        selected.extend(extra.iter().flatten());
+        selected.sort_unstable();
+        selected.dedup();
         source.select(&selected);
         Ok(ResultsFile {
             name,
@@ -245,15 +328,21 @@ impl ResultsFile {
             source,
             fields,
             outstanding,
-            keys: rules,
+            keys: all_rules,
+            extra,
             header,
         })
     }
 
-    /// Tallies every row; returns the tallies and the number of rows.
-    fn tally(&mut self, policy: &Policy) -> Result<(Summary, u64), Error> {
+    /// Tallies every row, once per grouping; returns the tallies and the
+    /// number of rows.
+    fn tally(
+        &mut self,
+        policy: &Policy,
+        observer: &mut dyn Observer,
+    ) -> Result<(Vec<Summary>, u64), Error> {
         let buckets = policy.bucket_labels();
-        let mut summary = Summary::default();
+        let mut summaries = vec![Summary::default(); self.keys.len()];
         let mut record = ByteRecord::new();
         let mut rows = 0;
         let mut breaches = Vec::new();
@@ -264,19 +353,22 @@ impl ResultsFile {
                 file: self,
                 record: &record,
             };
-            key.clear();
-            for &(i, rule) in &self.keys {
-                if let KeyRule::AsOf = rule {
-                    push_key_part(&mut key, 0, self.as_of_text.as_deref().unwrap_or(""));
-                    continue;
-                }
-                let (order, text) = row.key(i, rule, policy, &buckets)?;
-                push_key_part(&mut key, order, text);
-            }
             let contribution = row.contribution(policy, &mut breaches)?;
-            summary.add_keyed(&key, &contribution, breaches.iter().copied(), policy)?;
+            for (rules, summary) in self.keys.iter().zip(summaries.iter_mut()) {
+                key.clear();
+                for &(i, rule) in rules {
+                    if let KeyRule::AsOf = rule {
+                        push_key_part(&mut key, 0, self.as_of_text.as_deref().unwrap_or(""));
+                        continue;
+                    }
+                    let (order, text) = row.key(i, rule, policy, &buckets)?;
+                    push_key_part(&mut key, order, text);
+                }
+                summary.add_keyed(&key, &contribution, breaches.iter().copied(), policy)?;
+            }
+            observer.observe(&RowView { row }, &contribution, &breaches)?;
         }
-        Ok((summary, rows))
+        Ok((summaries, rows))
     }
 }
 
