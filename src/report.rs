@@ -643,7 +643,7 @@ impl Page<'_> {
             &outs,
             true,
         ));
-        h.push_str("</div>\n");
+        h.push_str("</div>\n<div class=\"tables\">");
         table(
             h,
             "aging",
@@ -672,6 +672,7 @@ impl Page<'_> {
                 &detail,
             );
         }
+        h.push_str("</div>\n");
     }
 
     fn classification(&self, h: &mut String, currency: &str) {
@@ -967,7 +968,10 @@ impl Page<'_> {
             &to_labels,
             &cells,
         ));
-        h.push_str("</div>\n");
+        h.push_str(
+            "</div>\n<p class=\"note\">Roll-forward rate: the share of a bucket's loans now in a later bucket; \
+             cure rate: the share now settled, closed or in the first bucket (SPEC.md section 6).</p>\n<div class=\"tables\">",
+        );
         // The rates, one row per from-state (they repeat on its rows).
         let mut rates: Vec<BTreeMap<&str, &str>> = Vec::new();
         for f in &froms {
@@ -994,10 +998,6 @@ impl Page<'_> {
             ],
             &rates,
         );
-        h.push_str(
-            "<p class=\"note\">Roll-forward rate: the share of a bucket's loans now in a later bucket; \
-             cure rate: the share now settled, closed or in the first bucket (SPEC.md section 6).</p>\n",
-        );
         table(
             h,
             "matrix",
@@ -1011,6 +1011,7 @@ impl Page<'_> {
             ],
             &rows,
         );
+        h.push_str("</div>\n");
     }
 
     fn provisions(&self, h: &mut String, currency: &str) {
@@ -1258,7 +1259,7 @@ const PALETTE: [RGBColor; 8] = [
 ];
 
 const FONT: &str = "sans-serif";
-const W: u32 = 560;
+const W: u32 = 540;
 const H: u32 = 320;
 
 /// A short label for an axis: 1.2k, 3.4M.
@@ -1345,11 +1346,12 @@ fn stacked_bars(
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(if money_axis { 56 } else { 48 })
-            .build_cartesian_2d((0u32..n).into_segmented(), 0.0..top)?;
+            .build_cartesian_2d((0u32..n - 1).into_segmented(), 0.0..top)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .light_line_style(RGBColor(235, 235, 235))
+            .max_light_lines(0)
+            .bold_line_style(RGBColor(232, 232, 232))
             .x_labels(n as usize)
             .x_label_formatter(&|x| match x {
                 SegmentValue::CenterOf(i) => labels.get(*i as usize).unwrap_or(&"").to_string(),
@@ -1412,11 +1414,12 @@ fn grouped_bars(title: &str, labels: &[&str], series: &[String], values: &[Vec<f
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(56)
-            .build_cartesian_2d((0u32..n * k).into_segmented(), 0.0..top)?;
+            .build_cartesian_2d((0u32..n * k - 1).into_segmented(), 0.0..top)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .light_line_style(RGBColor(235, 235, 235))
+            .max_light_lines(0)
+            .bold_line_style(RGBColor(232, 232, 232))
             .x_labels((n * k) as usize)
             .x_label_formatter(&|x| match x {
                 // The label under the middle of its group.
@@ -1481,7 +1484,8 @@ fn histogram_chart(title: &str, labels: &[&str], counts: &[f64], marks: &[(Strin
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .light_line_style(RGBColor(235, 235, 235))
+            .max_light_lines(0)
+            .bold_line_style(RGBColor(232, 232, 232))
             .x_labels(n + 1)
             .x_label_formatter(&|x| {
                 let i = x.round() as usize;
@@ -1606,11 +1610,12 @@ fn waterfall(title: &str, steps: &[(String, f64, Step)]) -> String {
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(56)
-            .build_cartesian_2d((0u32..n).into_segmented(), 0.0..top)?;
+            .build_cartesian_2d((0u32..n - 1).into_segmented(), 0.0..top)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .light_line_style(RGBColor(235, 235, 235))
+            .max_light_lines(0)
+            .bold_line_style(RGBColor(232, 232, 232))
             .x_labels(n as usize)
             .x_label_formatter(&|x| match x {
                 SegmentValue::CenterOf(i) => labels.get(*i as usize).cloned().unwrap_or_default(),
@@ -1667,6 +1672,7 @@ table.data th{background:var(--bg);text-align:left;font-weight:600;padding:4px 8
 table.data td{padding:3px 8px;border-bottom:1px solid #eef0f3}
 table.data td.n{text-align:right}
 .wide{overflow-x:auto}
+.tables{display:flex;flex-wrap:wrap;gap:0 28px;align-items:flex-start}
 @media print{
   @page{size:A4 landscape;margin:10mm}
   body{max-width:none;padding:0;font-size:11px}
