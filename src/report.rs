@@ -1350,7 +1350,7 @@ fn stacked_bars(
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .max_light_lines(0)
+            .light_line_style(WHITE)
             .bold_line_style(RGBColor(232, 232, 232))
             .x_labels(n as usize)
             .x_label_formatter(&|x| match x {
@@ -1418,7 +1418,7 @@ fn grouped_bars(title: &str, labels: &[&str], series: &[String], values: &[Vec<f
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .max_light_lines(0)
+            .light_line_style(WHITE)
             .bold_line_style(RGBColor(232, 232, 232))
             .x_labels((n * k) as usize)
             .x_label_formatter(&|x| match x {
@@ -1484,7 +1484,7 @@ fn histogram_chart(title: &str, labels: &[&str], counts: &[f64], marks: &[(Strin
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .max_light_lines(0)
+            .light_line_style(WHITE)
             .bold_line_style(RGBColor(232, 232, 232))
             .x_labels(n + 1)
             .x_label_formatter(&|x| {
@@ -1614,7 +1614,7 @@ fn waterfall(title: &str, steps: &[(String, f64, Step)]) -> String {
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .max_light_lines(0)
+            .light_line_style(WHITE)
             .bold_line_style(RGBColor(232, 232, 232))
             .x_labels(n as usize)
             .x_label_formatter(&|x| match x {
