@@ -1422,11 +1422,8 @@ fn grouped_bars(title: &str, labels: &[&str], series: &[String], values: &[Vec<f
             .bold_line_style(RGBColor(232, 232, 232))
             .x_labels((n * k) as usize)
             .x_label_formatter(&|x| match x {
-                // The label under the middle of its group.
-                SegmentValue::CenterOf(i) if k % 2 == 1 && i % k == k / 2 => {
-                    labels.get((i / k) as usize).unwrap_or(&"").to_string()
-                }
-                SegmentValue::Exact(i) if k % 2 == 0 && i % k == k / 2 => {
+                // The label under its group's first bar.
+                SegmentValue::CenterOf(i) if i % k == 0 => {
                     labels.get((i / k) as usize).unwrap_or(&"").to_string()
                 }
                 _ => String::new(),
