@@ -867,6 +867,9 @@ fn policy_of(flag: Option<&str>, manifest: Option<&crate::manifest::Manifest>, r
             let origin = crate::manifest::path_for(results).display().to_string();
             let mut policy = Policy::from_toml(&m.policy.resolved, &origin)?;
             policy.file = m.policy.file.clone();
+            // The manifest names the preset it was laid over (the resolved
+            // TOML alone would read as laid over the default).
+            policy.base = m.policy.base.clone();
             policy
         }
         (None, None) => Policy::load(policy::DEFAULT_PRESET)?,
