@@ -224,20 +224,16 @@ impl Terms {
             .try_fold(product, |q, f| q.checked_div(f.decimal()))
     }
 
-    /// Rounded once to `places`: exactly in integers, or through `Decimal`
-    /// when the integers overflow 128 bits.
+    /// Rounded once to `places`, exactly, whatever the digits.
     pub fn round(&self, places: u32, rule: Rounding) -> Option<Decimal> {
         let (num, den) = self.factors();
-        exact::round(num, den, places, rule).or_else(|| Some(rule.round(self.value()?, places)))
+        exact::round(num, den, places, rule)
     }
 
     /// Rounded once to cents by the policy's rule.
     pub fn cents(&self, policy: &Policy) -> Option<Money> {
         let (num, den) = self.factors();
-        match exact::units(num, den, 2, policy.rounding) {
-            Some(cents) => Money::new(cents),
-            None => Money::of(policy.rounding.cents(self.value()?)),
-        }
+        Money::new(exact::units(num, den, 2, policy.rounding)?)
     }
 }
 

@@ -383,3 +383,24 @@ fn drop_column_the_reference_lacks(ours: &Path, reference: &Path, column: &str) 
     }
     writer.flush().unwrap();
 }
+
+/// Issue 12: past 128 bits the arithmetic fell back to Decimal's 28-digit
+/// steps, and this interest (exactly 253427424.65499999...) printed .66.
+#[test]
+fn issue_12_figures_past_128_bits_are_rounded_once() {
+    let dir = scratch("issue-12-wide");
+    std::fs::write(
+        dir.join("book.csv"),
+        "loan_id,principal,due_date,annual_rate\nW,999999999.99,2024-06-28,0.2520463487738419893732970030\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("p.toml"), "base = \"us-mla\"\ncaps = []\n").unwrap();
+    let run = run_in(
+        &dir,
+        &["run", "book.csv", "--as-of", "2025-06-30", "--policy", "p.toml", "-o", "r.csv", "-q"],
+    );
+    run.expect_code(0);
+    let results = std::fs::read_to_string(dir.join("r.csv")).unwrap();
+    let row = results.lines().nth(1).unwrap();
+    assert!(row.contains(",367,367,") && row.contains(",253427424.65,"), "{row}");
+}
