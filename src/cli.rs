@@ -15,6 +15,7 @@ use crate::audit::AuditJob;
 use crate::explain::ExplainJob;
 use crate::generate::{self, GenerateConfig};
 use crate::output::Format;
+use crate::payments::default_unmatched_path;
 use crate::parse;
 use crate::pipeline::{self, Input, PipelineConfig, Report};
 use crate::policy::{self, Policy};
@@ -116,6 +117,13 @@ pub struct BookArgs {
     /// (.gz, .zst).
     #[arg(long, value_name = "KIND", value_enum, default_value_t = Compression::None)]
     pub compression: Compression,
+    /// Payments received while overdue (SPEC.md section 5): files with
+    /// loan_id, date, amount (CSV, .gz/.zst or .parquet; headers mapped by
+    /// the policy's [repayment_columns]). Charges then accrue on what is
+    /// still unpaid, the results gain the repayment columns, and the
+    /// book's loan_ids must be unique (a repeated one is a reject).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub repayments: Vec<PathBuf>,
 }
 
 /// The flags of the files beside a command's main output.
@@ -136,6 +144,12 @@ pub struct ReportArgs {
     /// .parquet for Parquet, anything else CSV. Rejects are always CSV.
     #[arg(long, value_name = "FORMAT", value_enum)]
     pub format: Option<Format>,
+    /// With --repayments: write the payments that belong to no accepted
+    /// book row here (CSV: file, line, loan_id, date, amount, reason).
+    /// Default: beside the rejects file, `rejects` in its name replaced by
+    /// `unmatched` (out/r.rejects.csv -> out/r.unmatched.csv).
+    #[arg(long, value_name = "UNMATCHED.csv", value_parser = csv_path)]
+    pub unmatched: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -258,6 +272,13 @@ pub struct GenerateArgs {
     /// Output CSV file.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
+    /// Also write the payments received on the book's rows here (CSV:
+    /// loan_id, date, amount), for `run --repayments`: partial payments,
+    /// settling and overpaying ones, some before the due date or after the
+    /// as-of date, a few for loan_ids the book lacks. The book's bytes do
+    /// not change.
+    #[arg(long, value_name = "FILE")]
+    pub repayments: Option<PathBuf>,
 }
 
 /// The rejects path: always CSV (a reject keeps its raw text), so a
@@ -294,7 +315,15 @@ impl BookArgs {
         output: Option<PathBuf>,
         format: Option<Format>,
         rejects: Option<PathBuf>,
+        unmatched: Option<PathBuf>,
     ) -> anyhow::Result<PipelineConfig> {
+        if self.repayments.iter().any(|p| p.as_os_str() == "-") {
+            anyhow::bail!("--repayments takes files, not standard input");
+        }
+        let unmatched = match self.repayments.is_empty() {
+            true => None,
+            false => unmatched.or_else(|| rejects.as_deref().map(default_unmatched_path)),
+        };
         let format = output
             .as_deref()
             .map_or(Format::Csv, |path| Format::of(path, format));
@@ -329,6 +358,9 @@ impl BookArgs {
             unique_ids: self.unique_ids,
             stdin_compression: self.compression,
             format,
+            repayments: self.repayments.clone(),
+            unmatched,
+            trace: false,
         })
     }
 }
@@ -341,6 +373,7 @@ impl RunArgs {
                 self.results.clone(),
                 self.report.format,
                 Some(rejects),
+                self.report.unmatched.clone(),
             )?,
             summary: self.report.summary.clone(),
             group_by: self.group_by.clone(),
@@ -397,6 +430,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
                     as_of: args.as_of,
                 },
                 &args.output,
+                args.repayments.as_deref(),
             )?;
             Ok(Exit::Done)
         }
@@ -420,18 +454,23 @@ fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         )?;
     }
     Ok(check_rejects(
-        outcome.report.rows_rejected,
+        all_rejects(&outcome.report),
         args.report.max_rejects,
     ))
 }
 
 fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
     let rejects = rejects_path(&args.report.rejects, &args.breaches);
-    let config = args
-        .book
-        .pipeline(args.breaches.clone(), args.report.format, Some(rejects))?;
+    let config = args.book.pipeline(
+        args.breaches.clone(),
+        args.report.format,
+        Some(rejects),
+        args.report.unmatched.clone(),
+    )?;
     let policy = &config.policy;
-    let (_, mut report) = pipeline::run(&config, |layout| AuditJob::new(policy, layout))?;
+    let repayments = !config.repayments.is_empty();
+    let (_, mut report) =
+        pipeline::run(&config, |layout| AuditJob::new(policy, layout, repayments))?;
     let (header, rows) = report.stats.table(policy);
     if let Some(path) = &args.report.summary {
         let format = Format::of(path, args.report.format);
@@ -448,11 +487,12 @@ fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
     if args.report.summary.is_none() {
         print_table(&header, &rows, 2)?;
     }
-    Ok(check_rejects(report.rows_rejected, args.report.max_rejects))
+    Ok(check_rejects(all_rejects(&report), args.report.max_rejects))
 }
 
 fn explain(args: &ExplainArgs) -> anyhow::Result<Exit> {
-    let config = args.book.pipeline(None, None, None)?;
+    let mut config = args.book.pipeline(None, None, None, None)?;
+    config.trace = true;
     let job = ExplainJob {
         policy: &config.policy,
         as_of: config.as_of,
@@ -526,6 +566,11 @@ fn summarize(args: &SummarizeArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Done)
 }
 
+/// Rejected book rows and payment rows: every row of the rejects file.
+fn all_rejects<S>(report: &Report<S>) -> u64 {
+    report.rows_rejected + report.payments.map_or(0, |p| p.rejected)
+}
+
 /// Exit 3 when more rows were rejected than allowed.
 fn check_rejects(rejected: u64, allowed: u64) -> Exit {
     if rejected <= allowed {
@@ -572,13 +617,19 @@ pub fn report_text<S>(config: &PipelineConfig, report: &Report<S>, accepted: &st
         seconds,
         rate
     );
+    if let Some(p) = &report.payments {
+        text.push_str(&format!(
+            "arrears: repayments: {} read, {} applied, {} after the as-of date (ignored), {} unmatched, {} rejected\n",
+            p.read, p.applied, p.after_as_of, p.unmatched, p.rejected
+        ));
+    }
     for message in &report.first_rejects {
         text.push_str(&format!("arrears: rejected {message}\n"));
     }
-    if report.rows_rejected > report.first_rejects.len() as u64 {
+    if all_rejects(report) > report.first_rejects.len() as u64 {
         text.push_str(&format!(
             "arrears: ... and {} more rejects\n",
-            report.rows_rejected - report.first_rejects.len() as u64
+            all_rejects(report) - report.first_rejects.len() as u64
         ));
     }
     let outputs: Vec<String> = report

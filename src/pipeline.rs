@@ -28,6 +28,7 @@ use crate::atomic::AtomicFile;
 use crate::compute::{compute, Figures};
 use crate::error::Error;
 use crate::output::{write_reject, CsvRows, Format, Kind, RowSink, REJECTS_HEADER};
+use crate::payments::{PaymentCounts, Payments};
 use crate::policy::Policy;
 use crate::record::{parse_loan, Col, Fields, Layout, Line, Loan, Reject, MAX_FIELD_BYTES};
 pub use crate::source::Input;
@@ -102,6 +103,12 @@ pub struct PipelineConfig {
     pub stdin_compression: Compression,
     /// The format of `output`.
     pub format: Format,
+    /// Payments received (SPEC.md section 5); none: section 2 alone.
+    pub repayments: Vec<PathBuf>,
+    /// Where payments that match no accepted row go; `None`: counted only.
+    pub unmatched: Option<PathBuf>,
+    /// Keep every segment and payment step of rows with payments (explain).
+    pub trace: bool,
 }
 
 /// What a pipeline did.
@@ -120,6 +127,8 @@ pub struct Report<S> {
     pub sources: Vec<String>,
     /// Files written, in the order they were committed.
     pub outputs: Vec<PathBuf>,
+    /// With repayments: where the payments went.
+    pub payments: Option<PaymentCounts>,
 }
 
 /// How many reject messages the report keeps.
@@ -247,7 +256,8 @@ impl SeenIds {
     }
 }
 
-fn id_hash(id: &[u8]) -> u128 {
+/// The 128-bit hash loan_ids are known by (duplicates, payments).
+pub fn id_hash(id: &[u8]) -> u128 {
     let mut high = DefaultHasher::new();
     high.write(id);
     let mut low = DefaultHasher::new();
@@ -287,6 +297,16 @@ pub fn run<J: Job>(
         .map(|input| Source::open(input, config.encoding, config.stdin_compression))
         .collect::<Result<Vec<_>, _>>()?;
     let layout = check_headers(&mut sources, &config.policy)?;
+    let payments = match config.repayments.is_empty() {
+        true => None,
+        false => Some(Payments::load(
+            &config.repayments,
+            &config.policy,
+            config.encoding,
+            config.as_of,
+        )?),
+    };
+    let payments = payments.as_ref();
     let job = make_job(&layout);
     let header = job.header();
     let columns = Kind::columns(&header, 0);
@@ -307,6 +327,28 @@ pub fn run<J: Job>(
     if let Some(file) = rejects.as_mut() {
         write_header(file, &REJECTS_HEADER.map(String::from))?;
     }
+    let mut unmatched = match (payments, &config.unmatched) {
+        (Some(_), Some(path)) => Some(AtomicFile::create(path)?),
+        _ => None,
+    };
+    // Payments that could not be read come first in the rejects file.
+    let mut first_rejects = Vec::new();
+    if let Some(payments) = payments {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        for (source, reject) in &payments.rejects {
+            write_reject(&mut writer, reject).map_err(|e| Error::csv("rejects", e))?;
+            if first_rejects.len() < REPORTED_REJECTS {
+                first_rejects.push(reject_message(source, reject));
+            }
+        }
+        let bytes = writer
+            .into_inner()
+            .map_err(|e| Error::io("rejects", e.into_error()))?;
+        if let Some(file) = rejects.as_mut() {
+            file.write_all(&bytes)
+                .map_err(|e| Error::io(file.path().display(), e))?;
+        }
+    }
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads)
@@ -316,6 +358,7 @@ pub fn run<J: Job>(
     let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
     let mut totals = Totals {
         stats: J::Stats::default(),
+        first_rejects,
         ..Totals::default()
     };
 
@@ -331,7 +374,9 @@ pub fn run<J: Job>(
         };
         let (out_tx, out_rx) = sync_channel::<Vec<ChunkBytes>>(out_queue);
         let batch_size = config.batch_size.max(1);
-        let seen = config.unique_ids.then(|| SeenIds {
+        // With repayments, loan_ids must be unique (SPEC.md section 5).
+        let unique = config.unique_ids || payments.is_some();
+        let seen = unique.then(|| SeenIds {
             column: layout.column(Col::LoanId).unwrap_or(0),
             first: HashMap::new(),
             ends: Vec::new(),
@@ -371,6 +416,7 @@ pub fn run<J: Job>(
                                     layout: &layout,
                                     config,
                                     job: &job,
+                                    payments,
                                 };
                                 chunks.push(process_chunk(&chunk, columns, &mut stats)?);
                                 Ok::<_, Error>((chunks, stats))
@@ -419,8 +465,11 @@ pub fn run<J: Job>(
     };
     progress.finish_and_clear();
 
+    if let (Some(payments), Some(file)) = (payments, unmatched.as_mut()) {
+        payments.write_unmatched(file, &config.policy, config.encoding)?;
+    }
     let mut outputs = Vec::new();
-    for file in [output, rejects].into_iter().flatten() {
+    for file in [output, rejects, unmatched].into_iter().flatten() {
         outputs.push(file.path().to_path_buf());
         file.commit()?;
     }
@@ -434,6 +483,7 @@ pub fn run<J: Job>(
         stats: totals.stats,
         sources: names,
         outputs,
+        payments: payments.map(Payments::counts),
     };
     Ok((job, report))
 }
@@ -456,17 +506,21 @@ impl<S> Totals<S> {
         self.rejected += chunk.rejected.len() as u64;
         for r in &chunk.rejected {
             if self.first_rejects.len() < REPORTED_REJECTS {
-                let column = if r.column.is_empty() {
-                    String::new()
-                } else {
-                    format!(" column {}:", r.column)
-                };
-                self.first_rejects
-                    .push(format!("{source}:{}:{column} {}", r.line, r.reason));
+                self.first_rejects.push(reject_message(source, r));
             }
         }
         chunk.bytes
     }
+}
+
+/// `file:line: column NAME: reason`, as the run report prints a reject.
+fn reject_message(source: &str, r: &Reject) -> String {
+    let column = if r.column.is_empty() {
+        String::new()
+    } else {
+        format!(" column {}:", r.column)
+    };
+    format!("{source}:{}:{column} {}", r.line, r.reason)
 }
 
 fn write_header(file: &mut AtomicFile, header: &[String]) -> Result<(), Error> {
@@ -601,6 +655,7 @@ struct Chunk<'a, J> {
     layout: &'a Layout,
     config: &'a PipelineConfig,
     job: &'a J,
+    payments: Option<&'a Payments>,
 }
 
 /// Parses, computes, formats and folds one chunk of records, its rows
@@ -693,6 +748,7 @@ impl<J: Job, S: RowSink> One<'_, '_, J, S> {
             layout,
             config,
             job,
+            payments,
             ..
         } = *self.chunk;
         let policy = &config.policy;
@@ -704,8 +760,14 @@ impl<J: Job, S: RowSink> One<'_, '_, J, S> {
             None => parse_loan(record, layout, policy),
         };
         let outcome = loan.and_then(|loan| {
-            let figures = compute(&loan, policy, config.as_of)
-                .map_err(|why| Reject::new(record, loan.loan_id(), "", why.to_string()))?;
+            let figures = match payments {
+                None => compute(&loan, policy, config.as_of),
+                Some(payments) => with_payments(&loan, payments, config, record)?,
+            }
+            .map_err(|why| Reject::new(record, loan.loan_id(), "", why.to_string()))?;
+            if let Some(payments) = payments {
+                payments.mark(loan.loan_id(), true);
+            }
             if config.output.is_some() {
                 self.out.output += job.write(self.rows, &loan, &figures);
             }
@@ -721,12 +783,39 @@ impl<J: Job, S: RowSink> One<'_, '_, J, S> {
                 self.out.accepted += 1;
             }
             Err(reject) => {
+                // A duplicate is not the row payments of its id belong to.
+                if let (Some(payments), None) = (payments, duplicate) {
+                    payments.mark(&reject.loan_id, false);
+                }
                 write_reject(self.rejects, &reject).map_err(|e| Error::csv("rejects", e))?;
                 self.out.rejected.push(reject);
             }
         }
         Ok(())
     }
+}
+
+/// A row's figures with its payments: a row none of whose payments could
+/// be read is a reject; a row without payments is section 2's.
+fn with_payments(
+    loan: &Loan,
+    payments: &Payments,
+    config: &PipelineConfig,
+    record: &impl Fields,
+) -> Result<Result<Figures, &'static str>, Reject> {
+    if let Some(at) = payments.unreadable(loan.loan_id()) {
+        return Err(Reject::new(
+            record,
+            loan.loan_id(),
+            Col::LoanId.name(),
+            format!("a repayment of this loan could not be read: {at}"),
+        ));
+    }
+    let paid = payments.of(loan.loan_id());
+    Ok(match paid.is_empty() && !config.trace {
+        true => compute(loan, &config.policy, config.as_of),
+        false => crate::repay::compute(loan, &config.policy, config.as_of, &paid, config.trace),
+    })
 }
 
 fn progress_bar(enabled: bool, sources: &[Source]) -> ProgressBar {

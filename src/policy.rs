@@ -70,6 +70,57 @@ pub struct Policy {
     pub calendar: Calendar,
     /// The one-year LPR by the date it took effect, oldest first.
     pub lpr: Vec<Lpr>,
+    /// The order a payment pays the dues in (SPEC.md section 5): each of
+    /// the six once.
+    pub allocation: [Due; 6],
+    /// Payment columns (loan_id, date, amount) to the file's own header.
+    pub repayment_columns: BTreeMap<String, String>,
+}
+
+/// What a payment can pay (SPEC.md section 5, `allocation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Due {
+    Fees,
+    Penalty,
+    Compound,
+    Interest,
+    UnpaidInterest,
+    Principal,
+}
+
+impl Due {
+    /// Indexed by `Due as usize`.
+    pub const ALL: [Due; 6] = [
+        Due::Fees,
+        Due::Penalty,
+        Due::Compound,
+        Due::Interest,
+        Due::UnpaidInterest,
+        Due::Principal,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Due::Fees => "fees",
+            Due::Penalty => "penalty",
+            Due::Compound => "compound",
+            Due::Interest => "interest",
+            Due::UnpaidInterest => "unpaid_interest",
+            Due::Principal => "principal",
+        }
+    }
+
+    /// The charge component this due is, if it is one.
+    pub fn component(self) -> Option<Component> {
+        match self {
+            Due::Fees => Some(Component::Fees),
+            Due::Penalty => Some(Component::Penalty),
+            Due::Compound => Some(Component::Compound),
+            Due::Interest => Some(Component::Interest),
+            Due::UnpaidInterest | Due::Principal => None,
+        }
+    }
 }
 
 /// How a due date on a non-working day moves before days are counted.
@@ -240,6 +291,9 @@ struct RawPolicy {
     calendar: RawCalendar,
     #[serde(default)]
     lpr: Vec<RawLpr>,
+    allocation: Vec<Due>,
+    #[serde(default)]
+    repayment_columns: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -478,6 +532,18 @@ impl RawPolicy {
                 ));
             }
         }
+        for key in self.repayment_columns.keys() {
+            if !crate::payments::PAYMENT_COLUMNS.contains(&key.as_str()) {
+                return Err(invalid(
+                    format!("repayment_columns.{key}"),
+                    format!(
+                        "not a repayments column; known: {}",
+                        crate::payments::PAYMENT_COLUMNS.join(", ")
+                    ),
+                ));
+            }
+        }
+        let allocation = self.validate_allocation()?;
         self.validate_classes()?;
         let calendar = self.calendar.validate(dir)?;
         let mut lpr = BTreeMap::new();
@@ -523,7 +589,32 @@ impl RawPolicy {
             due_date_roll: self.due_date_roll,
             calendar,
             lpr,
+            allocation,
+            repayment_columns: self.repayment_columns,
         })
+    }
+
+    /// Each of the six dues exactly once.
+    fn validate_allocation(&self) -> Result<[Due; 6], Invalid> {
+        let names: Vec<&str> = Due::ALL.iter().map(|d| d.name()).collect();
+        let list = &self.allocation;
+        for d in Due::ALL {
+            let n = list.iter().filter(|&&x| x == d).count();
+            if n != 1 {
+                let how = if n == 0 { "lacks" } else { "repeats" };
+                return Err(invalid(
+                    "allocation",
+                    format!(
+                        "{how} {:?}: it must name each of {} exactly once",
+                        d.name(),
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut order = Due::ALL;
+        order.copy_from_slice(list);
+        Ok(order)
     }
 
     fn validate_classes(&self) -> Result<(), Invalid> {

@@ -38,6 +38,7 @@ struct ResultsJob<'a> {
     header: Vec<String>,
     buckets: Vec<String>,
     grouping: Grouping,
+    repayments: bool,
 }
 
 impl Job for ResultsJob<'_> {
@@ -48,7 +49,7 @@ impl Job for ResultsJob<'_> {
     }
 
     fn write(&self, out: &mut impl RowSink, loan: &Loan, f: &Figures) -> u64 {
-        write_result(out, loan, f, self.policy, &self.buckets);
+        write_result(out, loan, f, self.policy, &self.buckets, self.repayments);
         1
     }
 
@@ -71,14 +72,19 @@ impl Job for ResultsJob<'_> {
 /// complete or not at all.
 pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     let policy = &config.pipeline.policy;
+    let repayments = !config.pipeline.repayments.is_empty();
     let make_job = |layout: &Layout| ResultsJob {
         policy,
-        header: results_header(layout),
+        header: results_header(layout, repayments),
+        repayments,
         buckets: policy.bucket_labels(),
-        grouping: Grouping::new(&config.group_by, layout, policy),
+        grouping: Grouping::new(&config.group_by, layout, policy, repayments),
     };
     let (job, report) = pipeline::run(&config.pipeline, make_job)?;
-    let (summary_header, summary_rows) = report.stats.table(&job.grouping.names(), policy)?;
+    let (summary_header, summary_rows) =
+        report
+            .stats
+            .table(&job.grouping.names(), policy, job.repayments)?;
     let mut report = report;
     let keys = job.grouping.keys.len();
     if let Some(path) = &config.summary {

@@ -202,6 +202,17 @@ impl Source {
         let _ = fields;
     }
 
+    /// Checks the types of these columns (kind, field index, canonical
+    /// name) of a Parquet file; CSV has only text.
+    pub fn check_types(&self, columns: &[(crate::record::ColKind, usize, &str)]) -> Result<(), Error> {
+        #[cfg(feature = "parquet")]
+        if let Records::Parquet(reader) = &self.records {
+            reader.check_columns(columns)?;
+        }
+        let _ = columns;
+        Ok(())
+    }
+
     /// Reads the header and finds the loan book's columns in it; with
     /// Parquet, also checks their types.
     pub fn layout(&mut self, policy: &Policy) -> Result<Layout, Error> {

@@ -113,7 +113,9 @@ pub fn summarize(config: &SummarizeConfig) -> Result<Summarized, Error> {
         rows_read += rows;
     }
     let key_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let (header, mut rows) = summary.table(&key_refs, policy)?;
+    // Repayment sums when every file has the repayment columns.
+    let repayments = files.iter().all(|f| f.repaid.is_some());
+    let (header, mut rows) = summary.table(&key_refs, policy, repayments)?;
     if !without_outstanding.is_empty() {
         let blank: Vec<usize> = header
             .iter()
@@ -143,6 +145,8 @@ struct ResultsFile {
     /// Field index of each of `NEEDED`.
     fields: Vec<usize>,
     outstanding: Option<usize>,
+    /// Field index of each repayment column, when the results have them all.
+    repaid: Option<Vec<usize>>,
     /// Field index and rule of each group key.
     keys: Vec<(usize, KeyRule)>,
     /// Column names by field index, for messages.
@@ -173,6 +177,10 @@ impl ResultsFile {
         }
         let fields: Vec<usize> = NEEDED.iter().filter_map(|c| find(c)).collect();
         let outstanding = find("outstanding");
+        let repaid: Option<Vec<usize>> = crate::output::REPAY_COLUMNS
+            .iter()
+            .map(|c| find(c))
+            .collect();
         let mut rules = Vec::new();
         for key in keys {
             let month = MONTH_KEYS.iter().find(|(k, _)| k == key).map(|(_, c)| *c);
@@ -195,6 +203,7 @@ impl ResultsFile {
         }
         let mut selected = fields.clone();
         selected.extend(outstanding);
+        selected.extend(repaid.iter().flatten().copied());
         selected.extend(rules.iter().map(|(i, _)| *i));
         source.select(&selected);
         Ok(ResultsFile {
@@ -202,6 +211,7 @@ impl ResultsFile {
             source,
             fields,
             outstanding,
+            repaid,
             keys: rules,
             header,
         })
@@ -349,6 +359,16 @@ impl Row<'_> {
             days_overdue: self.parse(field("days_overdue"), "a whole number of days")?,
             unpaid: class.is_some(),
             npl: class.is_some_and(|c| NPL_CLASSES.contains(&policy.classes[c].name.as_str())),
+            repaid: match &self.file.repaid {
+                None => None,
+                Some(fields) => {
+                    let mut sums = [Money::ZERO; 8];
+                    for (sum, &i) in sums.iter_mut().zip(fields) {
+                        *sum = self.amount(i)?;
+                    }
+                    Some(sums)
+                }
+            },
         })
     }
 
