@@ -184,6 +184,8 @@ fn repaid_is_the_sum_of_where_it_went_and_no_payment_is_lost() {
     assert!(settled > 10 && overpaid > 10 && collected > 0, "{settled} {overpaid} {collected}");
 }
 
+fn outputs(dir: &Path) -> Vec<Vec<u8>> {
+    ["results.csv", "summary.csv", "rejects.csv"]
         .map(|f| std::fs::read(dir.join(f)).unwrap())
         .to_vec()
 }
