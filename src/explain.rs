@@ -135,7 +135,7 @@ pub struct Repayments {
     pub repaid_principal: String,
     pub repaid_unpaid_interest: String,
     pub repaid_charges: String,
-    pub principal_due: String,
+    pub principal_due: Step,
     pub balance_due: Step,
     pub collected_over_cap: Step,
     pub overpaid: String,
@@ -232,7 +232,16 @@ fn explain_repayments(loan: &Loan, f: &Figures, policy: &Policy) -> Option<Repay
         repaid_principal: money(r.principal),
         repaid_unpaid_interest: money(r.unpaid_interest),
         repaid_charges: money(r.charges),
-        principal_due: format!("{} (principal {} - repaid {})", money(r.principal_due), money(p), money(r.principal)),
+        principal_due: step(
+            format!(
+                "principal {} - repaid principal {} = {}",
+                money(p),
+                money(r.principal),
+                money(r.principal_due)
+            ),
+            r.principal_due,
+            money(r.principal_due),
+        ),
         balance_due,
         collected_over_cap: step(
             format!(
@@ -859,10 +868,10 @@ impl Repayments {
             t.push_str(&format!("  {label:<19}{value:<15} {why}\n"));
         };
         line("repaid", &self.repaid, "payments dated on or before the as-of date");
-        line("repaid principal", &self.repaid_principal, "");
-        line("repaid unpaid int.", &self.repaid_unpaid_interest, "");
+        line("repaid principal", &self.repaid_principal, "paid to principal");
+        line("repaid unpaid int.", &self.repaid_unpaid_interest, "paid to unpaid_interest");
         line("repaid charges", &self.repaid_charges, "paid to interest, penalty, compound and fees");
-        line("principal_due", &self.principal_due, "");
+        line("principal_due", &self.principal_due.value, &self.principal_due.formula);
         line("balance_due", &self.balance_due.value, &self.balance_due.formula);
         line(
             "collected_over_cap",
