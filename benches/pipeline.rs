@@ -35,7 +35,6 @@ fn book() -> PathBuf {
                 as_of: as_of(),
             },
             &path,
-            None,
         )
         .unwrap();
     }
@@ -146,6 +145,7 @@ fn whole_pipeline(c: &mut Criterion) {
             summary: Some(out.join("summary.csv")),
             group_by: vec![GroupKey::Currency, GroupKey::Product, GroupKey::Bucket],
             summary_format: None,
+            manifest: None,
         };
         g.bench_function(format!("run-{threads}-threads"), |b| {
             b.iter(|| assert_eq!(run(&config).unwrap().report.rows_accepted, ROWS))

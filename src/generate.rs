@@ -3,11 +3,12 @@
 //! unpaid interest on some rows, annual and daily rates in every accepted
 //! notation. The same seed always gives the same bytes.
 //!
-//! With a payments file (`generate --repayments`), the payments received on
-//! the book's overdue rows: partial payments, some settling their row, some
-//! overpaying it, a few before the due date or after the valuation date,
-//! and a few for loan_ids the book does not have. They come from their own
-//! random stream, so the book's bytes are the same with or without them.
+//! `write_payments` writes the payments received on a generated book's
+//! rows (`generate --repayments`): partial payments, some settling their
+//! row, some overpaying it, a few before the due date or after the
+//! valuation date, and a few for loan_ids the book does not have. They come
+//! from their own random stream over the book's rows as written, so the
+//! book's bytes are the same with or without them.
 
 use std::io::Write;
 use std::path::Path;
@@ -16,6 +17,7 @@ use chrono::{Days, NaiveDate};
 
 use crate::atomic::AtomicFile;
 use crate::error::Error;
+use crate::source::{BookFormat, Compression};
 
 pub struct GenerateConfig {
     pub rows: u64,
@@ -116,134 +118,93 @@ pub const HEADER: [&str; 14] = [
     "outstanding",
 ];
 
-/// The payments file's columns.
-pub const PAYMENTS_HEADER: [&str; 3] = ["loan_id", "date", "amount"];
+/// The extensions `generate` writes, as `run` reads them.
+pub const EXTENSIONS: &str = ".csv (or none), .csv.gz, .csv.zst, .parquet";
 
-/// Writes a generated book to `path`, and its payments to `repayments`
-/// when given (each atomically).
-pub fn write_book(
-    config: &GenerateConfig,
-    path: &Path,
-    repayments: Option<&Path>,
-) -> Result<(), Error> {
+/// Whether `generate` can write a book named `path`: a name `run` would
+/// read as something else than what was written is refused.
+pub fn writable_name(path: &Path) -> bool {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    matches!(
+        ext.as_deref(),
+        None | Some("csv" | "gz" | "gzip" | "zst" | "zstd" | "parquet")
+    )
+}
+
+/// Writes a generated book to `path` (atomically), in the format its
+/// extension says, as `run` reads it: CSV, gzip or zstd compressed CSV,
+/// or Parquet (text columns: the values keep the notations of the CSV).
+pub fn write_book(config: &GenerateConfig, path: &Path) -> Result<(), Error> {
     let mut file = AtomicFile::create(path)?;
     let name = path.display().to_string();
-    let payments = repayments.map(AtomicFile::create).transpose()?;
-    let pay_name = repayments.map_or(String::new(), |p| p.display().to_string());
-    let mut pay_writer = payments.map(csv::Writer::from_writer);
-    write_rows(config, &mut file, pay_writer.as_mut()).map_err(|e| match e {
-        Failed::Book(e) => Error::csv(&name, e),
-        Failed::Payments(e) => Error::csv(&pay_name, e),
+    let csv_error = |e| Error::csv(&name, e);
+    let io_error = |e| Error::io(&name, e);
+    match BookFormat::of(path) {
+        BookFormat::Csv(Compression::None) => write_rows(config, &mut file).map_err(csv_error)?,
+        BookFormat::Csv(Compression::Gzip) => {
+            let mut gz = flate2::write::GzEncoder::new(&mut file, flate2::Compression::default());
+            write_rows(config, &mut gz).map_err(csv_error)?;
+            gz.finish().map_err(io_error)?;
+        }
+        BookFormat::Csv(Compression::Zstd) => {
+            let mut zst = zstd::Encoder::new(&mut file, 3).map_err(io_error)?;
+            write_rows(config, &mut zst).map_err(csv_error)?;
+            zst.finish().map_err(io_error)?;
+        }
+        BookFormat::Parquet => write_parquet(config, &mut file)?,
+    }
+    file.commit().map(|_| ())
+}
+
+#[cfg(feature = "parquet")]
+fn write_parquet(config: &GenerateConfig, file: &mut AtomicFile) -> Result<(), Error> {
+    use crate::output::Kind;
+    use crate::parquet::{Columns, ParquetSink};
+    let name = file.path().display().to_string();
+    let columns: Vec<(String, Kind)> = HEADER.iter().map(|h| (h.to_string(), Kind::Text)).collect();
+    let mut sink = ParquetSink::new(file, &columns, None)?;
+    let mut chunk = Columns::new(&columns);
+    rows(config, |row| {
+        chunk
+            .push(row.iter().map(|f| f.as_bytes()))
+            .map_err(|message| Error::Parquet {
+                path: name.clone(),
+                message,
+            })?;
+        if chunk.rows() == 1 << 15 {
+            sink.push(&chunk)?;
+            chunk = Columns::new(&columns);
+        }
+        Ok::<(), Error>(())
     })?;
-    file.commit()?;
-    match pay_writer {
-        Some(w) => w
-            .into_inner()
-            .map_err(|e| Error::io(&pay_name, e.into_error()))?
-            .commit(),
-        None => Ok(()),
-    }
+    sink.push(&chunk)?;
+    sink.finish()
 }
 
-/// Which file a write failed on.
-enum Failed {
-    Book(csv::Error),
-    Payments(csv::Error),
-}
-
-/// Writes the payments received on one book row: its loan_id, principal
-/// in cents, unpaid interest in cents, due date and days past due at the
-/// valuation date.
-fn write_payments<W: Write>(
-    w: &mut csv::Writer<W>,
-    rng: &mut Rng,
-    loan_id: &str,
-    cents: u64,
-    unpaid: u64,
-    due: NaiveDate,
-    days_back: i64,
-    as_of: NaiveDate,
-) -> csv::Result<()> {
-    let mut pay = |date: NaiveDate, cents: u64| {
-        w.write_record([loan_id, &date.format("%Y-%m-%d").to_string(), &money(cents.max(1))])
-    };
-    // A date from a few days before the due date to a few after as_of.
-    let span = days_back.max(0) as u64 + 10;
-    let date = |rng: &mut Rng| shift(due, rng.below(span) as i64 - 3);
-    match rng.below(100) {
-        // Nothing paid.
-        0..=44 => {}
-        // One to three partial payments.
-        45..=74 => {
-            for _ in 0..1 + rng.below(3) {
-                let part = cents * (5 + rng.below(30)) / 100;
-                pay(date(rng), part)?;
-            }
-        }
-        // Paid off in two payments: the principal, then enough for the
-        // charges and unpaid interest.
-        75..=84 => {
-            let first = shift(due, rng.below(days_back.max(1) as u64) as i64);
-            pay(first, cents / 2)?;
-            let second = shift(first, 1 + rng.below(20) as i64);
-            pay(second.min(as_of), cents - cents / 2 + unpaid + cents / 5)?;
-        }
-        // Overpaid in one payment.
-        85..=89 => pay(date(rng), cents * 3 / 2 + unpaid)?,
-        // Before the due date, or after the valuation date.
-        90..=94 => pay(shift(due, -(1 + rng.below(10) as i64)), cents / 10)?,
-        95..=98 => pay(shift(as_of, 1 + rng.below(30) as i64), cents / 4)?,
-        // Two payments of a loan the book does not have.
-        _ => {
-            let stranger = format!("X{}", &loan_id[1..]);
-            for _ in 0..2 {
-                w.write_record([
-                    stranger.as_str(),
-                    &date(rng).format("%Y-%m-%d").to_string(),
-                    &money(1 + cents / 7),
-                ])?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn write_rows<W: Write, P: Write>(
-    config: &GenerateConfig,
-    out: W,
-    mut payments: Option<&mut csv::Writer<P>>,
-) -> Result<(), Failed> {
-    let mut w = csv::Writer::from_writer(out);
-    let mut pay_rng = Rng(config.seed ^ 0x0000_0BAD_DEB7_0000);
-    if let Some(p) = payments.as_mut() {
-        p.write_record(PAYMENTS_HEADER).map_err(Failed::Payments)?;
-    }
-    write_book_rows(config, &mut w, &mut |row: &[String], cents, unpaid, due, days_back| {
-        match payments.as_mut() {
-            Some(p) if days_back > 0 || pay_rng.chance(0.05) => write_payments(
-                p,
-                &mut pay_rng,
-                &row[0],
-                cents,
-                unpaid,
-                due,
-                days_back,
-                config.as_of,
-            ),
-            _ => Ok(()),
-        }
+#[cfg(not(feature = "parquet"))]
+fn write_parquet(_: &GenerateConfig, file: &mut AtomicFile) -> Result<(), Error> {
+    Err(Error::Header {
+        path: file.path().display().to_string(),
+        message: "this build of arrears has no Parquet support".into(),
     })
 }
 
-/// Writes the book rows; `paid` sees each row with its principal and
-/// unpaid interest in cents, due date and days past due.
-fn write_book_rows<W: Write>(
+fn write_rows<W: Write>(config: &GenerateConfig, out: W) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(HEADER)?;
+    rows(config, |row| w.write_record(row))?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Makes the book's rows, one at a time, handing each to `each`.
+fn rows<E>(
     config: &GenerateConfig,
-    w: &mut csv::Writer<W>,
-    paid: &mut dyn FnMut(&[String], u64, u64, NaiveDate, i64) -> csv::Result<()>,
-) -> Result<(), Failed> {
-    let book = |e| Failed::Book(e);
-    w.write_record(HEADER).map_err(book)?;
+    mut each: impl FnMut(&[String]) -> Result<(), E>,
+) -> Result<(), E> {
     let mut rng = Rng(config.seed ^ 0x0005_EED0_FA22_EA25);
     let mut row: Vec<String> = Vec::with_capacity(HEADER.len());
     for i in 0..config.rows {
@@ -289,18 +250,17 @@ fn write_book_rows<W: Write>(
             String::new()
         };
         // About 40% repaid, most before the valuation date.
-        let paid_date = if days_back > 0 && rng.chance(0.4) {
+        let paid = if days_back > 0 && rng.chance(0.4) {
             let late = 1 + rng.below(days_back.unsigned_abs() + 20) as i64;
             shift(due, late).format("%Y-%m-%d").to_string()
         } else {
             String::new()
         };
-        let unpaid_cents = if rng.chance(0.3) {
-            Some(cents / 100 * rng.below(30))
+        let unpaid_interest = if rng.chance(0.3) {
+            money(cents / 100 * rng.below(30))
         } else {
-            None
+            String::new()
         };
-        let unpaid_interest = unpaid_cents.map_or(String::new(), money);
         let fees = if rng.chance(0.2) {
             rng.pick(&["15", "50", "100.00", "200", "1,000"])
                 .to_string()
@@ -327,15 +287,120 @@ fn write_book_rows<W: Write>(
             annual,
             daily,
             penalty,
-            paid_date,
+            paid,
             unpaid_interest,
             fees,
             outstanding,
         ]);
-        w.write_record(&row).map_err(book)?;
-        paid(&row, cents, unpaid_cents.unwrap_or(0), due, days_back).map_err(Failed::Payments)?;
+        each(&row)?;
     }
-    w.flush().map_err(|e| book(e.into()))?;
+    Ok(())
+}
+
+/// The payments file's columns.
+pub const PAYMENTS_HEADER: [&str; 3] = ["loan_id", "date", "amount"];
+
+/// Writes the payments received on the rows of the book `config`
+/// generates to `path` (CSV, atomically).
+pub fn write_payments(config: &GenerateConfig, path: &Path) -> Result<(), Error> {
+    let mut file = AtomicFile::create(path)?;
+    let name = path.display().to_string();
+    write_payment_rows(config, &mut file).map_err(|e| Error::csv(&name, e))?;
+    file.commit().map(|_| ())
+}
+
+fn write_payment_rows<W: Write>(config: &GenerateConfig, out: W) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(PAYMENTS_HEADER)?;
+    let mut rng = Rng(config.seed ^ 0x0000_0BAD_DEB7_0000);
+    let cents = |text: &str| {
+        crate::parse::money(text).map_or(0, |m| (m * rust_decimal::Decimal::ONE_HUNDRED).try_into().unwrap_or(0u64))
+    };
+    rows(config, |row| {
+        // The row as the book holds it: loan_id, principal, due date,
+        // unpaid interest (HEADER order).
+        let Ok(due) = crate::parse::date(&row[6]) else {
+            return Ok(());
+        };
+        let days_back = (config.as_of - due).num_days();
+        if days_back <= 0 && !rng.chance(0.05) {
+            return Ok(());
+        }
+        let book = BookRow {
+            loan_id: &row[0],
+            cents: cents(&row[5]),
+            unpaid: cents(&row[11]),
+            due,
+            days_back,
+        };
+        payments_of(&mut w, &mut rng, &book, config.as_of)
+    })?;
+    w.flush()?;
+    Ok(())
+}
+
+/// What the payments of one book row are made from.
+struct BookRow<'a> {
+    loan_id: &'a str,
+    /// Principal and unpaid interest, in cents.
+    cents: u64,
+    unpaid: u64,
+    due: NaiveDate,
+    /// Days past due at the valuation date.
+    days_back: i64,
+}
+
+/// Writes the payments received on one book row.
+fn payments_of<W: Write>(
+    w: &mut csv::Writer<W>,
+    rng: &mut Rng,
+    row: &BookRow,
+    as_of: NaiveDate,
+) -> csv::Result<()> {
+    let BookRow {
+        loan_id,
+        cents,
+        unpaid,
+        due,
+        days_back,
+    } = *row;
+    let mut pay = |id: &str, date: NaiveDate, cents: u64| {
+        w.write_record([id, &date.format("%Y-%m-%d").to_string(), &money(cents.max(1))])
+    };
+    // A date from a few days before the due date to a few after as_of.
+    let span = days_back.max(0) as u64 + 10;
+    let date = |rng: &mut Rng| shift(due, rng.below(span) as i64 - 3);
+    match rng.below(100) {
+        // Nothing paid.
+        0..=44 => {}
+        // One to three partial payments.
+        45..=74 => {
+            for _ in 0..1 + rng.below(3) {
+                let part = cents * (5 + rng.below(30)) / 100;
+                pay(loan_id, date(rng), part)?;
+            }
+        }
+        // Paid off in two payments: half the principal, then the rest with
+        // enough for the charges and unpaid interest.
+        75..=84 => {
+            let first = shift(due, rng.below(days_back.max(1) as u64) as i64);
+            pay(loan_id, first, cents / 2)?;
+            let second = shift(first, 1 + rng.below(20) as i64).min(as_of);
+            pay(loan_id, second, cents - cents / 2 + unpaid + cents / 5)?;
+        }
+        // Overpaid in one payment.
+        85..=89 => pay(loan_id, date(rng), cents * 3 / 2 + unpaid)?,
+        // Before the due date, or after the valuation date.
+        90..=94 => pay(loan_id, shift(due, -(1 + rng.below(10) as i64)), cents / 10)?,
+        95..=98 => pay(loan_id, shift(as_of, 1 + rng.below(30) as i64), cents / 4)?,
+        // Two payments of a loan the book does not have.
+        _ => {
+            let stranger = format!("X{}", &loan_id[1..]);
+            for _ in 0..2 {
+                pay(&stranger, date(rng), 1 + cents / 7)?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -386,17 +451,18 @@ mod tests {
         };
         let mut a = Vec::new();
         let mut b = Vec::new();
-        let mut pay = csv::Writer::from_writer(Vec::new());
-        assert!(write_rows::<_, Vec<u8>>(&config, &mut a, None).is_ok());
-        assert!(write_rows(&config, &mut b, Some(&mut pay)).is_ok());
-        // The payments do not change the book.
+        write_rows(&config, &mut a).unwrap();
+        write_rows(&config, &mut b).unwrap();
         assert_eq!(a, b);
-        let pay = String::from_utf8(pay.into_inner().unwrap()).unwrap();
-        assert!(pay.starts_with("loan_id,date,amount\n"));
-        assert!(pay.lines().count() > 50, "{pay}");
         assert_eq!(String::from_utf8(a).unwrap().lines().count(), 201);
         assert_eq!(money_grouped(123456789), "1,234,567.89");
         assert_eq!(money_grouped(99), "0.99");
         assert!(crate::parse::money(&money_grouped(100000000)).is_ok());
+        let mut pay = Vec::new();
+        write_payment_rows(&config, &mut pay).unwrap();
+        let pay = String::from_utf8(pay).unwrap();
+        assert!(pay.starts_with("loan_id,date,amount\n"));
+        assert!(pay.lines().count() > 100, "{pay}");
+        assert!(pay.contains("\nX0"), "payments of unknown loans");
     }
 }

@@ -24,12 +24,14 @@ pub mod error;
 pub mod exact;
 pub mod explain;
 pub mod generate;
+pub mod manifest;
 pub mod money;
 pub mod output;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod parse;
 pub mod payments;
+pub mod paths;
 pub mod pipeline;
 pub mod policy;
 pub mod record;

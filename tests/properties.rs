@@ -45,6 +45,7 @@ fn config(input: &Path, out: &Path, threads: usize, batch_size: usize) -> RunCon
         summary: Some(out.join("summary.csv")),
         group_by: vec![GroupKey::Currency, GroupKey::Product, GroupKey::Bucket],
         summary_format: None,
+        manifest: None,
     }
 }
 
@@ -61,16 +62,13 @@ fn sample_payments() -> PathBuf {
     let dir = scratch("payments");
     let book = dir.join("book.csv");
     let payments = dir.join("payments.csv");
-    arrears::generate::write_book(
-        &arrears::generate::GenerateConfig {
-            rows: 3000,
-            seed: 42,
-            as_of: NaiveDate::from_ymd_opt(2025, 6, 30).unwrap(),
-        },
-        &book,
-        Some(&payments),
-    )
-    .unwrap();
+    let generated = arrears::generate::GenerateConfig {
+        rows: 3000,
+        seed: 42,
+        as_of: NaiveDate::from_ymd_opt(2025, 6, 30).unwrap(),
+    };
+    arrears::generate::write_book(&generated, &book).unwrap();
+    arrears::generate::write_payments(&generated, &payments).unwrap();
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/loanbook.csv");
     assert_eq!(std::fs::read(&book).unwrap(), std::fs::read(sample).unwrap());
     let mut text = std::fs::read_to_string(&payments).unwrap();
