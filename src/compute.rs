@@ -50,7 +50,9 @@ pub type Amounts = [Money; 4];
 /// One cap judged on one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CapCheck {
-    /// The limit, rounded like the components.
+    /// The limit, rounded down to the cent whatever the policy's rounding:
+    /// a cap is a legal maximum, which a charge in whole cents may reach
+    /// but never pass by a rounding (SPEC.md section 2, Caps).
     pub limit: Money,
     /// The raw (uncapped) sum of the cap's components.
     pub charged: Money,
@@ -235,8 +237,13 @@ impl Terms {
 
     /// Rounded once to cents by the policy's rule.
     pub fn cents(&self, policy: &Policy) -> Option<Money> {
+        self.cents_by(policy.rounding)
+    }
+
+    /// Rounded once to cents by `rule`.
+    pub fn cents_by(&self, rule: Rounding) -> Option<Money> {
         let (num, den) = self.factors();
-        Money::new(exact::units(num, den, 2, policy.rounding)?)
+        Money::new(exact::units(num, den, 2, rule)?)
     }
 }
 
@@ -372,7 +379,7 @@ pub fn finish(loan: &Loan, policy: &Policy, c: Charged) -> Result<Figures, &'sta
             Exposure::Days => limit_terms(&cap.limit, loan, days, &raw, policy),
             Exposure::PrincipalDays(pd) => limit_terms_pd(&cap.limit, loan, pd, &raw, policy),
         };
-        let limit = terms.and_then(|t| limit_cents(&t, policy)).ok_or(OUT_OF_RANGE)?;
+        let limit = terms.and_then(|t| limit_cents(&t)).ok_or(OUT_OF_RANGE)?;
         let running = sum(&capped, &cap.applies_to)?;
         let mut over = running.cents() - limit.cents();
         for c in Component::REDUCTION_ORDER
@@ -468,10 +475,11 @@ pub fn finish(loan: &Loan, policy: &Policy, c: Charged) -> Result<Figures, &'sta
     })
 }
 
-/// A cap's limit rounded to cents: every limit, whatever runs it, goes
-/// through here.
-pub fn limit_cents(terms: &Terms, policy: &Policy) -> Option<Money> {
-    terms.cents(policy)
+/// A cap's limit rounded down to the cent (SPEC.md section 2: a charge in
+/// whole cents may reach a legal maximum but never pass it by a rounding):
+/// every limit, principal-days ones too, goes through here.
+pub fn limit_cents(terms: &Terms) -> Option<Money> {
+    terms.cents_by(Rounding::Down)
 }
 
 /// The sum of the components `of`.
@@ -791,6 +799,55 @@ mod tests {
         assert_eq!(f.caps[0].excess(), m("84.25"));
         assert_eq!((f.total_capped, f.binding_cap), (m("65.75"), Some(0)));
         assert_eq!(f.annualized_rate, Some(d("0.547500")));
+    }
+
+    #[test]
+    fn cap_limits_round_down_to_the_cent() {
+        // issue 13: 123.45 at 0.8% a day for one day is an exact cap of
+        // 0.9876; a charge of 0.99 passes it, so the limit is 0.98, not 0.99.
+        let p = policy(concat!(
+            "contract_interest = true\npenalty = false\ncompound = false\n",
+            "[[caps]]\nname = \"daily\"\nkind = \"daily_rate\"\nrate = \"0.008\"\n",
+        ));
+        let l = loan("123.45", ContractRate::Daily(d("0.008")), "2025-01-01");
+        let f = compute(&l, &p, date("2025-01-02")).unwrap();
+        assert_eq!(f.amount(Component::Interest), m("0.99"), "0.9876 half up");
+        assert_eq!(limits(&f), vec![m("0.98")]);
+        assert_eq!(f.breaches().collect::<Vec<_>>(), vec![0]);
+        assert_eq!((f.total_capped, f.caps[0].excess()), (m("0.98"), m("0.01")));
+        // Interest rounded down as well: 0.98, at the limit, no breach.
+        let down = policy(concat!(
+            "contract_interest = true\npenalty = false\ncompound = false\nrounding = \"down\"\n",
+            "[[caps]]\nname = \"daily\"\nkind = \"daily_rate\"\nrate = \"0.008\"\n",
+        ));
+        let f = compute(&l, &down, date("2025-01-02")).unwrap();
+        assert_eq!(f.amount(Component::Interest), m("0.98"));
+        assert!(!f.breached());
+        // FSharp.Finance.Personal's interest-cap test: 499 x 123.45% = 616.0155 -> 616.01.
+        let p = policy(
+            "[[caps]]\nname = \"total\"\nkind = \"principal_ratio\"\nratio = \"1.2345\"\n",
+        );
+        let l = loan("499", ContractRate::Daily(d("0.008")), "2025-01-01");
+        let f = compute(&l, &p, date("2025-01-02")).unwrap();
+        assert_eq!(limits(&f), vec![m("616.01")]);
+        // Every kind rounds down, whatever the policy's rounding.
+        let kinds = concat!(
+            "contract_interest = true\nrounding = \"half_even\"\n",
+            "[[caps]]\nname = \"a\"\nkind = \"annual_rate\"\nrate = \"0.36\"\n",
+            "[[caps]]\nname = \"b\"\nkind = \"daily_rate\"\nrate = \"0.0009999\"\n",
+            "[[caps]]\nname = \"c\"\nkind = \"principal_ratio\"\nratio = \"0.0009999\"\n",
+            "[[caps]]\nname = \"d\"\nkind = \"fixed\"\namount = \"1.999\"\n",
+            "[[caps]]\nname = \"e\"\nkind = \"component_ratio\"\nratio = \"0.3333\"\nof = [\"interest\"]\n",
+            "[[caps]]\nname = \"f\"\nkind = \"lpr_multiple\"\nmultiple = \"4\"\n",
+            "[[lpr]]\nfrom = 2020-01-01\nrate = \"0.0385\"\n",
+        );
+        let l = loan("1000", ContractRate::Daily(d("0.001")), "2025-01-01");
+        let f = compute(&l, &policy(kinds), date("2025-01-02")).unwrap();
+        // 0.98630..., 0.9999, 0.9999, 1.999, 0.3333 x 1.00, 0.42191...
+        assert_eq!(
+            limits(&f),
+            ["0.98", "0.99", "0.99", "1.99", "0.33", "0.42"].map(m).to_vec()
+        );
     }
 
     #[test]

@@ -174,12 +174,12 @@ fn wide_units(num: &[Factor], den: &[Factor], places: u32, rule: Rounding) -> Op
     let quotient = &n / &d;
     let remainder = n - &quotient * &d;
     let rest = &d - &remainder;
-    let up = remainder > rest
-        || remainder == rest
-            && match rule {
-                Rounding::HalfUp => true,
-                Rounding::HalfEven => quotient.bit(0),
-            };
+    let (above_half, at_half) = (remainder > rest, remainder == rest);
+    let up = match rule {
+        Rounding::Down => false,
+        Rounding::HalfUp => above_half || at_half,
+        Rounding::HalfEven => above_half || at_half && quotient.bit(0),
+    };
     let units = i128::try_from(quotient + u8::from(up)).ok()?;
     Some(if negative { -units } else { units })
 }
@@ -194,7 +194,7 @@ fn mul(a: u128, b: u128) -> Option<u128> {
 }
 
 /// `n / d` rounded to an integer by `rule` (midpoints away from zero, or to
-/// even); `None` for d = 0.
+/// even; or toward zero); `None` for d = 0.
 fn divide(n: u128, d: u128, rule: Rounding) -> Option<u128> {
     // One 64-bit division when both fit (nearly always), else 128-bit.
     let quotient = match (u64::try_from(n), u64::try_from(d)) {
@@ -205,12 +205,11 @@ fn divide(n: u128, d: u128, rule: Rounding) -> Option<u128> {
     // remainder vs d / 2, without overflowing 2 x remainder.
     let above_half = remainder > d - remainder;
     let at_half = remainder == d - remainder;
-    let up = above_half
-        || at_half
-            && match rule {
-                Rounding::HalfUp => true,
-                Rounding::HalfEven => quotient % 2 == 1,
-            };
+    let up = match rule {
+        Rounding::Down => false,
+        Rounding::HalfUp => above_half || at_half,
+        Rounding::HalfEven => above_half || at_half && quotient % 2 == 1,
+    };
     Some(quotient + u128::from(up))
 }
 
@@ -262,6 +261,17 @@ mod tests {
         assert_eq!(r(&["-0.125"], &[], 2, up).unwrap(), "-0.13");
         assert_eq!(r(&["-0.125"], &[], 2, even).unwrap(), "-0.12");
         assert_eq!(r(&["-1"], &["-8"], 2, up).unwrap(), "0.13");
+    }
+
+    #[test]
+    fn down_is_toward_zero() {
+        let down = Rounding::Down;
+        assert_eq!(r(&["0.9876"], &[], 2, down).unwrap(), "0.98");
+        assert_eq!(r(&["0.125"], &[], 2, down).unwrap(), "0.12");
+        assert_eq!(r(&["0.12"], &[], 2, down).unwrap(), "0.12");
+        assert_eq!(r(&["2"], &["3"], 2, down).unwrap(), "0.66");
+        assert_eq!(r(&["-2"], &["3"], 2, down).unwrap(), "-0.66");
+        assert_eq!(Rounding::Down.cents("0.019".parse().unwrap()).to_string(), "0.01");
     }
 
     #[test]
@@ -332,6 +342,10 @@ mod tests {
         assert_eq!(
             r(&[n, n, "-1.015"], &[n, n], 2, Rounding::HalfEven).unwrap(),
             "-1.02"
+        );
+        assert_eq!(
+            r(&[n, n, "1.0099"], &[n, n], 2, Rounding::Down).unwrap(),
+            "1.00"
         );
     }
 

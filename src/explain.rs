@@ -790,7 +790,7 @@ impl Explanation {
                 &format!("cap {}", cap.name),
                 &cap.limit.value,
                 &format!(
-                    "limit on {}: {} (unrounded {}); {verdict}",
+                    "limit on {}: {} (unrounded {}, rounded down to the cent); {verdict}",
                     cap.applies_to.join(", "),
                     cap.limit.formula,
                     cap.limit.exact

@@ -185,6 +185,9 @@ pub enum GraceMode {
 pub enum Rounding {
     HalfUp,
     HalfEven,
+    /// Toward zero: what some lenders use for interest, and what every cap
+    /// limit gets (a legal maximum is never passed by a rounding).
+    Down,
 }
 
 impl Rounding {
@@ -192,6 +195,7 @@ impl Rounding {
         match self {
             Rounding::HalfUp => "half_up",
             Rounding::HalfEven => "half_even",
+            Rounding::Down => "down",
         }
     }
 
@@ -205,6 +209,7 @@ impl Rounding {
         let strategy = match self {
             Rounding::HalfUp => RoundingStrategy::MidpointAwayFromZero,
             Rounding::HalfEven => RoundingStrategy::MidpointNearestEven,
+            Rounding::Down => RoundingStrategy::ToZero,
         };
         value.round_dp_with_strategy(places, strategy)
     }

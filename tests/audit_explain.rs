@@ -296,6 +296,13 @@ fn explain_agrees_with_run_on_every_row() {
                 };
                 assert_eq!(rounded, d(&r[c]), "unrounded {c} of {id} under {policy}");
             }
+            for cap in e["caps"].as_array().unwrap() {
+                let exact = d(cap["limit"]["exact"].as_str().unwrap());
+                let rounded =
+                    exact.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero);
+                let value = d(cap["limit"]["value"].as_str().unwrap());
+                assert_eq!(rounded, value, "limit of {} rounds down, {id}", cap["name"]);
+            }
             let breached: Vec<String> = e["caps"]
                 .as_array()
                 .unwrap()
