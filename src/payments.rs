@@ -424,8 +424,8 @@ impl Payments {
                 };
                 let reason = match self.state_of(first) {
                     MATCHED => continue,
-                    ROW_REJECTED => "the book row with this loan_id was rejected",
-                    _ => "no book row has this loan_id",
+                    ROW_REJECTED => "its book row was rejected",
+                    _ => "no such loan_id",
                 };
                 let amount = Money::new(i128::from(row.cents)).unwrap_or(Money::ZERO);
                 out.write_record([
