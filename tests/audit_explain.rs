@@ -314,3 +314,83 @@ fn explain_agrees_with_run_on_every_row() {
         }
     }
 }
+
+/// With repayments, every explained figure (segments' principal-days, each
+/// payment's allocation, the repayment columns) agrees with `run`'s
+/// results, on every row of a generated book and its payments; each
+/// payment's allocation adds up to its amount.
+#[test]
+fn explain_with_repayments_agrees_with_run_on_every_row() {
+    let dir = scratch("explain-repayments");
+    let generate = [
+        "generate", "--rows", "1500", "--seed", "5", "-o", "book.csv", "--repayments", "pay.csv",
+    ];
+    run_in(&dir, &generate).expect_code(0);
+    let common = ["book.csv", "--repayments", "pay.csv", "--as-of", "2025-06-30"];
+    let mut run = vec!["run"];
+    run.extend(common);
+    run.extend(["-o", "results.csv", "-q"]);
+    run_in(&dir, &run).expect_code(0);
+    let results = read_rows(&dir.join("results.csv"));
+    let mut args: Vec<String> = ["explain", "--json", "--threads", "2", "--batch-size", "300"]
+        .iter()
+        .chain(common.iter())
+        .map(|s| s.to_string())
+        .collect();
+    for r in &results {
+        args.extend(["--loan-id".to_string(), r["loan_id"].clone()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_in(&dir, &args);
+    out.expect_code(0);
+    let explained: Vec<Value> = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(explained.len(), results.len());
+    let mut with_payments = 0;
+    for (e, r) in explained.iter().zip(&results) {
+        let id = &r["loan_id"];
+        let text = |path: &str| -> String {
+            let v = e.pointer(path).unwrap_or_else(|| panic!("{path} missing for {id}"));
+            v.as_str().map_or_else(|| v.to_string(), String::from)
+        };
+        for (path, column) in [
+            ("/end_date/value", "end_date"),
+            ("/interest/value", "interest"),
+            ("/penalty/value", "penalty"),
+            ("/compound/value", "compound"),
+            ("/fees/value", "fees"),
+            ("/total_capped/value", "total_capped"),
+            ("/annualized_rate/value", "annualized_rate"),
+            ("/status/value", "status"),
+            ("/provision/value", "provision"),
+            ("/repayments/repaid", "repaid"),
+            ("/repayments/repaid_principal", "repaid_principal"),
+            ("/repayments/repaid_unpaid_interest", "repaid_unpaid_interest"),
+            ("/repayments/repaid_charges", "repaid_charges"),
+            ("/repayments/principal_due/value", "principal_due"),
+            ("/repayments/balance_due/value", "balance_due"),
+            ("/repayments/collected_over_cap/value", "collected_over_cap"),
+            ("/repayments/overpaid", "overpaid"),
+            ("/repayments/outstanding/value", "outstanding"),
+        ] {
+            assert_eq!(text(path), r[column], "{column} of {id}");
+        }
+        // The segments' principal-days add up to the total shown.
+        let segments = e["repayments"]["segments"].as_array().unwrap();
+        let sum: Decimal = segments.iter().map(|s| d(s["principal_days"].as_str().unwrap())).sum();
+        if r["chargeable_days"] != "0" {
+            assert_eq!(sum, d(&text("/repayments/principal_days")), "principal-days of {id}");
+        }
+        for p in e["repayments"]["payments"].as_array().unwrap() {
+            with_payments += 1;
+            let paid: Decimal = p["allocation"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| d(a["paid"].as_str().unwrap()))
+                .sum();
+            let overpaid = d(p["overpaid"].as_str().unwrap());
+            assert_eq!(paid + overpaid, d(p["amount"].as_str().unwrap()), "a payment of {id}");
+        }
+    }
+    assert!(with_payments > 300, "{with_payments} payments explained");
+}
