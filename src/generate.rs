@@ -372,9 +372,9 @@ fn payments_of<W: Write>(
     let date = |rng: &mut Rng| shift(due, rng.below(span) as i64 - 3);
     match rng.below(100) {
         // Nothing paid.
-        0..=44 => {}
+        0..=39 => {}
         // One to three partial payments.
-        45..=74 => {
+        40..=74 => {
             for _ in 0..1 + rng.below(3) {
                 let part = cents * (5 + rng.below(30)) / 100;
                 pay(loan_id, date(rng), part)?;

@@ -28,7 +28,7 @@ use crate::atomic::AtomicFile;
 use crate::compute::{compute, Figures};
 use crate::error::Error;
 use crate::output::{write_reject, CsvRows, Format, Kind, RowSink, REJECTS_HEADER};
-use crate::payments::{PaymentCounts, Payments};
+use crate::payments::{Group, PaymentCounts, Payments};
 use crate::policy::Policy;
 use crate::record::{parse_loan, Col, Fields, Layout, Line, Loan, Reject, MAX_FIELD_BYTES};
 pub use crate::source::Input;
@@ -777,13 +777,14 @@ impl<J: Job, S: RowSink> One<'_, '_, J, S> {
             None => parse_loan(record, layout, policy),
         };
         let outcome = loan.and_then(|loan| {
-            let figures = match payments {
-                None => compute(&loan, policy, config.as_of),
+            let (figures, group) = match payments {
+                None => (compute(&loan, policy, config.as_of), None),
                 Some(payments) => with_payments(&loan, payments, config, record)?,
-            }
-            .map_err(|why| Reject::new(record, loan.loan_id(), "", why.to_string()))?;
+            };
+            let figures = figures
+                .map_err(|why| Reject::new(record, loan.loan_id(), "", why.to_string()))?;
             if let Some(payments) = payments {
-                payments.mark(loan.loan_id(), true);
+                payments.mark_group(group, true);
             }
             if config.output.is_some() {
                 self.out.output += job.write(self.rows, &loan, &figures);
@@ -812,14 +813,15 @@ impl<J: Job, S: RowSink> One<'_, '_, J, S> {
     }
 }
 
-/// A row's figures with its payments: a row none of whose payments could
-/// be read is a reject; a row without payments is section 2's.
+/// A row's figures with its payments, and where its payments are: a row
+/// one of whose payments could not be read is a reject; a row without
+/// payments is section 2's.
 fn with_payments(
     loan: &Loan,
     payments: &Payments,
     config: &PipelineConfig,
     record: &impl Fields,
-) -> Result<Result<Figures, &'static str>, Reject> {
+) -> Result<(Result<Figures, &'static str>, Option<Group>), Reject> {
     if let Some(at) = payments.unreadable(loan.loan_id()) {
         return Err(Reject::new(
             record,
@@ -828,11 +830,13 @@ fn with_payments(
             format!("a repayment of this loan could not be read: {at}"),
         ));
     }
-    let paid = payments.of(loan.loan_id());
-    Ok(match paid.is_empty() && !config.trace {
+    let group = payments.group(loan.loan_id());
+    let paid = payments.of(group);
+    let figures = match paid.is_empty() && !config.trace {
         true => compute(loan, &config.policy, config.as_of),
         false => crate::repay::compute(loan, &config.policy, config.as_of, &paid, config.trace),
-    })
+    };
+    Ok((figures, group))
 }
 
 fn progress_bar(enabled: bool, sources: &[Source]) -> ProgressBar {
