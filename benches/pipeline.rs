@@ -107,7 +107,7 @@ fn record_stages(c: &mut Criterion) {
         b.iter(|| {
             let mut out = CsvRows::with_capacity(bytes as usize * 2);
             for (loan, f) in loans.iter().zip(&figures) {
-                write_result(&mut out, loan, f, &policy, &buckets, false);
+                write_result(&mut out, loan, f, &policy, &buckets);
             }
             assert!(out.bytes.len() as u64 > bytes);
         })
@@ -142,7 +142,7 @@ fn whole_pipeline(c: &mut Criterion) {
             summary: Some(out.join("summary.csv")),
             group_by: vec![GroupKey::Currency, GroupKey::Product, GroupKey::Bucket],
             summary_format: None,
-            with_outstanding: false,
+            manifest: None,
         };
         g.bench_function(format!("run-{threads}-threads"), |b| {
             b.iter(|| assert_eq!(run(&config).unwrap().report.rows_accepted, ROWS))

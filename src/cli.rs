@@ -36,6 +36,22 @@ pub enum Exit {
     TooManyRejects = 3,
 }
 
+/// An error in how the command was called (exit 2), found after clap
+/// parsed the flags: e.g. an output that is also an input.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Checks a command's inputs and outputs before any work (see `paths`):
+/// a clash is a usage error, an unwritable output a failure.
+fn check_paths(inputs: &[PathBuf], outputs: &[(&str, &Path)]) -> anyhow::Result<()> {
+    match crate::paths::check(inputs, outputs) {
+        Ok(()) => Ok(()),
+        Err(crate::paths::PathError::Clash(m)) => Err(UsageError(m).into()),
+        Err(crate::paths::PathError::Unwritable(m)) => Err(anyhow::anyhow!(m)),
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
         ExitCode::from(e as u8)
@@ -73,7 +89,7 @@ pub enum Command {
     /// Rebuild the summary from results files (one or many, CSV or Parquet), grouped by any of their columns.
     #[command(after_help = SUMMARIZE_HELP)]
     Summarize(SummarizeArgs),
-    /// Print a built-in policy preset as TOML, to copy and edit.
+    /// Print a built-in policy preset as TOML, to copy and edit; or check a policy file and print it resolved.
     Policy(PolicyArgs),
     /// Write a realistic synthetic loan book, for tests and benchmarks.
     Generate(GenerateArgs),
@@ -158,9 +174,9 @@ pub struct RunArgs {
         default_value = "currency,product,bucket"
     )]
     pub group_by: Vec<GroupKey>,
-    /// Add an `outstanding` column to the results, after principal, so that
-    /// `arrears summarize` can rebuild outstanding, npl_ratio and coverage.
-    /// Off by default: SPEC.md's results have no such column.
+    /// Accepted and ignored, so that existing scripts still run: the results
+    /// always have the `outstanding` column after principal (SPEC.md
+    /// section 3), which this flag used to add.
     #[arg(long)]
     pub with_outstanding: bool,
 }
@@ -193,7 +209,8 @@ pub struct ExplainArgs {
 const SUMMARIZE_HELP: &str = "\
 The figures are the run's own summary, exactly, when the results are grouped
 as the run was and the run's --policy is given. outstanding, npl_ratio and
-coverage need results written with `run --with-outstanding`; without that
+coverage need the results' `outstanding` column (written by every run; results
+of older versions lacked it unless run with --with-outstanding); without that
 column they are left empty (with a warning).
 
 Exit codes:
@@ -235,8 +252,9 @@ pub struct SummarizeArgs {
 
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
-    /// The preset to print.
-    #[arg(default_value = policy::DEFAULT_PRESET)]
+    /// The preset to print, or a policy file to check and print as
+    /// resolved (its fields laid over its base preset).
+    #[arg(value_name = "PRESET_OR_FILE", default_value = policy::DEFAULT_PRESET)]
     pub preset: String,
     /// List the built-in presets instead.
     #[arg(long)]
@@ -254,7 +272,8 @@ pub struct GenerateArgs {
     /// Book valuation date the due dates are spread around.
     #[arg(long, value_name = "DATE", value_parser = parse_date, default_value = "2025-06-30")]
     pub as_of: NaiveDate,
-    /// Output CSV file.
+    /// Output file, in the format its name says (as `run` reads it): CSV,
+    /// .csv.gz or .csv.zst compressed CSV, or .parquet.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
 }
@@ -335,6 +354,17 @@ impl BookArgs {
 impl RunArgs {
     pub fn config(&self) -> anyhow::Result<RunConfig> {
         let rejects = rejects_path(&self.report.rejects, &self.results);
+        let manifest = self
+            .results
+            .as_deref()
+            .filter(|p| !crate::atomic::is_stdout(p))
+            .map(crate::manifest::path_for);
+        let mut outputs: Vec<(&str, &Path)> = Vec::new();
+        outputs.extend(self.results.as_deref().map(|p| ("-o", p)));
+        outputs.push(("--rejects", &rejects));
+        outputs.extend(self.report.summary.as_deref().map(|p| ("--summary", p)));
+        outputs.extend(manifest.as_deref().map(|p| ("the manifest", p)));
+        check_paths(&self.book.inputs, &outputs)?;
         Ok(RunConfig {
             pipeline: self.book.pipeline(
                 self.results.clone(),
@@ -344,7 +374,7 @@ impl RunArgs {
             summary: self.report.summary.clone(),
             group_by: self.group_by.clone(),
             summary_format: self.report.format,
-            with_outstanding: self.with_outstanding,
+            manifest,
         })
     }
 }
@@ -353,8 +383,8 @@ impl RunArgs {
 fn rejects_path(rejects: &Option<PathBuf>, output: &Option<PathBuf>) -> PathBuf {
     match (rejects, output) {
         (Some(path), _) => path.clone(),
-        (None, Some(output)) => default_rejects_path(output),
-        (None, None) => PathBuf::from("rejects.csv"),
+        (None, Some(output)) if !crate::atomic::is_stdout(output) => default_rejects_path(output),
+        (None, _) => PathBuf::from("rejects.csv"),
     }
 }
 
@@ -380,16 +410,27 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
                 }
                 return Ok(Exit::Done);
             }
-            let text = policy::preset(&args.preset).with_context(|| {
-                format!(
-                    "no preset {:?}; presets: {}",
-                    args.preset,
-                    policy::preset_names().join(", ")
-                )
-            })?;
+            if let Some(text) = policy::preset(&args.preset) {
+                return print_quietly(text.as_bytes());
+            }
+            // A file: checked, and printed as resolved over its base preset.
+            let resolved = Policy::load(&args.preset)?;
+            let text = format!(
+                "# {}: checked; resolved over preset {}\n{}",
+                args.preset, resolved.base, resolved.resolved
+            );
             print_quietly(text.as_bytes())
         }
         Command::Generate(args) => {
+            if !generate::writable_name(&args.output) {
+                return Err(UsageError(format!(
+                    "{}: generate writes {}; `run` would not read this name as what was written",
+                    args.output.display(),
+                    generate::EXTENSIONS
+                ))
+                .into());
+            }
+            check_paths(&[], &[("-o", &args.output)])?;
             generate::write_book(
                 &GenerateConfig {
                     rows: args.rows,
@@ -413,11 +454,12 @@ fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         );
     }
     if config.summary.is_none() {
-        print_table(
+        let table = (
             &outcome.summary_header,
             &outcome.summary_rows,
             outcome.group_keys,
-        )?;
+        );
+        print_table_beside(table, &[&args.results], args.book.quiet)?;
     }
     Ok(check_rejects(
         outcome.report.rows_rejected,
@@ -425,19 +467,58 @@ fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     ))
 }
 
+/// Prints a table on stdout, or on stderr when one of `outputs` is
+/// standard output (`-`) already (and then not at all with --quiet).
+fn print_table_beside(
+    (header, rows, keys): (&Vec<String>, &Vec<Vec<String>>, usize),
+    outputs: &[&Option<PathBuf>],
+    quiet: bool,
+) -> anyhow::Result<Exit> {
+    let taken = outputs
+        .iter()
+        .any(|p| p.as_deref().is_some_and(crate::atomic::is_stdout));
+    if !taken {
+        return print_table(header, rows, keys);
+    }
+    if !quiet {
+        let mut table = Vec::new();
+        summary::write_table(&mut table, header, rows, keys)?;
+        let _ = io::stderr().write_all(&table);
+    }
+    Ok(Exit::Done)
+}
+
 fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
     let rejects = rejects_path(&args.report.rejects, &args.breaches);
+    let manifest = args
+        .breaches
+        .as_deref()
+        .filter(|p| !crate::atomic::is_stdout(p))
+        .map(crate::manifest::path_for);
+    let mut outputs: Vec<(&str, &Path)> = Vec::new();
+    outputs.extend(args.breaches.as_deref().map(|p| ("-o", p)));
+    outputs.push(("--rejects", &rejects));
+    outputs.extend(args.report.summary.as_deref().map(|p| ("--summary", p)));
+    outputs.extend(manifest.as_deref().map(|p| ("the manifest", p)));
+    check_paths(&args.book.inputs, &outputs)?;
     let config = args
         .book
         .pipeline(args.breaches.clone(), args.report.format, Some(rejects))?;
     let policy = &config.policy;
     let (_, mut report) = pipeline::run(&config, |layout| AuditJob::new(policy, layout))?;
     let (header, rows) = report.stats.table(policy);
+    let mut files = Vec::new();
+    files.extend(report.output_file.take().map(|f| ("breaches", f)));
+    files.extend(report.rejects_file.take().map(|f| ("rejects", f)));
     if let Some(path) = &args.report.summary {
         let format = Format::of(path, args.report.format);
-        summary::write_file(path, format, &header, &rows, 2)?;
-        report.outputs.push(path.clone());
+        files.push((
+            "summary",
+            summary::write_file(path, format, &header, &rows, 2)?,
+        ));
     }
+    report.outputs =
+        run_book::commit_with_manifest("audit", &config, &report, files, manifest.as_deref())?;
     if !args.book.quiet {
         eprint!("{}", report_text(&config, &report, "checked"));
         eprintln!(
@@ -446,7 +527,7 @@ fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
         );
     }
     if args.report.summary.is_none() {
-        print_table(&header, &rows, 2)?;
+        print_table_beside((&header, &rows, 2), &[&args.breaches], args.book.quiet)?;
     }
     Ok(check_rejects(report.rows_rejected, args.report.max_rejects))
 }
@@ -492,6 +573,13 @@ fn explain(args: &ExplainArgs) -> anyhow::Result<Exit> {
 
 fn summarize(args: &SummarizeArgs) -> anyhow::Result<Exit> {
     let started = std::time::Instant::now();
+    let outputs: Vec<(&str, &Path)> = args
+        .output
+        .as_deref()
+        .map(|p| ("-o", p))
+        .into_iter()
+        .collect();
+    check_paths(&args.inputs, &outputs)?;
     let config = SummarizeConfig {
         inputs: args.inputs.clone(),
         group_by: args.group_by.clone(),
@@ -500,14 +588,14 @@ fn summarize(args: &SummarizeArgs) -> anyhow::Result<Exit> {
     let done = summarize::summarize(&config)?;
     if !done.without_outstanding.is_empty() {
         eprintln!(
-            "arrears: warning: no outstanding column in {}: {} left empty (write results with `run --with-outstanding`)",
+            "arrears: warning: no outstanding column in {}: {} left empty (results written before outstanding was always a column: run them again)",
             done.without_outstanding.join(", "),
             NEEDS_OUTSTANDING.join(", ")
         );
     }
     if let Some(path) = &args.output {
         let format = Format::of(path, args.format);
-        summary::write_file(path, format, &done.header, &done.rows, done.keys)?;
+        summary::write_file(path, format, &done.header, &done.rows, done.keys)?.commit()?;
     }
     if !args.quiet {
         eprintln!(
@@ -565,7 +653,7 @@ pub fn report_text<S>(config: &PipelineConfig, report: &Report<S>, accepted: &st
     let mut text = format!(
         "arrears: as of {}, policy {}\narrears: {} rows read, {} {accepted}, {} rejected in {:.2} s ({:.0} rows/s)\n",
         config.as_of,
-        config.policy.name,
+        config.policy.describe(),
         report.rows_read,
         report.rows_accepted,
         report.rows_rejected,
@@ -584,7 +672,10 @@ pub fn report_text<S>(config: &PipelineConfig, report: &Report<S>, accepted: &st
     let outputs: Vec<String> = report
         .outputs
         .iter()
-        .map(|p| p.display().to_string())
+        .map(|w| match w.path.as_os_str() == "-" {
+            true => "standard output".to_string(),
+            false => w.path.display().to_string(),
+        })
         .collect();
     text.push_str(&format!("arrears: wrote {}\n", outputs.join(", ")));
     text
@@ -622,7 +713,7 @@ mod tests {
             "--as-of",
             "2025/06/30",
             "-o",
-            "x/r.csv",
+            "src/r.csv", // an existing directory: outputs are checked
             "--group-by",
             "region,bucket",
         ])
@@ -640,8 +731,9 @@ mod tests {
             pipeline.as_of,
             NaiveDate::from_ymd_opt(2025, 6, 30).unwrap()
         );
-        assert_eq!(pipeline.rejects, Some(PathBuf::from("x/r.rejects.csv")));
-        assert_eq!(pipeline.output, Some(PathBuf::from("x/r.csv")));
+        assert_eq!(pipeline.rejects, Some(PathBuf::from("src/r.rejects.csv")));
+        assert_eq!(pipeline.output, Some(PathBuf::from("src/r.csv")));
+        assert_eq!(config.manifest, Some(PathBuf::from("src/r.manifest.json")));
         assert_eq!(config.group_by, vec![GroupKey::Region, GroupKey::Bucket]);
         assert!(Cli::try_parse_from(["arrears", "run", "--as-of", "30/06/2025"]).is_err());
         assert!(Cli::try_parse_from(["arrears", "run", "--group-by", "colour"]).is_err());

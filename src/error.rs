@@ -22,8 +22,10 @@ pub enum PolicyError {
 pub enum Error {
     #[error(transparent)]
     Policy(#[from] PolicyError),
-    #[error("{path}: {source}")]
-    Io { path: String, source: io::Error },
+    /// The cause is printed here and not chained as a `source`, so that
+    /// `{:#}` prints it once.
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: io::Error },
     #[error("{path}: line {line}: {message}")]
     Csv {
         path: String,
@@ -49,7 +51,7 @@ impl Error {
     pub fn io(path: impl std::fmt::Display, source: io::Error) -> Error {
         Error::Io {
             path: path.to_string(),
-            source,
+            cause: source,
         }
     }
 

@@ -470,7 +470,7 @@ pub fn explain(
         source: source.to_string(),
         currency: loan.currency().to_string(),
         as_of: as_of.to_string(),
-        policy: policy.name.clone(),
+        policy: policy.describe(),
         principal: money(loan.principal),
         due_date,
         end_date,

@@ -10,6 +10,7 @@ use chrono::{Days, NaiveDate};
 
 use crate::atomic::AtomicFile;
 use crate::error::Error;
+use crate::source::{BookFormat, Compression};
 
 pub struct GenerateConfig {
     pub rows: u64,
@@ -110,17 +111,93 @@ pub const HEADER: [&str; 14] = [
     "outstanding",
 ];
 
-/// Writes a generated book to `path` (atomically).
+/// The extensions `generate` writes, as `run` reads them.
+pub const EXTENSIONS: &str = ".csv (or none), .csv.gz, .csv.zst, .parquet";
+
+/// Whether `generate` can write a book named `path`: a name `run` would
+/// read as something else than what was written is refused.
+pub fn writable_name(path: &Path) -> bool {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    matches!(
+        ext.as_deref(),
+        None | Some("csv" | "gz" | "gzip" | "zst" | "zstd" | "parquet")
+    )
+}
+
+/// Writes a generated book to `path` (atomically), in the format its
+/// extension says, as `run` reads it: CSV, gzip or zstd compressed CSV,
+/// or Parquet (text columns: the values keep the notations of the CSV).
 pub fn write_book(config: &GenerateConfig, path: &Path) -> Result<(), Error> {
     let mut file = AtomicFile::create(path)?;
     let name = path.display().to_string();
-    write_rows(config, &mut file).map_err(|e| Error::csv(&name, e))?;
-    file.commit()
+    let csv_error = |e| Error::csv(&name, e);
+    let io_error = |e| Error::io(&name, e);
+    match BookFormat::of(path) {
+        BookFormat::Csv(Compression::None) => write_rows(config, &mut file).map_err(csv_error)?,
+        BookFormat::Csv(Compression::Gzip) => {
+            let mut gz = flate2::write::GzEncoder::new(&mut file, flate2::Compression::default());
+            write_rows(config, &mut gz).map_err(csv_error)?;
+            gz.finish().map_err(io_error)?;
+        }
+        BookFormat::Csv(Compression::Zstd) => {
+            let mut zst = zstd::Encoder::new(&mut file, 3).map_err(io_error)?;
+            write_rows(config, &mut zst).map_err(csv_error)?;
+            zst.finish().map_err(io_error)?;
+        }
+        BookFormat::Parquet => write_parquet(config, &mut file)?,
+    }
+    file.commit().map(|_| ())
+}
+
+#[cfg(feature = "parquet")]
+fn write_parquet(config: &GenerateConfig, file: &mut AtomicFile) -> Result<(), Error> {
+    use crate::output::Kind;
+    use crate::parquet::{Columns, ParquetSink};
+    let name = file.path().display().to_string();
+    let columns: Vec<(String, Kind)> = HEADER.iter().map(|h| (h.to_string(), Kind::Text)).collect();
+    let mut sink = ParquetSink::new(file, &columns, None)?;
+    let mut chunk = Columns::new(&columns);
+    rows(config, |row| {
+        chunk
+            .push(row.iter().map(|f| f.as_bytes()))
+            .map_err(|message| Error::Parquet {
+                path: name.clone(),
+                message,
+            })?;
+        if chunk.rows() == 1 << 15 {
+            sink.push(&chunk)?;
+            chunk = Columns::new(&columns);
+        }
+        Ok::<(), Error>(())
+    })?;
+    sink.push(&chunk)?;
+    sink.finish()
+}
+
+#[cfg(not(feature = "parquet"))]
+fn write_parquet(_: &GenerateConfig, file: &mut AtomicFile) -> Result<(), Error> {
+    Err(Error::Header {
+        path: file.path().display().to_string(),
+        message: "this build of arrears has no Parquet support".into(),
+    })
 }
 
 fn write_rows<W: Write>(config: &GenerateConfig, out: W) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER)?;
+    rows(config, |row| w.write_record(row))?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Makes the book's rows, one at a time, handing each to `each`.
+fn rows<E>(
+    config: &GenerateConfig,
+    mut each: impl FnMut(&[String]) -> Result<(), E>,
+) -> Result<(), E> {
     let mut rng = Rng(config.seed ^ 0x0005_EED0_FA22_EA25);
     let mut row: Vec<String> = Vec::with_capacity(HEADER.len());
     for i in 0..config.rows {
@@ -208,9 +285,8 @@ fn write_rows<W: Write>(config: &GenerateConfig, out: W) -> csv::Result<()> {
             fees,
             outstanding,
         ]);
-        w.write_record(&row)?;
+        each(&row)?;
     }
-    w.flush()?;
     Ok(())
 }
 

@@ -22,11 +22,13 @@ pub mod error;
 pub mod exact;
 pub mod explain;
 pub mod generate;
+pub mod manifest;
 pub mod money;
 pub mod output;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod parse;
+pub mod paths;
 pub mod pipeline;
 pub mod policy;
 pub mod record;

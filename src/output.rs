@@ -190,14 +190,14 @@ pub const RESULT_COLUMNS: [&str; 22] = [
     "provision",
 ];
 
-/// The results header for a file laid out as `layout`; with
-/// `outstanding`, that column follows principal (`run --with-outstanding`).
-pub fn results_header(layout: &Layout, outstanding: bool) -> Vec<String> {
+/// The results header for a file laid out as `layout`: `outstanding`
+/// follows principal (SPEC.md section 3).
+pub fn results_header(layout: &Layout) -> Vec<String> {
     let mut header = vec!["loan_id".to_string()];
     header.extend(layout.dimensions.iter().map(|c| c.name().to_string()));
     for column in RESULT_COLUMNS {
         header.push(column.to_string());
-        if outstanding && column == "principal" {
+        if column == "principal" {
             header.push("outstanding".to_string());
         }
     }
@@ -519,12 +519,11 @@ pub fn write_result(
     f: &Figures,
     policy: &Policy,
     buckets: &[String],
-    outstanding: bool,
 ) {
     push_loan_key(out, loan);
     for column in 0..RESULT_COLUMNS.len() {
         push_result_field(out, column, loan, f, policy, buckets);
-        if outstanding && column == 1 {
+        if column == 1 {
             out.fixed(loan.outstanding, 2);
         }
     }

@@ -19,13 +19,14 @@ use chrono::{DateTime, NaiveDate};
 use csv::{ByteRecord, Position};
 use polars::io::parquet::read::ParquetReader;
 use polars::io::parquet::write::{
-    get_encodings, BatchedWriter, ParquetCompression, ParquetWriter, StatisticsOptions,
+    get_encodings, BatchedWriter, KeyValueMetadata, ParquetCompression, ParquetWriter,
+    StatisticsOptions,
 };
 use polars::io::SerReader;
 use polars::prelude::*;
 use polars_parquet::write::{
-    array_to_columns, compress, CompressedPage, Encoding, ParquetType, Version, WriteOptions,
-    ZstdLevel,
+    array_to_columns, compress, schema_to_metadata_key, CompressedPage, Encoding, ParquetType,
+    Version, WriteOptions, ZstdLevel,
 };
 use rayon::prelude::*;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -756,7 +757,14 @@ impl<'a> ParquetSink<'a> {
         let compression = ParquetCompression::Zstd(Some(level));
         let statistics = StatisticsOptions::full();
         let schema = schema(columns);
+        // The file's Arrow schema says plain (large) strings, not polars'
+        // string views: pandas (`dtype_backend="pyarrow"`), older pyarrow
+        // and other readers do not take `string_view`. The pages are the same.
+        let plain = schema_to_metadata_key(&schema.to_arrow(CompatLevel::oldest()));
+        let metadata =
+            KeyValueMetadata::from_static(vec![(plain.key, plain.value.unwrap_or_default())]);
         let mut writer = ParquetWriter::new(file)
+            .with_key_value_metadata(Some(metadata))
             .with_compression(compression)
             .with_statistics(statistics)
             .with_row_group_size(Some(ROW_GROUP))
@@ -861,12 +869,13 @@ fn encode(
     Ok(pages)
 }
 
-/// Writes a whole table (a summary) as Parquet, atomically.
+/// Writes a whole table (a summary) as Parquet, finished but not yet
+/// committed (see `atomic::commit_all`).
 pub fn write_table(
     path: &Path,
     columns: &[(String, Kind)],
     rows: &[Vec<String>],
-) -> Result<(), Error> {
+) -> Result<crate::atomic::Finished, Error> {
     let name = path.display().to_string();
     let mut table = Columns::new(columns);
     for row in rows {
@@ -881,7 +890,7 @@ pub fn write_table(
     let mut sink = ParquetSink::new(&mut file, columns, None)?;
     sink.push(&table)?;
     sink.finish()?;
-    file.commit()
+    file.finish()
 }
 
 #[cfg(test)]

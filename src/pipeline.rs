@@ -118,8 +118,15 @@ pub struct Report<S> {
     pub stats: S,
     /// Input names, indexed by `Origin::source`.
     pub sources: Vec<String>,
+    /// Each input's size and BLAKE3 hash, hashed as it was read.
+    pub inputs: Vec<crate::source::Hashing>,
+    /// The output and rejects files written whole, not yet under their
+    /// final names: the command commits them with its other outputs
+    /// (`atomic::commit_all`).
+    pub output_file: Option<crate::atomic::Finished>,
+    pub rejects_file: Option<crate::atomic::Finished>,
     /// Files written, in the order they were committed.
-    pub outputs: Vec<PathBuf>,
+    pub outputs: Vec<crate::atomic::Written>,
 }
 
 /// How many reject messages the report keeps.
@@ -220,7 +227,8 @@ impl BatchRows {
 /// (collisions are vanishingly unlikely: about 1e-27 for 10 million ids)
 /// and where it was first seen.
 struct SeenIds {
-    column: usize,
+    /// The loan_id column of each source.
+    columns: Vec<usize>,
     first: HashMap<u128, (usize, u64)>,
     /// Field ends of the plain line being checked.
     ends: Vec<u32>,
@@ -231,7 +239,7 @@ impl SeenIds {
     /// this one) when it is new. Empty ids are not tracked: they are
     /// rejects of their own.
     fn check(&mut self, rows: &BatchRows, i: usize, source: usize) -> Option<(usize, u64)> {
-        let (bytes, line) = rows.field(i, self.column, &mut self.ends);
+        let (bytes, line) = rows.field(i, self.columns[source], &mut self.ends);
         let bytes = bytes?;
         let id = std::str::from_utf8(bytes).map_or(bytes, |s| s.trim().as_bytes());
         if id.is_empty() {
@@ -286,8 +294,10 @@ pub fn run<J: Job>(
         .iter()
         .map(|input| Source::open(input, config.encoding, config.stdin_compression))
         .collect::<Result<Vec<_>, _>>()?;
-    let layout = check_headers(&mut sources, &config.policy)?;
-    let job = make_job(&layout);
+    let layouts = check_headers(&mut sources, &config.policy)?;
+    let layout = &layouts[0];
+    let hashing: Vec<_> = sources.iter().map(|s| s.hashing.clone()).collect();
+    let job = make_job(layout);
     let header = job.header();
     let columns = Kind::columns(&header, 0);
 
@@ -332,7 +342,10 @@ pub fn run<J: Job>(
         let (out_tx, out_rx) = sync_channel::<Vec<ChunkBytes>>(out_queue);
         let batch_size = config.batch_size.max(1);
         let seen = config.unique_ids.then(|| SeenIds {
-            column: layout.column(Col::LoanId).unwrap_or(0),
+            columns: layouts
+                .iter()
+                .map(|l| l.column(Col::LoanId).unwrap_or(0))
+                .collect(),
             first: HashMap::new(),
             ends: Vec::new(),
         });
@@ -368,7 +381,7 @@ pub fn run<J: Job>(
                                     first,
                                     duplicates: &batch.duplicates[from..to],
                                     source: batch.source,
-                                    layout: &layout,
+                                    layout: &layouts[batch.source],
                                     config,
                                     job: &job,
                                 };
@@ -419,11 +432,8 @@ pub fn run<J: Job>(
     };
     progress.finish_and_clear();
 
-    let mut outputs = Vec::new();
-    for file in [output, rejects].into_iter().flatten() {
-        outputs.push(file.path().to_path_buf());
-        file.commit()?;
-    }
+    let output_file = output.map(AtomicFile::finish).transpose()?;
+    let rejects_file = rejects.map(AtomicFile::finish).transpose()?;
     let report = Report {
         rows_read: totals.accepted + totals.rejected,
         rows_accepted: totals.accepted,
@@ -433,7 +443,10 @@ pub fn run<J: Job>(
         elapsed: started.elapsed(),
         stats: totals.stats,
         sources: names,
-        outputs,
+        inputs: hashing,
+        output_file,
+        rejects_file,
+        outputs: Vec::new(),
     };
     Ok((job, report))
 }

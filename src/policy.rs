@@ -74,6 +74,16 @@ pub struct Policy {
     pub calendar: Calendar,
     /// The one-year LPR by the date it took effect, oldest first.
     pub lpr: Vec<Lpr>,
+    /// A rate above this a year (daily rates times year_days) is taken for
+    /// a mistake: the row is a reject. Default 10 (1000% a year).
+    pub max_annual_rate: Decimal,
+    /// The preset this policy is laid over (a preset's own name for a preset).
+    pub base: String,
+    /// The policy file it was read from; `None` for a preset.
+    pub file: Option<String>,
+    /// The policy as resolved: its base preset with the file's fields laid
+    /// over it, as TOML (for the manifest and `arrears policy FILE`).
+    pub resolved: String,
 }
 
 /// How a due date on a non-working day moves before days are counted.
@@ -259,6 +269,12 @@ struct RawPolicy {
     calendar: RawCalendar,
     #[serde(default)]
     lpr: Vec<RawLpr>,
+    #[serde(default = "default_max_annual_rate", deserialize_with = "figure")]
+    max_annual_rate: Decimal,
+}
+
+fn default_max_annual_rate() -> Decimal {
+    Decimal::TEN
 }
 
 #[derive(Deserialize)]
@@ -337,6 +353,7 @@ impl Policy {
         if let Some(text) = preset(spec) {
             return Policy::from_toml(text, spec);
         }
+
         let path = Path::new(spec);
         let text = std::fs::read_to_string(path).map_err(|e| PolicyError::Read {
             path: spec.to_string(),
@@ -345,7 +362,18 @@ impl Policy {
                 preset_names().join(", ")
             ),
         })?;
-        Policy::from_toml(&text, spec)
+        let mut policy = Policy::from_toml(&text, spec)?;
+        policy.file = Some(spec.to_string());
+        Ok(policy)
+    }
+
+    /// How the run report and the manifest name the policy: a preset's
+    /// name, or a file's path, its name and the preset it is laid over.
+    pub fn describe(&self) -> String {
+        match &self.file {
+            None => self.name.clone(),
+            Some(file) => format!("{file} (\"{}\", over preset {})", self.name, self.base),
+        }
     }
 
     /// Parses a policy's TOML text laid over its `base` preset (default
@@ -363,9 +391,14 @@ impl Policy {
         };
         let mut own: toml::Table = text.parse().map_err(syntax)?;
         let mut merged: toml::Table = DEFAULT_TEXT.parse().map_err(syntax)?;
+        let mut base = PRESETS[0].0.to_string();
+        if let Some(name) = preset_names().into_iter().find(|n| preset(n) == Some(text)) {
+            base = name.to_string();
+        }
         match own.remove("base") {
             None => {}
             Some(toml::Value::String(name)) => {
+                base = name.clone();
                 let names = preset_names().join(", ");
                 let base = preset(&name).ok_or_else(|| {
                     invalid(self::invalid(
@@ -387,9 +420,16 @@ impl Policy {
             }
             (_, None) => {}
         }
+        let resolved = toml::to_string(&merged).map_err(|e| PolicyError::Syntax {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
         let raw: RawPolicy = toml::Value::Table(merged).try_into().map_err(syntax)?;
         let dir = Path::new(origin).parent().unwrap_or(Path::new(""));
-        raw.validate(dir).map_err(invalid)
+        let mut policy = raw.validate(dir).map_err(invalid)?;
+        policy.base = base;
+        policy.resolved = resolved;
+        Ok(policy)
     }
 
     /// The one-year LPR in force on `date`; dates before the table use its
@@ -546,6 +586,10 @@ impl RawPolicy {
             due_date_roll: self.due_date_roll,
             calendar,
             lpr,
+            max_annual_rate: non_negative("max_annual_rate", self.max_annual_rate)?,
+            base: String::new(),
+            file: None,
+            resolved: String::new(),
         })
     }
 

@@ -142,14 +142,23 @@ impl Layout {
                 .iter()
                 .map(|f| format!("{:?}", String::from_utf8_lossy(f)))
                 .collect();
+            let hint = header_hint(header);
+            let mut found = if found.is_empty() {
+                "none".into()
+            } else {
+                found.join(", ")
+            };
+            if !hint.is_empty() && found.len() > 120 {
+                let cut = (0..=120)
+                    .rev()
+                    .find(|&i| found.is_char_boundary(i))
+                    .unwrap_or(0);
+                found = format!("{}...", &found[..cut]);
+            }
             return Err(Error::MissingColumns {
                 path: path.to_string(),
                 missing: missing.join(", "),
-                found: if found.is_empty() {
-                    "none".into()
-                } else {
-                    found.join(", ")
-                },
+                found: format!("{found}{hint}"),
             });
         }
         let dimensions = DIMENSIONS.into_iter().filter(|&c| has(c)).collect();
@@ -166,6 +175,25 @@ fn header_name(policy: &Policy, col: Col) -> String {
         Some(h) => format!("{} (mapped to {h:?})", col.name()),
         None => col.name().to_string(),
     }
+}
+
+/// What a header that names none of the columns may really be: the bytes
+/// of a compressed or Parquet file, or text in another encoding.
+fn header_hint(header: &ByteRecord) -> String {
+    let bytes = header.as_slice();
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        return ". Hint: this is gzip-compressed data: name the file .gz, or pass --compression gzip for standard input".into();
+    }
+    if bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return ". Hint: this is zstd-compressed data: name the file .zst, or pass --compression zstd for standard input".into();
+    }
+    if bytes.starts_with(b"PAR1") {
+        return ". Hint: this is a Parquet file: name it .parquet (Parquet cannot be read from standard input)".into();
+    }
+    if std::str::from_utf8(bytes).is_err() || bytes.windows(3).any(|w| w == "\u{FFFD}".as_bytes()) {
+        return ". Hint: the header is not UTF-8: a Chinese book saved as GBK or GB18030 reads with --encoding gbk (or gb18030)".into();
+    }
+    String::new()
 }
 
 /// The contract rate as given: daily, or annual to be divided by year_days.
@@ -487,6 +515,10 @@ pub fn parse_loan<'a, R: Fields>(
             ));
         }
     };
+    match rate {
+        ContractRate::Daily(daily) => row.plausible(Col::DailyRate, daily, true)?,
+        ContractRate::Annual(annual) => row.plausible(Col::AnnualRate, annual, false)?,
+    }
     let paid_date = row.optional(Col::PaidDate, parse::date)?;
     let contract_date = row.optional(Col::ContractDate, parse::date)?;
     for cap in &policy.caps {
@@ -510,6 +542,9 @@ pub fn parse_loan<'a, R: Fields>(
         }
     }
     let penalty_rate = row.optional(Col::PenaltyRate, parse::rate)?;
+    if let Some(rate) = penalty_rate {
+        row.plausible(Col::PenaltyRate, rate, true)?;
+    }
     let unpaid_interest = row
         .optional(Col::UnpaidInterest, parse::money)?
         .unwrap_or_default();
@@ -638,6 +673,44 @@ impl<'a, R: Fields> Row<'a, R> {
         }
         let text = text.trim();
         Ok((!text.is_empty()).then_some(text))
+    }
+
+    /// A rate above the policy's `max_annual_rate` a year (a daily rate
+    /// times year_days) is taken for a mistake, most often a percentage
+    /// written without its `%`: a reject that says how to write it.
+    fn plausible(&self, col: Col, rate: Decimal, daily: bool) -> Result<(), Reject> {
+        let max = self.policy.max_annual_rate;
+        let days = Decimal::from(self.policy.year_days);
+        let yearly = if daily {
+            rate.checked_mul(days)
+        } else {
+            Some(rate)
+        };
+        if yearly.is_some_and(|y| y <= max) {
+            return Ok(());
+        }
+        let text = self.text(col)?.unwrap_or("");
+        let percent = |r: Decimal| {
+            r.checked_mul(Decimal::ONE_HUNDRED)
+                .map_or_else(|| "an enormous".into(), |p| format!("{}%", p.normalize()))
+        };
+        let what = match (daily, yearly) {
+            (false, _) => format!("{} a year", percent(rate)),
+            (true, Some(y)) => format!("{} a day, {} a year (x {days})", percent(rate), percent(y)),
+            (true, None) => format!("{} a day", percent(rate)),
+        };
+        let example = if daily {
+            "\"0.05%\" or 0.0005"
+        } else {
+            "\"18%\" or 0.18"
+        };
+        Err(self.reject(
+            &self.column_name(col),
+            format!(
+                "{text:?} is {what}, above the policy's max_annual_rate ({}): is it a percentage without its %? Write a rate as a percentage or a fraction, e.g. {example}",
+                percent(max)
+            ),
+        ))
     }
 
     fn optional<T>(

@@ -1,10 +1,12 @@
 //! `arrears run`: per-loan results and the summary. Its `Job` writes one
 //! results row per accepted record and folds the summary's tallies.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use crate::atomic::{commit_all, Finished, Written};
 use crate::compute::Figures;
 use crate::error::Error;
+use crate::manifest::{Manifest, Rows};
 use crate::output::{results_header, write_result, Format, RowSink};
 use crate::pipeline::{self, Job, Origin, PipelineConfig, Report};
 use crate::policy::Policy;
@@ -21,8 +23,8 @@ pub struct RunConfig {
     pub group_by: Vec<GroupKey>,
     /// The summary's format; `None`: by its extension.
     pub summary_format: Option<Format>,
-    /// Add an `outstanding` column to the results, after principal.
-    pub with_outstanding: bool,
+    /// Where the manifest goes; `None`: no manifest (no results file).
+    pub manifest: Option<PathBuf>,
 }
 
 /// What `arrears run` did.
@@ -40,7 +42,6 @@ struct ResultsJob<'a> {
     header: Vec<String>,
     buckets: Vec<String>,
     grouping: Grouping,
-    outstanding: bool,
 }
 
 impl Job for ResultsJob<'_> {
@@ -51,7 +52,7 @@ impl Job for ResultsJob<'_> {
     }
 
     fn write(&self, out: &mut impl RowSink, loan: &Loan, f: &Figures) -> u64 {
-        write_result(out, loan, f, self.policy, &self.buckets, self.outstanding);
+        write_result(out, loan, f, self.policy, &self.buckets);
         1
     }
 
@@ -76,24 +77,61 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     let policy = &config.pipeline.policy;
     let make_job = |layout: &Layout| ResultsJob {
         policy,
-        header: results_header(layout, config.with_outstanding),
-        outstanding: config.with_outstanding,
+        header: results_header(layout),
         buckets: policy.bucket_labels(),
         grouping: Grouping::new(&config.group_by, layout, policy),
     };
-    let (job, report) = pipeline::run(&config.pipeline, make_job)?;
+    let (job, mut report) = pipeline::run(&config.pipeline, make_job)?;
     let (summary_header, summary_rows) = report.stats.table(&job.grouping.names(), policy)?;
-    let mut report = report;
     let keys = job.grouping.keys.len();
+    let mut files = Vec::new();
+    files.extend(report.output_file.take().map(|f| ("results", f)));
+    files.extend(report.rejects_file.take().map(|f| ("rejects", f)));
     if let Some(path) = &config.summary {
         let format = Format::of(path, config.summary_format);
-        summary::write_file(path, format, &summary_header, &summary_rows, keys)?;
-        report.outputs.push(path.clone());
+        let file = summary::write_file(path, format, &summary_header, &summary_rows, keys)?;
+        files.push(("summary", file));
     }
+    report.outputs = commit_with_manifest(
+        "run",
+        &config.pipeline,
+        &report,
+        files,
+        config.manifest.as_deref(),
+    )?;
     Ok(RunOutcome {
         report,
         summary_header,
         summary_rows,
         group_keys: keys,
     })
+}
+
+/// Commits a command's outputs as one set, with the manifest (when asked
+/// for) written after them and listing them: all appear, or none.
+pub fn commit_with_manifest<S>(
+    command: &str,
+    config: &PipelineConfig,
+    report: &Report<S>,
+    files: Vec<(&str, Finished)>,
+    manifest: Option<&Path>,
+) -> Result<Vec<Written>, Error> {
+    let mut files = files;
+    if let Some(path) = manifest {
+        let inputs = report
+            .inputs
+            .iter()
+            .map(|h| h.digest())
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows = Rows {
+            read: report.rows_read,
+            written: report.rows_output,
+            rejected: report.rows_rejected,
+        };
+        let listed: Vec<(&str, &Finished)> = files.iter().map(|(r, f)| (*r, f)).collect();
+        let manifest = Manifest::new(command, config.as_of, &config.policy, inputs, rows, &listed);
+        let file = manifest.write(path)?;
+        files.push(("manifest", file));
+    }
+    commit_all(files.into_iter().map(|(_, f)| f).collect())
 }

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use csv::ByteRecord;
 use encoding_rs::Encoding;
@@ -84,18 +84,81 @@ pub struct Source {
     pub size: Option<u64>,
     /// Bytes of the file read so far (compressed bytes for compressed input).
     consumed: Arc<AtomicU64>,
+    /// The input's hash, taken as it is read.
+    pub hashing: Hashing,
+    /// How the CSV is compressed (for the hint of a header that cannot be read).
+    compression: Compression,
 }
 
-/// Counts the bytes read through it.
+/// An input's size and BLAKE3 hash, for the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Digest {
+    pub name: String,
+    pub size: u64,
+    pub blake3: String,
+}
+
+/// The hash of an input, taken as its bytes are read (the file's own
+/// bytes: compressed ones for a compressed book). A Parquet file is read
+/// in pieces and out of order, so it is hashed whole when asked, which
+/// reads it a second time.
+#[derive(Clone)]
+pub struct Hashing {
+    name: String,
+    state: Arc<Mutex<(blake3::Hasher, u64)>>,
+    parquet: Option<PathBuf>,
+}
+
+impl Hashing {
+    fn new(name: &str, parquet: Option<PathBuf>) -> Hashing {
+        Hashing {
+            name: name.to_string(),
+            state: Arc::new(Mutex::new((blake3::Hasher::new(), 0))),
+            parquet,
+        }
+    }
+
+    fn update(&self, bytes: &[u8]) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.0.update(bytes);
+        state.1 += bytes.len() as u64;
+    }
+
+    /// The size and hash of everything read (call after the last read).
+    pub fn digest(&self) -> Result<Digest, Error> {
+        if let Some(path) = &self.parquet {
+            let mut hasher = blake3::Hasher::new();
+            let file = File::open(path).map_err(|e| Error::io(&self.name, e))?;
+            hasher
+                .update_reader(file)
+                .map_err(|e| Error::io(&self.name, e))?;
+            return Ok(Digest {
+                name: self.name.clone(),
+                size: hasher.count(),
+                blake3: hasher.finalize().to_hex().to_string(),
+            });
+        }
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(Digest {
+            name: self.name.clone(),
+            size: state.1,
+            blake3: state.0.finalize().to_hex().to_string(),
+        })
+    }
+}
+
+/// Counts and hashes the bytes read through it.
 struct Counted<R> {
     inner: R,
     count: Arc<AtomicU64>,
+    hashing: Hashing,
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count.fetch_add(n as u64, Ordering::Relaxed);
+        self.hashing.update(&buf[..n]);
         Ok(n)
     }
 }
@@ -122,9 +185,11 @@ impl Source {
                 (Box::new(file), size, compression)
             }
         };
+        let hashing = Hashing::new(&name, None);
         let read = Counted {
             inner: read,
             count: consumed.clone(),
+            hashing: hashing.clone(),
         };
         let read: Box<dyn Read + Send> = match compression {
             Compression::None => Box::new(read),
@@ -151,17 +216,22 @@ impl Source {
             },
             size,
             consumed,
+            hashing,
+            compression,
         })
     }
 
     #[cfg(feature = "parquet")]
     fn parquet(path: &Path, name: String) -> Result<Source, Error> {
         let reader = crate::parquet::BookReader::open(path)?;
+        let hashing = Hashing::new(&name, Some(path.to_path_buf()));
         Ok(Source {
             size: std::fs::metadata(path).ok().map(|m| m.len()),
             name,
             records: Records::Parquet(Box::new(reader)),
             consumed: Arc::new(AtomicU64::new(0)),
+            hashing,
+            compression: Compression::None,
         })
     }
 
@@ -180,9 +250,15 @@ impl Source {
             Records::Csv { splitter, header } => {
                 if header.is_none() {
                     let mut first = ByteRecord::new();
-                    splitter
-                        .read(&mut first)
-                        .map_err(|e| Error::io(&self.name, e))?;
+                    let compression = self.compression;
+                    splitter.read(&mut first).map_err(|e| {
+                        let hint = match compression {
+                            Compression::None => "",
+                            Compression::Gzip => " (read as gzip: is it really gzip-compressed? `zcat x.gz | arrears run -` needs no --compression; `cat x.gz | arrears run - --compression gzip` does)",
+                            Compression::Zstd => " (read as zstd: is it really zstd-compressed? `zstdcat x.zst | arrears run -` needs no --compression; `cat x.zst | arrears run - --compression zstd` does)",
+                        };
+                        Error::io(format!("{}{hint}", self.name), e)
+                    })?;
                     *header = Some(first);
                 }
                 Ok(header.clone().unwrap_or_default())
@@ -261,27 +337,40 @@ impl Source {
     }
 }
 
-/// Reads every source's header; all must lay out the columns alike.
-pub fn check_headers(sources: &mut [Source], policy: &Policy) -> Result<Layout, Error> {
-    let mut layout: Option<Layout> = None;
+/// Reads every source's header. All must hold the same columns (in any
+/// order: each is read by its own header); the layouts are per source.
+pub fn check_headers(sources: &mut [Source], policy: &Policy) -> Result<Vec<Layout>, Error> {
+    let mut layouts: Vec<Layout> = Vec::with_capacity(sources.len());
     for i in 0..sources.len() {
         let this = sources[i].layout(policy)?;
-        match &layout {
-            Some(first) if *first != this => {
+        if let Some(first) = layouts.first() {
+            let names = |l: &Layout| l.columns().map(|(c, _)| c.name()).collect::<Vec<_>>();
+            let (want, have) = (names(first), names(&this));
+            if want != have {
+                let missing: Vec<_> = want.iter().filter(|c| !have.contains(c)).collect();
+                let extra: Vec<_> = have.iter().filter(|c| !want.contains(c)).collect();
                 return Err(Error::Header {
                     path: sources[i].name.clone(),
                     message: format!(
-                        "header differs from {}'s: all inputs of a run must share one header",
+                        "its columns differ from {}'s (lacks {missing:?}, has {extra:?} besides): all inputs of a run must hold the same columns, in any order",
                         sources[0].name
                     ),
                 });
             }
-            Some(_) => {}
-            None => layout = Some(this),
         }
+        layouts.push(this);
     }
-    layout.ok_or_else(|| Error::Header {
-        path: "<none>".into(),
-        message: "no input".into(),
-    })
+    if layouts.is_empty() {
+        return Err(Error::Header {
+            path: "<none>".into(),
+            message: "no input".into(),
+        });
+    }
+    Ok(layouts)
+}
+
+impl std::fmt::Debug for Hashing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hashing").field("name", &self.name).finish()
+    }
 }

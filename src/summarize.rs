@@ -74,7 +74,12 @@ enum KeyRule {
     Number,
     /// `YYYY-MM` of a date.
     Month,
+    /// The file's as-of date, from its manifest (empty when it has none).
+    AsOf,
 }
+
+/// The group key read from each file's manifest, not from a column.
+pub const AS_OF_KEY: &str = "as_of";
 
 /// The group keys: currency first, then the others as given, no repeats.
 fn key_names(group_by: &[String]) -> Vec<String> {
@@ -100,6 +105,9 @@ pub fn summarize(config: &SummarizeConfig) -> Result<Summarized, Error> {
         .filter(|f| f.outstanding.is_none())
         .map(|f| f.name.clone())
         .collect();
+    if !names.iter().any(|n| n == AS_OF_KEY) {
+        check_one_as_of(&files)?;
+    }
     let policy = &config.policy;
     let parts = files
         .par_iter_mut()
@@ -136,9 +144,38 @@ pub fn summarize(config: &SummarizeConfig) -> Result<Summarized, Error> {
     })
 }
 
+/// Results of different nights must not be added into one balance: every
+/// file's as-of date (from its manifest) must be the same, a file without
+/// a manifest counting as a date of its own.
+fn check_one_as_of(files: &[ResultsFile]) -> Result<(), Error> {
+    let Some(first) = files.first() else {
+        return Ok(());
+    };
+    let date = |f: &ResultsFile| {
+        f.as_of_text
+            .clone()
+            .unwrap_or_else(|| "unknown (no manifest)".into())
+    };
+    match files.iter().find(|f| f.as_of_text != first.as_of_text) {
+        None => Ok(()),
+        Some(other) => Err(Error::Header {
+            path: other.name.clone(),
+            message: format!(
+                "as of {}, but {} is as of {}: adding results of different nights would count every loan once a night. \
+                 Group by as_of (--group-by as_of,...) to see each night, or compare two nights with `arrears movement`",
+                date(other),
+                first.name,
+                date(first)
+            ),
+        }),
+    }
+}
+
 /// One results file being read.
 struct ResultsFile {
     name: String,
+    /// Its as-of date, from its manifest.
+    as_of_text: Option<String>,
     source: Source,
     /// Field index of each of `NEEDED`.
     fields: Vec<usize>,
@@ -174,7 +211,12 @@ impl ResultsFile {
         let fields: Vec<usize> = NEEDED.iter().filter_map(|c| find(c)).collect();
         let outstanding = find("outstanding");
         let mut rules = Vec::new();
+        let as_of_text = crate::manifest::Manifest::beside(path)?.map(|m| m.as_of);
         for key in keys {
+            if key == AS_OF_KEY {
+                rules.push((usize::MAX, KeyRule::AsOf));
+                continue;
+            }
             let month = MONTH_KEYS.iter().find(|(k, _)| k == key).map(|(_, c)| *c);
             let (column, rule) = match (key.as_str(), month) {
                 (_, Some(date)) => (date, KeyRule::Month),
@@ -187,7 +229,7 @@ impl ResultsFile {
             let index = find(column).ok_or_else(|| Error::Header {
                 path: name.clone(),
                 message: format!(
-                    "no column {column:?} to group by; columns: {} (and due_month, end_month)",
+                    "no column {column:?} to group by; columns: {} (and due_month, end_month, as_of)",
                     header.join(", ")
                 ),
             })?;
@@ -195,10 +237,11 @@ impl ResultsFile {
         }
         let mut selected = fields.clone();
         selected.extend(outstanding);
-        selected.extend(rules.iter().map(|(i, _)| *i));
+        selected.extend(rules.iter().map(|(i, _)| *i).filter(|&i| i != usize::MAX));
         source.select(&selected);
         Ok(ResultsFile {
             name,
+            as_of_text,
             source,
             fields,
             outstanding,
@@ -223,6 +266,10 @@ impl ResultsFile {
             };
             key.clear();
             for &(i, rule) in &self.keys {
+                if let KeyRule::AsOf = rule {
+                    push_key_part(&mut key, 0, self.as_of_text.as_deref().unwrap_or(""));
+                    continue;
+                }
                 let (order, text) = row.key(i, rule, policy, &buckets)?;
                 push_key_part(&mut key, order, text);
             }
@@ -384,6 +431,7 @@ impl Row<'_> {
                     })?,
             },
             KeyRule::Number => self.parse(field, "a whole number")?,
+            KeyRule::AsOf => 0,
             KeyRule::Month => {
                 let month = text.get(..7).filter(|m| {
                     text.len() == 10 && m.as_bytes()[4] == b'-' && crate::parse::date(text).is_ok()

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::str::FromStr;
 
-use crate::atomic::AtomicFile;
+use crate::atomic::{AtomicFile, Finished};
 use crate::compute::{Figures, Status};
 use crate::error::Error;
 use crate::money::Money;
@@ -588,20 +588,21 @@ fn stat_row(mut row: Vec<String>, t: &Tally, policy: &Policy, is_total: bool) ->
     row
 }
 
-/// Writes a summary table to `path`, complete or not at all. Its first
-/// `keys` columns are group keys: text, whatever their name.
+/// Writes a summary table to `path`, finished but not yet committed (see
+/// `atomic::commit_all`). Its first `keys` columns are group keys: text,
+/// whatever their name.
 pub fn write_file(
     path: &Path,
     format: Format,
     header: &[String],
     rows: &[Vec<String>],
     keys: usize,
-) -> Result<(), Error> {
+) -> Result<Finished, Error> {
     match format {
         Format::Csv => {
             let mut file = AtomicFile::create(path)?;
             write_csv(&mut file, header, rows).map_err(|e| Error::csv(path.display(), e))?;
-            file.commit()
+            file.finish()
         }
         #[cfg(feature = "parquet")]
         Format::Parquet => {

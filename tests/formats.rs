@@ -62,12 +62,8 @@ fn python(script: &str, args: &[&Path]) {
 #[test]
 fn parquet_outputs_read_back_in_polars_duckdb_and_pandas() {
     let dir = scratch("parquet_outputs");
-    for with_outstanding in [false, true] {
-        let extra: &[&str] = if with_outstanding {
-            &["--with-outstanding"]
-        } else {
-            &[]
-        };
+    // `--with-outstanding` is a no-op kept for old scripts: the column is always there.
+    for extra in [&[][..], &["--with-outstanding"][..]] {
         run_book(&dir, &sample(), "csv", "csv", extra);
         run_book(&dir, &sample(), "pq", "parquet", extra);
         // The Parquet files are Parquet, and the rejects stay CSV.
@@ -327,7 +323,7 @@ fn summarize_reproduces_the_run_summary() {
                 book,
                 stem,
                 ext,
-                &["--with-outstanding", "--group-by", group_by],
+                &["--group-by", group_by],
             );
         }
         for out in ["again.csv", "again.parquet"] {
@@ -354,6 +350,30 @@ fn summarize_reproduces_the_run_summary() {
 fn summarize_without_outstanding_leaves_those_columns_empty() {
     let dir = scratch("summarize_no_outstanding");
     run_book(&dir, &sample(), "r", "csv", &[]);
+    // Results as versions before SPEC.md's amended section 3 wrote them by
+    // default: no outstanding column.
+    let mut reader = csv::Reader::from_path(dir.join("r.csv")).unwrap();
+    let at = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "outstanding")
+        .unwrap();
+    let mut writer = csv::Writer::from_path(dir.join("old.csv")).unwrap();
+    let without = |r: &csv::StringRecord| -> Vec<String> {
+        r.iter()
+            .enumerate()
+            .filter(|&(i, _)| i != at)
+            .map(|(_, f)| f.to_string())
+            .collect()
+    };
+    writer.write_record(without(reader.headers().unwrap())).unwrap();
+    for record in reader.records() {
+        writer.write_record(without(&record.unwrap())).unwrap();
+    }
+    writer.flush().unwrap();
+    drop(writer);
+    std::fs::rename(dir.join("old.csv"), dir.join("r.csv")).unwrap();
     let run = run_in(&dir, &["summarize", "r.csv", "-o", "again.csv"]);
     run.expect_code(0);
     assert!(
@@ -391,7 +411,7 @@ fn summarize_without_outstanding_leaves_those_columns_empty() {
 #[test]
 fn summarize_errors_name_the_file_and_column() {
     let dir = scratch("summarize_errors");
-    run_book(&dir, &sample(), "r", "csv", &["--with-outstanding"]);
+    run_book(&dir, &sample(), "r", "csv", &[]);
     // Results of a policy with other caps need that policy.
     let run = run_in(&dir, &["summarize", "r.csv", "--policy", "us-mla"]);
     run.expect_code(1);

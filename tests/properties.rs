@@ -37,7 +37,7 @@ fn config(input: &Path, out: &Path, threads: usize, batch_size: usize) -> RunCon
         summary: Some(out.join("summary.csv")),
         group_by: vec![GroupKey::Currency, GroupKey::Product, GroupKey::Bucket],
         summary_format: None,
-        with_outstanding: false,
+        manifest: None,
     }
 }
 

@@ -38,7 +38,6 @@ fuzz_target!(|data: &[u8]| {
             grouping: &grouping,
             summary: Summary::default(),
             out: CsvRows::default(),
-            outstanding: data.len() % 2 == 0,
         };
         let mut want = csv::ByteRecord::new();
         let mut ends = Vec::new();
@@ -70,7 +69,6 @@ struct Book<'a> {
     grouping: &'a Grouping,
     summary: Summary,
     out: CsvRows,
-    outstanding: bool,
 }
 
 impl Book<'_> {
@@ -82,7 +80,7 @@ impl Book<'_> {
         if let Ok(loan) = parse_loan(record, self.layout, self.policy) {
             if let Ok(f) = compute(&loan, self.policy, self.as_of) {
                 assert!(f.total_capped <= f.total_raw);
-                write_result(&mut self.out, &loan, &f, self.policy, &self.buckets, self.outstanding);
+                write_result(&mut self.out, &loan, &f, self.policy, &self.buckets);
                 let _ = self.summary.add(self.grouping, &loan, &f, self.policy);
             }
         }

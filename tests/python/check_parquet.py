@@ -142,4 +142,20 @@ if pdf["principal"].iloc[0] != Decimal(first["principal"]) or str(pdf["due_date"
 if str(pdf["days_overdue"].dtype) != "int64":
     fail(f"pandas reads days_overdue as {pdf['days_overdue'].dtype}")
 
+# pandas with Arrow-backed columns (the fast way: no Python object per
+# value): the file's Arrow schema must say plain strings, not string_view,
+# which pandas cannot take (issue 17).
+fast = pd.read_parquet(results_pq, dtype_backend="pyarrow")
+if len(fast) != text.height:
+    fail("pandas (pyarrow backend) reads another row count")
+if "decimal128(38, 2)" not in str(fast["principal"].dtype):
+    fail(f"pandas (pyarrow backend) reads principal as {fast['principal'].dtype}")
+if "string" not in str(fast["loan_id"].dtype) or "view" in str(fast["loan_id"].dtype):
+    fail(f"pandas (pyarrow backend) reads loan_id as {fast['loan_id'].dtype}")
+if fast["excess"].sum() != sum(Decimal(v) for v in text["excess"]):
+    fail("pandas (pyarrow backend) sums excess to another figure")
+import pyarrow.parquet as pq
+if "string_view" in str(pq.read_schema(results_pq)):
+    fail("the results' Arrow schema names string_view")
+
 print(f"check_parquet: {frame.height} rows, {len(amounts)} amounts, {checked} summary groups agree")
