@@ -27,7 +27,8 @@ pub const PRESETS: &[(&str, &str)] = &[
 
 /// Calendars shipped in the binary, name and text (the format of a
 /// `holidays_file`), named by a policy's `calendar.builtin`.
-pub const CALENDARS: &[(&str, &str)] = &[("cn-mainland", include_str!("calendars/cn-mainland.txt"))];
+pub const CALENDARS: &[(&str, &str)] =
+    &[("cn-mainland", include_str!("calendars/cn-mainland.txt"))];
 
 /// The preset used when no policy is named.
 pub const DEFAULT_PRESET: &str = "cn-bank";
@@ -1093,8 +1094,10 @@ mod tests {
         assert!(cal.is_working_day(date("2025-09-28")), "a make-up Sunday");
         assert!(!cal.is_working_day(date("2025-09-27")), "a plain Saturday");
         assert_eq!(cal.next_working_day(date("2025-09-27")), date("2025-09-28"));
-        assert!(load_err("[calendar]\nholidays = [2025-10-01]\nworking_days = [2025-10-01]")
-            .contains("both a holiday and a working day"));
+        assert!(
+            load_err("[calendar]\nholidays = [2025-10-01]\nworking_days = [2025-10-01]")
+                .contains("both a holiday and a working day")
+        );
         assert!(load_err("[calendar]\nworking_days = [\"2025-02-30\"]")
             .contains("calendar.working_days[0]"));
     }
@@ -1133,17 +1136,27 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("arrears-cal-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("days.txt");
-        std::fs::write(&file, "# a comment\n2025-10-01\n2025-10-02 holiday\n2025-10-11 working  # 调休\n").unwrap();
+        std::fs::write(
+            &file,
+            "# a comment\n2025-10-01\n2025-10-02 holiday\n2025-10-11 working  # 调休\n",
+        )
+        .unwrap();
         let origin = dir.join("p.toml").display().to_string();
-        let p = Policy::from_toml("[calendar]\nweekends = true\nholidays_file = \"days.txt\"\n", &origin)
-            .unwrap();
+        let p = Policy::from_toml(
+            "[calendar]\nweekends = true\nholidays_file = \"days.txt\"\n",
+            &origin,
+        )
+        .unwrap();
         assert_eq!(p.calendar.holidays.len(), 2);
         assert!(p.calendar.is_working_day(date("2025-10-11")));
         std::fs::write(&file, "2025-10-11 workday\n").unwrap();
         let err = Policy::from_toml("[calendar]\nholidays_file = \"days.txt\"\n", &origin)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("days.txt:1") && err.contains("working"), "{err}");
+        assert!(
+            err.contains("days.txt:1") && err.contains("working"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -1151,8 +1164,10 @@ mod tests {
     fn contracts_from_is_a_date() {
         let p = Policy::load("cn-private-lending").unwrap();
         assert_eq!(p.caps[0].contracts_from, Some(date("2020-08-20")));
-        assert!(load_err("[[caps]]\nname = \"x\"\nkind = \"fixed\"\namount = 1\ncontracts_from = \"soon\"")
-            .contains("caps[0].contracts_from"));
+        assert!(load_err(
+            "[[caps]]\nname = \"x\"\nkind = \"fixed\"\namount = 1\ncontracts_from = \"soon\""
+        )
+        .contains("caps[0].contracts_from"));
     }
 
     #[test]
