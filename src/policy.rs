@@ -78,6 +78,8 @@ pub struct Policy {
     /// A rate above this a year (daily rates times year_days) is taken for
     /// a mistake: the row is a reject. Default 10 (1000% a year).
     pub max_annual_rate: Decimal,
+    /// How `movement` books the allowance (SPEC.md section 6).
+    pub accounting: Accounting,
     /// The preset this policy is laid over (a preset's own name for a preset).
     pub base: String,
     /// The policy file it was read from; `None` for a preset.
@@ -85,6 +87,25 @@ pub struct Policy {
     /// The policy as resolved: its base preset with the file's fields laid
     /// over it, as TOML (for the manifest and `arrears policy FILE`).
     pub resolved: String,
+}
+
+/// The journal's method and account names (SPEC.md section 6).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accounting {
+    pub method: AccountingMethod,
+    pub impairment_loss: String,
+    pub allowance: String,
+    pub loans: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountingMethod {
+    /// 备抵法: charge, release and write-off against the allowance.
+    Allowance,
+    /// 直接转销法: write-offs only, straight to impairment loss.
+    DirectWriteOff,
 }
 
 /// How a due date on a non-working day moves before days are counted.
@@ -272,6 +293,7 @@ struct RawPolicy {
     lpr: Vec<RawLpr>,
     #[serde(default = "default_max_annual_rate", deserialize_with = "figure")]
     max_annual_rate: Decimal,
+    accounting: Accounting,
 }
 
 fn default_max_annual_rate() -> Decimal {
@@ -413,6 +435,13 @@ impl Policy {
         }
         // A file's LPR entries extend the base's table; other lists replace.
         let extra_lpr = own.remove("lpr");
+        // A file's [accounting] fields replace the base's one by one.
+        if let (Some(toml::Value::Table(base)), Some(toml::Value::Table(mine))) =
+            (merged.get_mut("accounting"), own.get("accounting"))
+        {
+            base.extend(mine.clone());
+            own.remove("accounting");
+        }
         merged.extend(own);
         match (merged.get_mut("lpr"), extra_lpr) {
             (Some(toml::Value::Array(list)), Some(toml::Value::Array(extra))) => list.extend(extra),
@@ -588,6 +617,7 @@ impl RawPolicy {
             calendar,
             lpr,
             max_annual_rate: non_negative("max_annual_rate", self.max_annual_rate)?,
+            accounting: self.accounting,
             base: String::new(),
             file: None,
             resolved: String::new(),

@@ -390,7 +390,12 @@ fn drop_column_the_reference_lacks(ours: &Path, reference: &Path, column: &str) 
     rows.extend(reader.records().map(Result::unwrap));
     let mut writer = csv::Writer::from_path(ours).unwrap();
     for row in rows {
-        let fields: Vec<&str> = row.iter().enumerate().filter(|&(i, _)| i != at).map(|(_, f)| f).collect();
+        let fields: Vec<&str> = row
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != at)
+            .map(|(_, f)| f)
+            .collect();
         writer.write_record(fields).unwrap();
     }
     writer.flush().unwrap();
