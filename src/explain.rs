@@ -149,6 +149,15 @@ pub fn explain(
                 loan.due_date.format("%A")
             ),
         ),
+        (Roll::NextBusinessDay, true) if policy.calendar.working_days.contains(&loan.due_date) => {
+            reasoned(
+                f.due_date,
+                format!(
+                    "due_date column; a {} the calendar makes a working day (working_days): not rolled",
+                    loan.due_date.format("%A")
+                ),
+            )
+        }
         _ => reasoned(f.due_date, "due_date column".into()),
     };
     let end_date = match loan.paid_date {
