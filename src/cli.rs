@@ -90,6 +90,9 @@ pub enum Command {
     /// Rebuild the summary from results files (one or many, CSV or Parquet), grouped by any of their columns.
     #[command(after_help = SUMMARIZE_HELP)]
     Summarize(SummarizeArgs),
+    /// Compare two nights' results: per-loan moves, the migration matrix with roll-forward and cure rates, the provision movement and its journal.
+    #[command(after_help = MOVEMENT_HELP)]
+    Movement(MovementArgs),
     /// Print a built-in policy preset as TOML, to copy and edit; or check a policy file and print it resolved.
     Policy(PolicyArgs),
     /// Write a realistic synthetic loan book, for tests and benchmarks.
@@ -264,6 +267,58 @@ pub struct SummarizeArgs {
     pub quiet: bool,
 }
 
+const MOVEMENT_HELP: &str = "\
+Each file's as-of date and CURRENT's policy come from the manifests beside
+them (written by `run`); --as-of / --previous-as-of / --policy stand in for
+a file without one. Without --summary the matrix prints as a table per
+currency; without --provisions the provision movement prints after it.
+
+Exit codes:
+  0  done: every output written
+  1  failed, nothing written (unreadable file, missing column, a loan_id twice, an unknown bucket or class)
+  2  usage error (an output that is an input or another output; PREVIOUS later than CURRENT)";
+
+#[derive(Debug, Args)]
+pub struct MovementArgs {
+    /// The earlier night's results file (CSV, .csv.gz, .csv.zst or .parquet, as written by `run`).
+    #[arg(value_name = "PREVIOUS")]
+    pub previous: PathBuf,
+    /// The later night's results file.
+    #[arg(value_name = "CURRENT")]
+    pub current: PathBuf,
+    /// What a loan's state is: its bucket, its classification or its status.
+    #[arg(long, value_enum, default_value_t = crate::movement::By::Bucket)]
+    pub by: crate::movement::By,
+    /// The policy (bucket and class order, accounting). Default: the one in
+    /// CURRENT's manifest, else cn-bank.
+    #[arg(long, value_name = "PRESET_OR_FILE")]
+    pub policy: Option<String>,
+    /// Write the per-loan moves here.
+    #[arg(short = 'o', long = "output", value_name = "MOVES.csv")]
+    pub moves: Option<PathBuf>,
+    /// Write the migration matrix here (else it prints as tables on stdout).
+    #[arg(long, value_name = "MATRIX.csv")]
+    pub summary: Option<PathBuf>,
+    /// Write the provision movement per currency here (else it prints on stdout).
+    #[arg(long, value_name = "MOVEMENT.csv")]
+    pub provisions: Option<PathBuf>,
+    /// Write the journal entries here (dated CURRENT's as-of).
+    #[arg(long, value_name = "JOURNAL.csv")]
+    pub journal: Option<PathBuf>,
+    /// The format of every output. Default: by each file's extension.
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub format: Option<Format>,
+    /// CURRENT's as-of date, for a file without a manifest.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub as_of: Option<NaiveDate>,
+    /// PREVIOUS's as-of date, for a file without a manifest.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub previous_as_of: Option<NaiveDate>,
+    /// No report on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
     /// The preset to print, or a policy file to check and print as
@@ -297,6 +352,14 @@ pub struct GenerateArgs {
     /// not change.
     #[arg(long, value_name = "FILE")]
     pub repayments: Option<PathBuf>,
+    /// Also write the same book's next night here (for `arrears movement`):
+    /// some loans closed, settled, cured or rescheduled, the rest a month
+    /// older, some new.
+    #[arg(long, value_name = "FILE")]
+    pub next_night: Option<PathBuf>,
+    /// The next night's valuation date. Default: a month after --as-of.
+    #[arg(long, value_name = "DATE", value_parser = parse_date, requires = "next_night")]
+    pub next_as_of: Option<NaiveDate>,
 }
 
 /// The rejects path: always CSV (a reject keeps its raw text), so a
@@ -450,6 +513,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
         Command::Audit(args) => audit(&args),
         Command::Explain(args) => explain(&args),
         Command::Summarize(args) => summarize(&args),
+        Command::Movement(args) => movement(&args),
         Command::Policy(args) => {
             if args.list {
                 for name in policy::preset_names() {
@@ -478,7 +542,28 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
                 .into());
             }
             let mut outputs: Vec<(&str, &Path)> = vec![("-o", &args.output)];
+            if let Some(path) = &args.repayments {
+                let plain = crate::source::BookFormat::Csv(Compression::None);
+                if crate::source::BookFormat::of(path) != plain {
+                    return Err(UsageError(format!(
+                        "--repayments {}: generate writes payments as plain CSV",
+                        path.display()
+                    ))
+                    .into());
+                }
+            }
             outputs.extend(args.repayments.as_deref().map(|p| ("--repayments", p)));
+            outputs.extend(args.next_night.as_deref().map(|p| ("--next-night", p)));
+            for (flag, path) in &outputs {
+                if !generate::writable_name(path) {
+                    return Err(UsageError(format!(
+                        "{flag} {}: generate writes {}",
+                        path.display(),
+                        generate::EXTENSIONS
+                    ))
+                    .into());
+                }
+            }
             check_paths(&[], &outputs)?;
             let config = GenerateConfig {
                 rows: args.rows,
@@ -488,6 +573,14 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
             generate::write_book(&config, &args.output)?;
             if let Some(path) = &args.repayments {
                 generate::write_payments(&config, path)?;
+            }
+            if let Some(path) = &args.next_night {
+                let next = args.next_as_of.unwrap_or_else(|| {
+                    args.as_of
+                        .checked_add_months(chrono::Months::new(1))
+                        .unwrap_or(args.as_of)
+                });
+                generate::write_next_night(&config, next, path)?;
             }
             Ok(Exit::Done)
         }
@@ -671,6 +764,120 @@ fn summarize(args: &SummarizeArgs) -> anyhow::Result<Exit> {
         return print_table(&done.header, &done.rows, done.keys);
     }
     Ok(Exit::Done)
+}
+
+/// A file's as-of date: from its manifest, or the flag standing in for it;
+/// both given and different is an error.
+fn night_as_of(
+    file: &Path,
+    flag: Option<NaiveDate>,
+    name: &str,
+) -> anyhow::Result<(Option<String>, Option<crate::manifest::Manifest>)> {
+    let manifest = crate::manifest::Manifest::beside(file)?;
+    let from_manifest = manifest.as_ref().map(|m| m.as_of.clone());
+    let given = flag.map(|d| d.to_string());
+    match (&from_manifest, &given) {
+        (Some(m), Some(g)) if m != g => Err(UsageError(format!(
+            "{name} {}: its manifest says as of {m}, {g} was given",
+            file.display()
+        ))
+        .into()),
+        _ => Ok((from_manifest.or(given), manifest)),
+    }
+}
+
+fn movement(args: &MovementArgs) -> anyhow::Result<Exit> {
+    let started = std::time::Instant::now();
+    let mut outputs: Vec<(&str, &Path)> = Vec::new();
+    outputs.extend(args.moves.as_deref().map(|p| ("-o", p)));
+    outputs.extend(args.summary.as_deref().map(|p| ("--summary", p)));
+    outputs.extend(args.provisions.as_deref().map(|p| ("--provisions", p)));
+    outputs.extend(args.journal.as_deref().map(|p| ("--journal", p)));
+    check_paths(&[args.previous.clone(), args.current.clone()], &outputs)?;
+    let (previous_as_of, _) = night_as_of(&args.previous, args.previous_as_of, "PREVIOUS")?;
+    let (as_of, manifest) = night_as_of(&args.current, args.as_of, "CURRENT")?;
+    if let (Some(p), Some(c)) = (&previous_as_of, &as_of) {
+        if p > c {
+            return Err(UsageError(format!(
+                "PREVIOUS is as of {p}, after CURRENT's {c}: are the two files swapped?"
+            ))
+            .into());
+        }
+    }
+    if args.journal.is_some() && as_of.is_none() {
+        return Err(UsageError(format!(
+            "the journal is dated CURRENT's as-of, and {} has no manifest: pass --as-of",
+            args.current.display()
+        ))
+        .into());
+    }
+    let policy = match (&args.policy, &manifest) {
+        (Some(spec), _) => Policy::load(spec)?,
+        (None, Some(m)) => {
+            let origin = crate::manifest::path_for(&args.current)
+                .display()
+                .to_string();
+            let mut policy = Policy::from_toml(&m.policy.resolved, &origin)?;
+            policy.file = m.policy.file.clone();
+            policy
+        }
+        (None, None) => Policy::load(policy::DEFAULT_PRESET)?,
+    };
+    let config = crate::movement::MovementConfig {
+        previous: args.previous.clone(),
+        current: args.current.clone(),
+        by: args.by,
+        policy,
+        as_of: as_of.clone().unwrap_or_default(),
+        moves: args.moves.clone(),
+        matrix: args.summary.clone(),
+        provisions: args.provisions.clone(),
+        journal: args.journal.clone(),
+        format: args.format,
+    };
+    let done = crate::movement::run(&config)?;
+    if !args.quiet {
+        let unknown = || "unknown as-of".to_string();
+        eprintln!(
+            "arrears: {} (as of {}) -> {} (as of {}), by {}, policy {}: {} moves in {:.2} s",
+            args.previous.display(),
+            previous_as_of.unwrap_or_else(unknown),
+            args.current.display(),
+            as_of.unwrap_or_else(unknown),
+            format!("{:?}", args.by).to_lowercase(),
+            config.policy.describe(),
+            done.loans,
+            started.elapsed().as_secs_f64()
+        );
+        if !done.outputs.is_empty() {
+            let names: Vec<String> = done
+                .outputs
+                .iter()
+                .map(|w| w.path.display().to_string())
+                .collect();
+            eprintln!("arrears: wrote {}", names.join(", "));
+        }
+    }
+    let mut text = Vec::new();
+    if args.summary.is_none() {
+        for (currency, header, rows) in done.movement.readable(&done.states, done.ranked) {
+            writeln!(
+                text,
+                "{currency}: loans from PREVIOUS's state (rows) to CURRENT's (columns)"
+            )?;
+            summary::write_table(&mut text, &header, &rows, 1)?;
+            writeln!(text)?;
+        }
+    }
+    if args.provisions.is_none() {
+        let (header, rows) = &done.tables.provisions;
+        writeln!(
+            text,
+            "provision movement (opening + charge - release - write_offs = closing)"
+        )?;
+        summary::write_table(&mut text, header, rows, 1)?;
+    }
+    print_quietly(&text)
 }
 
 /// Rejected book rows and payment rows: every row of the rejects file.

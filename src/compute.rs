@@ -824,9 +824,8 @@ mod tests {
         assert_eq!(f.amount(Component::Interest), m("0.98"));
         assert!(!f.breached());
         // FSharp.Finance.Personal's interest-cap test: 499 x 123.45% = 616.0155 -> 616.01.
-        let p = policy(
-            "[[caps]]\nname = \"total\"\nkind = \"principal_ratio\"\nratio = \"1.2345\"\n",
-        );
+        let p =
+            policy("[[caps]]\nname = \"total\"\nkind = \"principal_ratio\"\nratio = \"1.2345\"\n");
         let l = loan("499", ContractRate::Daily(d("0.008")), "2025-01-01");
         let f = compute(&l, &p, date("2025-01-02")).unwrap();
         assert_eq!(limits(&f), vec![m("616.01")]);
@@ -846,7 +845,9 @@ mod tests {
         // 0.98630..., 0.9999, 0.9999, 1.999, 0.3333 x 1.00, 0.42191...
         assert_eq!(
             limits(&f),
-            ["0.98", "0.99", "0.99", "1.99", "0.33", "0.42"].map(m).to_vec()
+            ["0.98", "0.99", "0.99", "1.99", "0.33", "0.42"]
+                .map(m)
+                .to_vec()
         );
     }
 

@@ -271,7 +271,10 @@ mod tests {
         assert_eq!(r(&["0.12"], &[], 2, down).unwrap(), "0.12");
         assert_eq!(r(&["2"], &["3"], 2, down).unwrap(), "0.66");
         assert_eq!(r(&["-2"], &["3"], 2, down).unwrap(), "-0.66");
-        assert_eq!(Rounding::Down.cents("0.019".parse().unwrap()).to_string(), "0.01");
+        assert_eq!(
+            Rounding::Down.cents("0.019".parse().unwrap()).to_string(),
+            "0.01"
+        );
     }
 
     #[test]

@@ -334,6 +334,15 @@ pub fn explain(
                 loan.due_date.format("%A")
             ),
         ),
+        (Roll::NextBusinessDay, true) if policy.calendar.working_days.contains(&loan.due_date) => {
+            reasoned(
+                f.due_date,
+                format!(
+                    "due_date column; a {} the calendar makes a working day (working_days): not rolled",
+                    loan.due_date.format("%A")
+                ),
+            )
+        }
         _ => reasoned(f.due_date, "due_date column".into()),
     };
     let settled_on = f.repaid.as_ref().and_then(|r| r.settled_on);

@@ -138,36 +138,147 @@ pub fn writable_name(path: &Path) -> bool {
 /// extension says, as `run` reads it: CSV, gzip or zstd compressed CSV,
 /// or Parquet (text columns: the values keep the notations of the CSV).
 pub fn write_book(config: &GenerateConfig, path: &Path) -> Result<(), Error> {
+    write_file(path, &|each| rows(config, each))
+}
+
+/// Writes the next night of the book `config` generates, as of `next`
+/// (`generate --next-night`): the same loans a month on, some repaid and
+/// gone from the book (closed), some repaid on the way (settled, written-off
+/// ones among them: recoveries), some rescheduled (cured, or back to an
+/// earlier bucket), the rest older by the month (rolled forward, some newly
+/// written off), and some new loans (ids `N...`).
+pub fn write_next_night(
+    config: &GenerateConfig,
+    next: NaiveDate,
+    path: &Path,
+) -> Result<(), Error> {
+    write_file(path, &|each| {
+        let mut rng = Rng(config.seed ^ 0x0000_4E47_4854_0001);
+        let days = (next - config.as_of).num_days().max(1) as u64;
+        rows(config, |row| {
+            let mut row = row.to_vec();
+            let paid = !row[10].is_empty();
+            let fate = rng.below(100);
+            if paid {
+                // Repaid loans leave the book, half of them by now.
+                return if fate < 50 { Ok(()) } else { each(&row) };
+            }
+            match fate {
+                0..=7 => return Ok(()), // repaid and off the book: closed
+                8..=19 => {
+                    // repaid during the month: settled
+                    let day = shift(config.as_of, 1 + rng.below(days) as i64);
+                    row[10] = day.format("%Y-%m-%d").to_string();
+                }
+                20..=24 => {
+                    // rescheduled after next night: not yet due (cured)
+                    row[6] = shift(next, 1 + rng.below(60) as i64)
+                        .format("%Y-%m-%d")
+                        .to_string();
+                }
+                25..=27 => {
+                    // rescheduled, still a little late: back to 1-30
+                    row[6] = shift(next, -(1 + rng.below(25) as i64))
+                        .format("%Y-%m-%d")
+                        .to_string();
+                }
+                _ => {}
+            }
+            each(&row)
+        })?;
+        let fresh = GenerateConfig {
+            rows: config.rows / 20,
+            seed: config.seed ^ 0x0000_4E45_5700_0002,
+            as_of: next,
+        };
+        let mut n = 0;
+        rows(&fresh, |row| {
+            n += 1;
+            let mut row = row.to_vec();
+            row[0] = format!("N{n:08}");
+            each(&row)
+        })
+    })
+}
+
+/// Where a book's CSV text goes: plain or compressed.
+enum CsvOut<'a> {
+    Plain(&'a mut AtomicFile),
+    Gzip(flate2::write::GzEncoder<&'a mut AtomicFile>),
+    Zstd(zstd::Encoder<'static, &'a mut AtomicFile>),
+}
+
+impl Write for CsvOut<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            CsvOut::Plain(f) => f.write(buf),
+            CsvOut::Gzip(f) => f.write(buf),
+            CsvOut::Zstd(f) => f.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            CsvOut::Plain(f) => f.flush(),
+            CsvOut::Gzip(f) => f.flush(),
+            CsvOut::Zstd(f) => f.flush(),
+        }
+    }
+}
+
+impl CsvOut<'_> {
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            CsvOut::Plain(f) => f.flush(),
+            CsvOut::Gzip(f) => f.finish().map(|_| ()),
+            CsvOut::Zstd(f) => f.finish().map(|_| ()),
+        }
+    }
+}
+
+/// Hands each row to the writer it is given.
+type Each<'a> = &'a mut dyn FnMut(&[String]) -> Result<(), Error>;
+
+/// Writes the rows `make` makes to `path`, in the format its name says.
+fn write_file(path: &Path, make: &dyn Fn(Each) -> Result<(), Error>) -> Result<(), Error> {
     let mut file = AtomicFile::create(path)?;
     let name = path.display().to_string();
-    let csv_error = |e| Error::csv(&name, e);
     let io_error = |e| Error::io(&name, e);
-    match BookFormat::of(path) {
-        BookFormat::Csv(Compression::None) => write_rows(config, &mut file).map_err(csv_error)?,
-        BookFormat::Csv(Compression::Gzip) => {
-            let mut gz = flate2::write::GzEncoder::new(&mut file, flate2::Compression::default());
-            write_rows(config, &mut gz).map_err(csv_error)?;
-            gz.finish().map_err(io_error)?;
+    let compression = match BookFormat::of(path) {
+        BookFormat::Parquet => {
+            write_parquet(&mut file, make)?;
+            return file.commit().map(|_| ());
         }
-        BookFormat::Csv(Compression::Zstd) => {
-            let mut zst = zstd::Encoder::new(&mut file, 3).map_err(io_error)?;
-            write_rows(config, &mut zst).map_err(csv_error)?;
-            zst.finish().map_err(io_error)?;
-        }
-        BookFormat::Parquet => write_parquet(config, &mut file)?,
-    }
+        BookFormat::Csv(c) => c,
+    };
+    let out = match compression {
+        Compression::None => CsvOut::Plain(&mut file),
+        Compression::Gzip => CsvOut::Gzip(flate2::write::GzEncoder::new(
+            &mut file,
+            flate2::Compression::default(),
+        )),
+        Compression::Zstd => CsvOut::Zstd(zstd::Encoder::new(&mut file, 3).map_err(io_error)?),
+    };
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(HEADER).map_err(|e| Error::csv(&name, e))?;
+    make(&mut |row| w.write_record(row).map_err(|e| Error::csv(&name, e)))?;
+    let out = w.into_inner().map_err(|e| io_error(e.into_error()))?;
+    out.finish().map_err(io_error)?;
     file.commit().map(|_| ())
 }
 
 #[cfg(feature = "parquet")]
-fn write_parquet(config: &GenerateConfig, file: &mut AtomicFile) -> Result<(), Error> {
+fn write_parquet(
+    file: &mut AtomicFile,
+    make: &dyn Fn(Each) -> Result<(), Error>,
+) -> Result<(), Error> {
     use crate::output::Kind;
     use crate::parquet::{Columns, ParquetSink};
     let name = file.path().display().to_string();
     let columns: Vec<(String, Kind)> = HEADER.iter().map(|h| (h.to_string(), Kind::Text)).collect();
     let mut sink = ParquetSink::new(file, &columns, None)?;
     let mut chunk = Columns::new(&columns);
-    rows(config, |row| {
+    make(&mut |row| {
         chunk
             .push(row.iter().map(|f| f.as_bytes()))
             .map_err(|message| Error::Parquet {
@@ -178,20 +289,24 @@ fn write_parquet(config: &GenerateConfig, file: &mut AtomicFile) -> Result<(), E
             sink.push(&chunk)?;
             chunk = Columns::new(&columns);
         }
-        Ok::<(), Error>(())
+        Ok(())
     })?;
     sink.push(&chunk)?;
     sink.finish()
 }
 
 #[cfg(not(feature = "parquet"))]
-fn write_parquet(_: &GenerateConfig, file: &mut AtomicFile) -> Result<(), Error> {
+fn write_parquet(
+    file: &mut AtomicFile,
+    _: &dyn Fn(Each) -> Result<(), Error>,
+) -> Result<(), Error> {
     Err(Error::Header {
         path: file.path().display().to_string(),
         message: "this build of arrears has no Parquet support".into(),
     })
 }
 
+#[cfg(test)]
 fn write_rows<W: Write>(config: &GenerateConfig, out: W) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER)?;

@@ -26,6 +26,7 @@ pub mod explain;
 pub mod generate;
 pub mod manifest;
 pub mod money;
+pub mod movement;
 pub mod output;
 #[cfg(feature = "parquet")]
 pub mod parquet;

@@ -155,7 +155,22 @@ impl Kind {
             | "principal_due"
             | "balance_due"
             | "collected_over_cap"
-            | "overpaid" => Kind::Money,
+            | "overpaid"
+            // movement's tables
+            | "outstanding_previous"
+            | "outstanding_current"
+            | "provision_before"
+            | "provision_after"
+            | "opening"
+            | "charge"
+            | "release"
+            | "write_offs"
+            | "closing"
+            | "recoveries_outstanding"
+            | "amount" => Kind::Money,
+            "roll_forward_rate" | "cure_rate" => Kind::Ratio,
+            "date" => Kind::Date,
+            "recoveries" => Kind::Count,
             "daily_rate" | "penalty_daily_rate" => Kind::Rate,
             "annualized_rate" | "npl_ratio" | "coverage" | "highest_annualized_rate" => Kind::Ratio,
             "due_date" | "end_date" => Kind::Date,

@@ -25,6 +25,11 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("us-mla", include_str!("presets/us-mla.toml")),
 ];
 
+/// Calendars shipped in the binary, name and text (the format of a
+/// `holidays_file`), named by a policy's `calendar.builtin`.
+pub const CALENDARS: &[(&str, &str)] =
+    &[("cn-mainland", include_str!("calendars/cn-mainland.txt"))];
+
 /// The preset used when no policy is named.
 pub const DEFAULT_PRESET: &str = "cn-bank";
 
@@ -73,6 +78,8 @@ pub struct Policy {
     /// A rate above this a year (daily rates times year_days) is taken for
     /// a mistake: the row is a reject. Default 10 (1000% a year).
     pub max_annual_rate: Decimal,
+    /// How `movement` books the allowance (SPEC.md section 6).
+    pub accounting: Accounting,
     /// The preset this policy is laid over (a preset's own name for a preset).
     pub base: String,
     /// The policy file it was read from; `None` for a preset.
@@ -133,6 +140,25 @@ impl Due {
     }
 }
 
+/// The journal's method and account names (SPEC.md section 6).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accounting {
+    pub method: AccountingMethod,
+    pub impairment_loss: String,
+    pub allowance: String,
+    pub loans: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountingMethod {
+    /// 备抵法: charge, release and write-off against the allowance.
+    Allowance,
+    /// 直接转销法: write-offs only, straight to impairment loss.
+    DirectWriteOff,
+}
+
 /// How a due date on a non-working day moves before days are counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -141,15 +167,21 @@ pub enum Roll {
     NextBusinessDay,
 }
 
-/// Non-working days: weekends (when on) and holidays.
+/// Non-working days: weekends (when on) and holidays, less the working
+/// days set on weekends (China's make-up working days, 调休).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Calendar {
     pub weekends: bool,
     pub holidays: BTreeSet<NaiveDate>,
+    /// Working days whatever their weekday; never also a holiday.
+    pub working_days: BTreeSet<NaiveDate>,
 }
 
 impl Calendar {
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
+        if self.working_days.contains(&date) {
+            return true;
+        }
         let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
         (!self.weekends || !weekend) && !self.holidays.contains(&date)
     }
@@ -249,6 +281,10 @@ pub struct Cap {
     pub name: String,
     pub limit: Limit,
     pub applies_to: Vec<Component>,
+    /// The first contract date the cap's rule covers: a row whose contract
+    /// (its contract_date, else its due date) is earlier falls under
+    /// another rule and is a reject, never valued under this one.
+    pub contracts_from: Option<NaiveDate>,
 }
 
 /// How a cap's limit is reached; see SPEC.md section 2, Caps.
@@ -311,6 +347,7 @@ struct RawPolicy {
     repayment_columns: BTreeMap<String, String>,
     #[serde(default = "default_max_annual_rate", deserialize_with = "figure")]
     max_annual_rate: Decimal,
+    accounting: Accounting,
 }
 
 fn default_max_annual_rate() -> Decimal {
@@ -324,7 +361,10 @@ struct RawCalendar {
     weekends: bool,
     #[serde(default)]
     holidays: Vec<DateValue>,
+    #[serde(default)]
+    working_days: Vec<DateValue>,
     holidays_file: Option<String>,
+    builtin: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -380,6 +420,7 @@ struct RawCap {
     year_days: Option<u32>,
     applies_to: Option<Vec<Component>>,
     of: Option<Vec<Component>>,
+    contracts_from: Option<DateValue>,
 }
 
 impl Policy {
@@ -448,6 +489,13 @@ impl Policy {
         }
         // A file's LPR entries extend the base's table; other lists replace.
         let extra_lpr = own.remove("lpr");
+        // A file's [accounting] fields replace the base's one by one.
+        if let (Some(toml::Value::Table(base)), Some(toml::Value::Table(mine))) =
+            (merged.get_mut("accounting"), own.get("accounting"))
+        {
+            base.extend(mine.clone());
+            own.remove("accounting");
+        }
         merged.extend(own);
         match (merged.get_mut("lpr"), extra_lpr) {
             (Some(toml::Value::Array(list)), Some(toml::Value::Array(extra))) => list.extend(extra),
@@ -637,6 +685,7 @@ impl RawPolicy {
             allocation,
             repayment_columns: self.repayment_columns,
             max_annual_rate: non_negative("max_annual_rate", self.max_annual_rate)?,
+            accounting: self.accounting,
             base: String::new(),
             file: None,
             resolved: String::new(),
@@ -701,33 +750,90 @@ impl RawPolicy {
 
 impl RawCalendar {
     fn validate(self, dir: &Path) -> Result<Calendar, Invalid> {
-        let mut holidays = BTreeSet::new();
-        for (i, day) in self.holidays.iter().enumerate() {
-            holidays.insert(day.date(&format!("calendar.holidays[{i}]"))?);
+        let mut calendar = Calendar {
+            weekends: self.weekends,
+            ..Calendar::default()
+        };
+        if let Some(name) = &self.builtin {
+            let field = "calendar.builtin";
+            let text = builtin_calendar(name).ok_or_else(|| {
+                let names: Vec<&str> = CALENDARS.iter().map(|(n, _)| *n).collect();
+                invalid(
+                    field,
+                    format!("no calendar {name:?}; shipped: {}", names.join(", ")),
+                )
+            })?;
+            read_days(&mut calendar, text, &format!("calendar {name}"))
+                .map_err(|why| invalid(field, why))?;
         }
         if let Some(file) = &self.holidays_file {
             let path = dir.join(file);
             let field = "calendar.holidays_file";
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| invalid(field, format!("{}: {e}", path.display())))?;
-            for (n, line) in text.lines().enumerate() {
-                let line = line.split('#').next().unwrap_or("").trim();
-                if !line.is_empty() {
-                    let day = crate::parse::date(line).map_err(|why| {
-                        invalid(
-                            field,
-                            format!("{}:{}: {line:?}: {why}", path.display(), n + 1),
-                        )
-                    })?;
-                    holidays.insert(day);
-                }
-            }
+            read_days(&mut calendar, &text, &path.display().to_string())
+                .map_err(|why| invalid(field, why))?;
         }
-        Ok(Calendar {
-            weekends: self.weekends,
-            holidays,
-        })
+        for (i, day) in self.holidays.iter().enumerate() {
+            let field = format!("calendar.holidays[{i}]");
+            let day = day.date(&field)?;
+            add_day(&mut calendar, day, false).map_err(|why| invalid(field, why))?;
+        }
+        for (i, day) in self.working_days.iter().enumerate() {
+            let field = format!("calendar.working_days[{i}]");
+            let day = day.date(&field)?;
+            add_day(&mut calendar, day, true).map_err(|why| invalid(field, why))?;
+        }
+        Ok(calendar)
     }
+}
+
+/// The text of a shipped calendar.
+pub fn builtin_calendar(name: &str) -> Option<&'static str> {
+    CALENDARS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
+}
+
+/// Adds the days of a calendar file: one date a line, `DATE` or
+/// `DATE holiday` a non-working day, `DATE working` a working day; `#`
+/// starts a comment. `origin` names the file in errors.
+fn read_days(calendar: &mut Calendar, text: &str, origin: &str) -> Result<(), String> {
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let at = |why: String| format!("{origin}:{}: {line:?}: {why}", n + 1);
+        let mut words = line.split_whitespace();
+        let date = words.next().unwrap_or("");
+        let working = match (words.next(), words.next()) {
+            (None, _) | (Some("holiday"), None) => false,
+            (Some("working"), None) => true,
+            _ => {
+                return Err(at(
+                    "expected a date, optionally followed by `holiday` or `working`".into(),
+                ))
+            }
+        };
+        let day = crate::parse::date(date).map_err(|why| at(why.to_string()))?;
+        add_day(calendar, day, working).map_err(at)?;
+    }
+    Ok(())
+}
+
+/// Marks `day` a working day or a holiday; a day cannot be both.
+fn add_day(calendar: &mut Calendar, day: NaiveDate, working: bool) -> Result<(), String> {
+    let (add, other) = match working {
+        true => (&mut calendar.working_days, &calendar.holidays),
+        false => (&mut calendar.holidays, &calendar.working_days),
+    };
+    if other.contains(&day) {
+        return Err(format!("{day} is both a holiday and a working day"));
+    }
+    add.insert(day);
+    Ok(())
 }
 
 impl RawCap {
@@ -836,10 +942,15 @@ impl RawCap {
         }
         let applies_to = components(self.applies_to, &field("applies_to"))?
             .unwrap_or_else(|| Component::REDUCTION_ORDER.to_vec());
+        let contracts_from = match &self.contracts_from {
+            Some(date) => Some(date.date(&field("contracts_from"))?),
+            None => None,
+        };
         Ok(Cap {
             name,
             limit,
             applies_to,
+            contracts_from,
         })
     }
 }
@@ -1052,6 +1163,7 @@ mod tests {
             ]
             .into_iter()
             .collect(),
+            working_days: BTreeSet::new(),
         };
         assert_eq!(
             cal.next_working_day(date("2025-09-10")),
@@ -1093,6 +1205,93 @@ mod tests {
     }
 
     #[test]
+    fn working_days_override_weekends() {
+        let p = Policy::from_toml(
+            "[calendar]\nweekends = true\nholidays = [2025-10-01]\nworking_days = [2025-09-28]\n",
+            "t",
+        )
+        .unwrap();
+        let cal = &p.calendar;
+        assert!(cal.is_working_day(date("2025-09-28")), "a make-up Sunday");
+        assert!(!cal.is_working_day(date("2025-09-27")), "a plain Saturday");
+        assert_eq!(cal.next_working_day(date("2025-09-27")), date("2025-09-28"));
+        assert!(
+            load_err("[calendar]\nholidays = [2025-10-01]\nworking_days = [2025-10-01]")
+                .contains("both a holiday and a working day")
+        );
+        assert!(load_err("[calendar]\nworking_days = [\"2025-02-30\"]")
+            .contains("calendar.working_days[0]"));
+    }
+
+    #[test]
+    fn the_shipped_mainland_calendar() {
+        let p = Policy::load("cn-bank").unwrap();
+        let cal = &p.calendar;
+        assert!(cal.weekends);
+        assert_eq!((cal.holidays.len(), cal.working_days.len()), (89, 19));
+        assert!(cal
+            .working_days
+            .iter()
+            .all(|d| matches!(d.weekday(), Weekday::Sat | Weekday::Sun)));
+        // National Day 2025: 10-01 to 10-08 off; Sunday 09-28 and Saturday 10-11 worked.
+        let roll = |d: &str| cal.next_working_day(date(d));
+        assert_eq!(roll("2025-09-27"), date("2025-09-28"));
+        assert_eq!(roll("2025-09-28"), date("2025-09-28"));
+        assert_eq!(roll("2025-09-30"), date("2025-09-30"));
+        assert_eq!(roll("2025-10-01"), date("2025-10-09"));
+        assert_eq!(roll("2025-10-08"), date("2025-10-09"));
+        assert_eq!(roll("2025-10-11"), date("2025-10-11"));
+        assert_eq!(roll("2025-10-12"), date("2025-10-13"));
+        // Spring Festival 2026 (02-15 to 02-23), Saturday 02-14 worked.
+        assert_eq!(roll("2026-02-14"), date("2026-02-14"));
+        assert_eq!(roll("2026-02-15"), date("2026-02-24"));
+        assert_eq!(
+            Policy::load("cn-private-lending").unwrap().calendar,
+            p.calendar
+        );
+        assert!(load_err("[calendar]\nbuiltin = \"mars\"").contains("calendar.builtin"));
+    }
+
+    #[test]
+    fn calendar_files_mark_working_days() {
+        let dir = std::env::temp_dir().join(format!("arrears-cal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("days.txt");
+        std::fs::write(
+            &file,
+            "# a comment\n2025-10-01\n2025-10-02 holiday\n2025-10-11 working  # 调休\n",
+        )
+        .unwrap();
+        let origin = dir.join("p.toml").display().to_string();
+        let p = Policy::from_toml(
+            "[calendar]\nweekends = true\nholidays_file = \"days.txt\"\n",
+            &origin,
+        )
+        .unwrap();
+        assert_eq!(p.calendar.holidays.len(), 2);
+        assert!(p.calendar.is_working_day(date("2025-10-11")));
+        std::fs::write(&file, "2025-10-11 workday\n").unwrap();
+        let err = Policy::from_toml("[calendar]\nholidays_file = \"days.txt\"\n", &origin)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("days.txt:1") && err.contains("working"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn contracts_from_is_a_date() {
+        let p = Policy::load("cn-private-lending").unwrap();
+        assert_eq!(p.caps[0].contracts_from, Some(date("2020-08-20")));
+        assert!(load_err(
+            "[[caps]]\nname = \"x\"\nkind = \"fixed\"\namount = 1\ncontracts_from = \"soon\""
+        )
+        .contains("caps[0].contracts_from"));
+    }
+
+    #[test]
     fn lpr_in_force_on_a_date() {
         let p = Policy::load("cn-private-lending").unwrap();
         assert_eq!(p.lpr.len(), 13);
@@ -1118,6 +1317,7 @@ mod tests {
     #[test]
     fn a_file_extends_its_base_presets_lpr_table() {
         let p = Policy::from_toml(
+            // (A hypothetical fixing: the real one of 2026-01-20 was 3.00%.)
             "base = \"cn-private-lending\"\nname = \"mine\"\n[[lpr]]\nfrom = 2026-01-20\nrate = \"0.0290\"\n",
             "t",
         )

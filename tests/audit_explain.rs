@@ -188,6 +188,38 @@ fn explain_shows_the_seed_example_by_hand() {
     assert!(out.contains("penalty_rate column 0.001"), "{}", run.dump());
 }
 
+/// Issue 13: a limit rounded down says so; a due date on a make-up working
+/// day (调休) stays, one in the National Day holiday rolls past it.
+#[test]
+fn explain_shows_limits_rounded_down_and_make_up_working_days() {
+    let dir = testdata().join("preset_cn_national_day");
+    let run = run_in(
+        &dir,
+        &[
+            "explain",
+            "input.csv",
+            "--as-of",
+            "2025-10-20",
+            "--policy",
+            "policy.toml",
+            "--loan-id",
+            "makeup-sunday",
+            "--loan-id",
+            "national-day",
+        ],
+    );
+    run.expect_code(0);
+    let out = run.stdout();
+    for line in [
+        "a Sunday the calendar makes a working day (working_days): not rolled",
+        "principal 1000.00 x 0.24 x 22 / 365 = 14.46 (unrounded 14.465753424657534246575342466, rounded down to the cent)",
+        "contractual due date 2025-10-01 (Wednesday) is not a working day: rolled to the next business day",
+        "2025-10-20 - 2025-10-09 = 11",
+    ] {
+        assert!(out.contains(line), "no {line:?}{}", run.dump());
+    }
+}
+
 #[test]
 fn explain_names_missing_loans_and_exits_1() {
     let dir = testdata().join("seed_example");

@@ -318,13 +318,7 @@ fn summarize_reproduces_the_run_summary() {
         ];
         run_in(&dir, &whole).expect_code(0);
         for (book, stem, ext) in [(&a, "a", "csv"), (&b, "b", "parquet")] {
-            run_book(
-                &dir,
-                book,
-                stem,
-                ext,
-                &["--group-by", group_by],
-            );
+            run_book(&dir, book, stem, ext, &["--group-by", group_by]);
         }
         for out in ["again.csv", "again.parquet"] {
             let args = [
@@ -367,7 +361,9 @@ fn summarize_without_outstanding_leaves_those_columns_empty() {
             .map(|(_, f)| f.to_string())
             .collect()
     };
-    writer.write_record(without(reader.headers().unwrap())).unwrap();
+    writer
+        .write_record(without(reader.headers().unwrap()))
+        .unwrap();
     for record in reader.records() {
         writer.write_record(without(&record.unwrap())).unwrap();
     }
