@@ -15,8 +15,8 @@ use crate::audit::AuditJob;
 use crate::explain::ExplainJob;
 use crate::generate::{self, GenerateConfig};
 use crate::output::Format;
-use crate::payments::default_unmatched_path;
 use crate::parse;
+use crate::payments::default_unmatched_path;
 use crate::pipeline::{self, Input, PipelineConfig, Report};
 use crate::policy::{self, Policy};
 use crate::run::{self as run_book, RunConfig};
@@ -395,7 +395,11 @@ impl BookArgs {
     pub fn unmatched_path(&self, given: &Option<PathBuf>, rejects: &Path) -> Option<PathBuf> {
         match self.repayments.is_empty() {
             true => None,
-            false => Some(given.clone().unwrap_or_else(|| default_unmatched_path(rejects))),
+            false => Some(
+                given
+                    .clone()
+                    .unwrap_or_else(|| default_unmatched_path(rejects)),
+            ),
         }
     }
 

@@ -420,10 +420,7 @@ pub fn finish(loan: &Loan, policy: &Policy, c: Charged) -> Result<Figures, &'sta
             Some(terms.round(6, Rounding::HalfUp).ok_or(OUT_OF_RANGE)?)
         }
         Exposure::PrincipalDays(pd) => {
-            let terms = Terms::new(
-                &[total_raw.into(), Factor::int(365)],
-                &[Factor::new(pd, 2)],
-            );
+            let terms = Terms::new(&[total_raw.into(), Factor::int(365)], &[Factor::new(pd, 2)]);
             Some(terms.round(6, Rounding::HalfUp).ok_or(OUT_OF_RANGE)?)
         }
     };
@@ -547,10 +544,7 @@ pub fn limit_terms_pd(
             year_days,
         } => {
             let lpr = policy.lpr_at(loan.contract_date.unwrap_or(loan.due_date))?;
-            Terms::new(
-                &[pd, (*multiple).into(), lpr.into()],
-                &[year(*year_days)],
-            )
+            Terms::new(&[pd, (*multiple).into(), lpr.into()], &[year(*year_days)])
         }
         _ => return limit_terms(limit, loan, 0, raw, policy),
     })

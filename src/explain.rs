@@ -170,7 +170,10 @@ fn explain_repayments(loan: &Loan, f: &Figures, policy: &Policy) -> Option<Repay
             let note = if p.after_settlement {
                 "the row was already settled by payments: all overpaid".to_string()
             } else if p.valued_at != p.date {
-                format!("after the end date {}: pays the dues as they stand then", p.valued_at)
+                format!(
+                    "after the end date {}: pays the dues as they stand then",
+                    p.valued_at
+                )
             } else if p.settles {
                 "leaves every due at 0: settles the row".to_string()
             } else {
@@ -592,11 +595,15 @@ pub fn explain(
         f.excess,
         money(f.excess),
     );
-    let principal_days = f.repaid.as_ref().and_then(|r| r.trace.as_ref()).map(|t| t.principal_days);
+    let principal_days = f
+        .repaid
+        .as_ref()
+        .and_then(|r| r.trace.as_ref())
+        .map(|t| t.principal_days);
     let annualized_rate = match (f.annualized_rate, principal_days) {
         (Some(rate), Some(pd)) => {
-            let exact = (f.total_raw.decimal() * Decimal::from(365))
-                / Decimal::from_i128_with_scale(pd, 2);
+            let exact =
+                (f.total_raw.decimal() * Decimal::from(365)) / Decimal::from_i128_with_scale(pd, 2);
             step(
                 format!(
                     "total_raw {} x 365 / principal-days {} = {}",
@@ -861,7 +868,11 @@ impl Repayments {
                 "    payment {} of {}{}\n      accrued to {}: {}\n",
                 p.date,
                 p.amount,
-                if p.note.is_empty() { String::new() } else { format!(" ({})", p.note) },
+                if p.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", p.note)
+                },
                 p.valued_at,
                 accrued.join(", ")
             ));
@@ -876,19 +887,47 @@ impl Repayments {
         let mut line = |label: &str, value: &str, why: &str| {
             t.push_str(&format!("  {label:<19}{value:<15} {why}\n"));
         };
-        line("repaid", &self.repaid, "payments dated on or before the as-of date");
-        line("repaid principal", &self.repaid_principal, "paid to principal");
-        line("repaid unpaid int.", &self.repaid_unpaid_interest, "paid to unpaid_interest");
-        line("repaid charges", &self.repaid_charges, "paid to interest, penalty, compound and fees");
-        line("principal_due", &self.principal_due.value, &self.principal_due.formula);
-        line("balance_due", &self.balance_due.value, &self.balance_due.formula);
+        line(
+            "repaid",
+            &self.repaid,
+            "payments dated on or before the as-of date",
+        );
+        line(
+            "repaid principal",
+            &self.repaid_principal,
+            "paid to principal",
+        );
+        line(
+            "repaid unpaid int.",
+            &self.repaid_unpaid_interest,
+            "paid to unpaid_interest",
+        );
+        line(
+            "repaid charges",
+            &self.repaid_charges,
+            "paid to interest, penalty, compound and fees",
+        );
+        line(
+            "principal_due",
+            &self.principal_due.value,
+            &self.principal_due.formula,
+        );
+        line(
+            "balance_due",
+            &self.balance_due.value,
+            &self.balance_due.formula,
+        );
         line(
             "collected_over_cap",
             &self.collected_over_cap.value,
             &self.collected_over_cap.formula,
         );
         line("overpaid", &self.overpaid, "paid beyond every due");
-        line("outstanding", &self.outstanding.value, &self.outstanding.formula);
+        line(
+            "outstanding",
+            &self.outstanding.value,
+            &self.outstanding.formula,
+        );
         t
     }
 }

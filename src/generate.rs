@@ -429,7 +429,11 @@ fn write_payment_rows<W: Write>(config: &GenerateConfig, out: W) -> csv::Result<
     w.write_record(PAYMENTS_HEADER)?;
     let mut rng = Rng(config.seed ^ 0x0000_0BAD_DEB7_0000);
     let cents = |text: &str| {
-        crate::parse::money(text).map_or(0, |m| (m * rust_decimal::Decimal::ONE_HUNDRED).try_into().unwrap_or(0u64))
+        crate::parse::money(text).map_or(0, |m| {
+            (m * rust_decimal::Decimal::ONE_HUNDRED)
+                .try_into()
+                .unwrap_or(0u64)
+        })
     };
     rows(config, |row| {
         // The row as the book holds it: loan_id, principal, due date,
@@ -480,7 +484,11 @@ fn payments_of<W: Write>(
         days_back,
     } = *row;
     let mut pay = |id: &str, date: NaiveDate, cents: u64| {
-        w.write_record([id, &date.format("%Y-%m-%d").to_string(), &money(cents.max(1))])
+        w.write_record([
+            id,
+            &date.format("%Y-%m-%d").to_string(),
+            &money(cents.max(1)),
+        ])
     };
     // A date from a few days before the due date to a few after as_of.
     let span = days_back.max(0) as u64 + 10;

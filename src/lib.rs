@@ -31,8 +31,8 @@ pub mod output;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod parse;
-pub mod payments;
 pub mod paths;
+pub mod payments;
 pub mod pipeline;
 pub mod policy;
 pub mod record;

@@ -168,10 +168,14 @@ fn read_row<'a>(
     if amount_text.is_empty() {
         return Err(fail(2, "empty: required".into()));
     }
-    let amount = parse::money(amount_text).map_err(|why| fail(2, format!("{amount_text:?}: {why}")))?;
+    let amount =
+        parse::money(amount_text).map_err(|why| fail(2, format!("{amount_text:?}: {why}")))?;
     let cents = Money::of(amount).map(Money::cents).unwrap_or(-1);
     if cents <= 0 {
-        return Err(fail(2, format!("{amount_text:?}: a payment must be more than 0")));
+        return Err(fail(
+            2,
+            format!("{amount_text:?}: a payment must be more than 0"),
+        ));
     }
     let cents = u64::try_from(cents).map_err(|_| {
         fail(
@@ -263,7 +267,11 @@ fn open(
     policy: &Policy,
     encoding: Option<&'static Encoding>,
 ) -> Result<(Source, PaymentLayout), Error> {
-    let mut source = Source::open(&Input::File(path.to_path_buf()), encoding, Compression::None)?;
+    let mut source = Source::open(
+        &Input::File(path.to_path_buf()),
+        encoding,
+        Compression::None,
+    )?;
     let header = source.header()?;
     let layout = PaymentLayout::from_header(&header, policy, &source.name)?;
     let kinds = [ColKind::Text, ColKind::Date, ColKind::Number];
@@ -360,10 +368,17 @@ impl Payments {
     /// `find` by the loan_id's hash.
     fn find_hash(&self, hash: u128) -> Option<(usize, &[Entry])> {
         let bucket = (hash >> (128 - self.bits)) as usize;
-        let (start, end) = (self.starts[bucket] as usize, self.starts[bucket + 1] as usize);
+        let (start, end) = (
+            self.starts[bucket] as usize,
+            self.starts[bucket + 1] as usize,
+        );
         let within = &self.entries[start..end];
         let from = start + within.iter().position(|e| e.hash == hash)?;
-        let to = from + self.entries[from..end].iter().take_while(|e| e.hash == hash).count();
+        let to = from
+            + self.entries[from..end]
+                .iter()
+                .take_while(|e| e.hash == hash)
+                .count();
         Some((from, &self.entries[from..to]))
     }
 
@@ -372,7 +387,9 @@ impl Payments {
         if self.bad.is_empty() {
             return None;
         }
-        self.bad.get(&id_hash(loan_id.as_bytes())).map(String::as_str)
+        self.bad
+            .get(&id_hash(loan_id.as_bytes()))
+            .map(String::as_str)
     }
 
     /// The payments of a loan_id, found once for `of` and `mark_group`.
@@ -508,12 +525,16 @@ impl Payments {
                 if out.get_ref().len() > 1 << 20 {
                     out.flush().map_err(|e| Error::io(&path, e))?;
                     let full = std::mem::replace(&mut out, csv::Writer::from_writer(Vec::new()));
-                    let bytes = full.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
+                    let bytes = full
+                        .into_inner()
+                        .map_err(|e| Error::io(&path, e.into_error()))?;
                     file.write_all(&bytes).map_err(|e| Error::io(&path, e))?;
                 }
             }
         }
-        let bytes = out.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
+        let bytes = out
+            .into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?;
         file.write_all(&bytes).map_err(|e| Error::io(&path, e))
     }
 }
@@ -522,9 +543,10 @@ impl Payments {
 /// name becomes `unmatched` (`out/r.rejects.csv` -> `out/r.unmatched.csv`),
 /// else `.unmatched` goes before the extension.
 pub fn default_unmatched_path(rejects: &Path) -> PathBuf {
-    let name = rejects
-        .file_name()
-        .map_or_else(|| "rejects.csv".into(), |n| n.to_string_lossy().into_owned());
+    let name = rejects.file_name().map_or_else(
+        || "rejects.csv".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let name = match name.rfind("rejects") {
         Some(at) => format!("{}unmatched{}", &name[..at], &name[at + "rejects".len()..]),
         None => {

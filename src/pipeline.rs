@@ -781,8 +781,8 @@ impl<J: Job, S: RowSink> One<'_, '_, J, S> {
                 None => (compute(&loan, policy, config.as_of), None),
                 Some(payments) => with_payments(&loan, payments, config, record)?,
             };
-            let figures = figures
-                .map_err(|why| Reject::new(record, loan.loan_id(), "", why.to_string()))?;
+            let figures =
+                figures.map_err(|why| Reject::new(record, loan.loan_id(), "", why.to_string()))?;
             if let Some(payments) = payments {
                 payments.mark_group(group, true);
             }

@@ -177,10 +177,7 @@ fn accrue(rate: DayRate, cent_days: i128, policy: &Policy) -> Result<i128, &'sta
         &[Factor::new(cent_days, 2), rate.numerator.into()],
         &[Factor::int(rate.per.into())],
     );
-    terms
-        .cents(policy)
-        .map(Money::cents)
-        .ok_or(OUT_OF_RANGE)
+    terms.cents(policy).map(Money::cents).ok_or(OUT_OF_RANGE)
 }
 
 /// The charges accrued to a date whose chargeable days are `chargeable`,
@@ -303,7 +300,10 @@ pub fn compute(
         overpaid = overpaid.checked_add(left).ok_or(OUT_OF_RANGE)?;
         accrual.principal = principal - paid[Due::Principal as usize];
         accrual.unpaid = unpaid - paid[Due::UnpaidInterest as usize];
-        let settles = !after_end && Due::ALL.iter().all(|&d| due[d as usize] == pays[d as usize]);
+        let settles = !after_end
+            && Due::ALL
+                .iter()
+                .all(|&d| due[d as usize] == pays[d as usize]);
         if settles {
             settled_on = Some(payment.date);
         }
@@ -446,7 +446,14 @@ mod tests {
         ];
         for text in policies {
             let p = policy(text);
-            for (days, paid) in [(0, None), (3, None), (5, None), (6, None), (40, Some(20)), (400, None)] {
+            for (days, paid) in [
+                (0, None),
+                (3, None),
+                (5, None),
+                (6, None),
+                (40, Some(20)),
+                (400, None),
+            ] {
                 let mut l = loan("12345.67", "2025-01-01");
                 l.unpaid_interest = d("321.09");
                 l.fees = d("15");
@@ -481,7 +488,10 @@ mod tests {
         assert_eq!(f.annualized_rate, Some(d("0.392010")));
         let t = r.trace.as_ref().unwrap();
         assert_eq!(t.segments.len(), 2);
-        assert_eq!((t.principal_days, t.unpaid_interest_days), (3_000_000, 222_000));
+        assert_eq!(
+            (t.principal_days, t.unpaid_interest_days),
+            (3_000_000, 222_000)
+        );
     }
 
     #[test]
@@ -492,8 +502,14 @@ mod tests {
         let f = compute(&l, &p, date("2025-03-31"), &payments, false).unwrap();
         let r = f.repaid.as_ref().unwrap();
         assert_eq!(r.settled_on, Some(date("2025-03-06")));
-        assert_eq!((f.end_date, f.days_overdue, f.status), (date("2025-03-06"), 5, crate::compute::Status::SettledLate));
-        assert_eq!((r.repaid, r.charges, r.overpaid, r.balance_due), (m("251"), m("1"), m("50"), m("0")));
+        assert_eq!(
+            (f.end_date, f.days_overdue, f.status),
+            (date("2025-03-06"), 5, crate::compute::Status::SettledLate)
+        );
+        assert_eq!(
+            (r.repaid, r.charges, r.overpaid, r.balance_due),
+            (m("251"), m("1"), m("50"), m("0"))
+        );
         assert_eq!((f.class, f.provision), (None, Money::ZERO));
     }
 
@@ -508,6 +524,9 @@ mod tests {
         // 1,000 x 10 days + 710 x 10 days = 17,100 principal-days.
         assert_eq!(f.amount(Component::Penalty), m("17.10"));
         assert_eq!((r.principal, r.charges), (m("382.90"), m("17.10")));
-        assert_eq!((r.principal_due, r.balance_due, r.outstanding), (m("617.10"), m("0"), m("617.10")));
+        assert_eq!(
+            (r.principal_due, r.balance_due, r.outstanding),
+            (m("617.10"), m("0"), m("617.10"))
+        );
     }
 }

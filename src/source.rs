@@ -280,7 +280,10 @@ impl Source {
 
     /// Checks the types of these columns (kind, field index, canonical
     /// name) of a Parquet file; CSV has only text.
-    pub fn check_types(&self, columns: &[(crate::record::ColKind, usize, &str)]) -> Result<(), Error> {
+    pub fn check_types(
+        &self,
+        columns: &[(crate::record::ColKind, usize, &str)],
+    ) -> Result<(), Error> {
         #[cfg(feature = "parquet")]
         if let Records::Parquet(reader) = &self.records {
             reader.check_columns(columns)?;

@@ -355,10 +355,24 @@ fn explain_agrees_with_run_on_every_row() {
 fn explain_with_repayments_agrees_with_run_on_every_row() {
     let dir = scratch("explain-repayments");
     let generate = [
-        "generate", "--rows", "1500", "--seed", "5", "-o", "book.csv", "--repayments", "pay.csv",
+        "generate",
+        "--rows",
+        "1500",
+        "--seed",
+        "5",
+        "-o",
+        "book.csv",
+        "--repayments",
+        "pay.csv",
     ];
     run_in(&dir, &generate).expect_code(0);
-    let common = ["book.csv", "--repayments", "pay.csv", "--as-of", "2025-06-30"];
+    let common = [
+        "book.csv",
+        "--repayments",
+        "pay.csv",
+        "--as-of",
+        "2025-06-30",
+    ];
     let mut run = vec!["run"];
     run.extend(common);
     run.extend(["-o", "results.csv", "-q"]);
@@ -381,7 +395,9 @@ fn explain_with_repayments_agrees_with_run_on_every_row() {
     for (e, r) in explained.iter().zip(&results) {
         let id = &r["loan_id"];
         let text = |path: &str| -> String {
-            let v = e.pointer(path).unwrap_or_else(|| panic!("{path} missing for {id}"));
+            let v = e
+                .pointer(path)
+                .unwrap_or_else(|| panic!("{path} missing for {id}"));
             v.as_str().map_or_else(|| v.to_string(), String::from)
         };
         for (path, column) in [
@@ -396,7 +412,10 @@ fn explain_with_repayments_agrees_with_run_on_every_row() {
             ("/provision/value", "provision"),
             ("/repayments/repaid", "repaid"),
             ("/repayments/repaid_principal", "repaid_principal"),
-            ("/repayments/repaid_unpaid_interest", "repaid_unpaid_interest"),
+            (
+                "/repayments/repaid_unpaid_interest",
+                "repaid_unpaid_interest",
+            ),
             ("/repayments/repaid_charges", "repaid_charges"),
             ("/repayments/principal_due/value", "principal_due"),
             ("/repayments/balance_due/value", "balance_due"),
@@ -408,9 +427,16 @@ fn explain_with_repayments_agrees_with_run_on_every_row() {
         }
         // The segments' principal-days add up to the total shown.
         let segments = e["repayments"]["segments"].as_array().unwrap();
-        let sum: Decimal = segments.iter().map(|s| d(s["principal_days"].as_str().unwrap())).sum();
+        let sum: Decimal = segments
+            .iter()
+            .map(|s| d(s["principal_days"].as_str().unwrap()))
+            .sum();
         if r["chargeable_days"] != "0" {
-            assert_eq!(sum, d(&text("/repayments/principal_days")), "principal-days of {id}");
+            assert_eq!(
+                sum,
+                d(&text("/repayments/principal_days")),
+                "principal-days of {id}"
+            );
         }
         for p in e["repayments"]["payments"].as_array().unwrap() {
             with_payments += 1;
@@ -421,7 +447,11 @@ fn explain_with_repayments_agrees_with_run_on_every_row() {
                 .map(|a| d(a["paid"].as_str().unwrap()))
                 .sum();
             let overpaid = d(p["overpaid"].as_str().unwrap());
-            assert_eq!(paid + overpaid, d(p["amount"].as_str().unwrap()), "a payment of {id}");
+            assert_eq!(
+                paid + overpaid,
+                d(p["amount"].as_str().unwrap()),
+                "a payment of {id}"
+            );
         }
     }
     assert!(with_payments > 300, "{with_payments} payments explained");

@@ -370,7 +370,6 @@ fn results_match_the_reference_implementation() {
     }
 }
 
-
 /// Issue 12: past 128 bits the arithmetic fell back to Decimal's 28-digit
 /// steps, and this interest (exactly 253427424.65499999...) printed .66.
 #[test]
@@ -384,12 +383,25 @@ fn issue_12_figures_past_128_bits_are_rounded_once() {
     std::fs::write(dir.join("p.toml"), "base = \"us-mla\"\ncaps = []\n").unwrap();
     let run = run_in(
         &dir,
-        &["run", "book.csv", "--as-of", "2025-06-30", "--policy", "p.toml", "-o", "r.csv", "-q"],
+        &[
+            "run",
+            "book.csv",
+            "--as-of",
+            "2025-06-30",
+            "--policy",
+            "p.toml",
+            "-o",
+            "r.csv",
+            "-q",
+        ],
     );
     run.expect_code(0);
     let results = std::fs::read_to_string(dir.join("r.csv")).unwrap();
     let row = results.lines().nth(1).unwrap();
-    assert!(row.contains(",367,367,") && row.contains(",253427424.65,"), "{row}");
+    assert!(
+        row.contains(",367,367,") && row.contains(",253427424.65,"),
+        "{row}"
+    );
 }
 
 /// With repayments (SPEC.md section 5), results, summary and unmatched
@@ -401,7 +413,15 @@ fn results_with_repayments_match_the_reference_implementation() {
     let dir = scratch("reference-repayments");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/arrears_ref.py");
     let generate = [
-        "generate", "--rows", "2500", "--seed", "11", "-o", "book.csv", "--repayments", "pay.csv",
+        "generate",
+        "--rows",
+        "2500",
+        "--seed",
+        "11",
+        "-o",
+        "book.csv",
+        "--repayments",
+        "pay.csv",
     ];
     run_in(&dir, &generate).expect_code(0);
     let mut book = std::fs::read_to_string(dir.join("book.csv")).unwrap();
@@ -410,7 +430,9 @@ fn results_with_repayments_match_the_reference_implementation() {
     book.push('\n');
     std::fs::write(dir.join("book.csv"), book).unwrap();
     let mut pay = std::fs::read_to_string(dir.join("pay.csv")).unwrap();
-    pay.push_str("L00000003,2025-02-30,10\nL00000004,2025-05-01,0\n,2025-05-01,3\nL00000005,2025-05-01\n");
+    pay.push_str(
+        "L00000003,2025-02-30,10\nL00000004,2025-05-01,0\n,2025-05-01,3\nL00000005,2025-05-01\n",
+    );
     std::fs::write(dir.join("pay.csv"), pay).unwrap();
     let policies = [
         "",
@@ -421,20 +443,49 @@ fn results_with_repayments_match_the_reference_implementation() {
     for (i, policy) in policies.iter().enumerate() {
         let p = format!("p{i}.toml");
         std::fs::write(dir.join(&p), policy).unwrap();
-        let common = ["book.csv", "--repayments", "pay.csv", "--as-of", "2025-06-30", "--policy", &p];
+        let common = [
+            "book.csv",
+            "--repayments",
+            "pay.csv",
+            "--as-of",
+            "2025-06-30",
+            "--policy",
+            &p,
+        ];
         let mut ours = vec!["run"];
         ours.extend(common);
-        ours.extend(["-o", "r.csv", "--summary", "s.csv", "--unmatched", "u.csv", "--max-rejects", "99", "-q"]);
+        ours.extend([
+            "-o",
+            "r.csv",
+            "--summary",
+            "s.csv",
+            "--unmatched",
+            "u.csv",
+            "--max-rejects",
+            "99",
+            "-q",
+        ]);
         run_in(&dir, &ours).expect_code(0);
         let reference = Command::new("python3")
             .arg(&script)
             .args(common)
-            .args(["-o", "pr.csv", "--summary", "ps.csv", "--unmatched", "pu.csv"])
+            .args([
+                "-o",
+                "pr.csv",
+                "--summary",
+                "ps.csv",
+                "--unmatched",
+                "pu.csv",
+            ])
             .current_dir(&dir)
             .status()
             .expect("python3 (3.11+) runs the reference implementation; .ci/run installs it");
         assert!(reference.success(), "reference failed on policy {i}");
-        for (a, b) in [("r.csv", "pr.csv"), ("s.csv", "ps.csv"), ("u.csv", "pu.csv")] {
+        for (a, b) in [
+            ("r.csv", "pr.csv"),
+            ("s.csv", "ps.csv"),
+            ("u.csv", "pu.csv"),
+        ] {
             assert_same_file(&dir.join(a), &dir.join(b), &format!("policy {i}"));
         }
     }

@@ -631,7 +631,15 @@ fn every_case_reads_the_same_as_parquet() {
 fn repayment_columns_in_parquet_and_summarize() {
     let dir = scratch("parquet_repayments");
     let generate = [
-        "generate", "--rows", "4000", "--seed", "3", "-o", "book.csv", "--repayments", "pay.csv",
+        "generate",
+        "--rows",
+        "4000",
+        "--seed",
+        "3",
+        "-o",
+        "book.csv",
+        "--repayments",
+        "pay.csv",
     ];
     run_in(&dir, &generate).expect_code(0);
     let book = dir.join("book.csv");
@@ -652,7 +660,11 @@ fn repayment_columns_in_parquet_and_summarize() {
     for results in ["csv.csv", "pq.parquet"] {
         let run = run_in(&dir, &["summarize", results, "-o", "again.csv", "-q"]);
         run.expect_code(0);
-        assert_same_file(&dir.join("again.csv"), &dir.join("csv.summary.csv"), results);
+        assert_same_file(
+            &dir.join("again.csv"),
+            &dir.join("csv.summary.csv"),
+            results,
+        );
     }
     // Payments read from gzip and from Parquet (dates typed, amounts as
     // decimals) give the same bytes.

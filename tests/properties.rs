@@ -70,7 +70,10 @@ fn sample_payments() -> PathBuf {
     arrears::generate::write_book(&generated, &book).unwrap();
     arrears::generate::write_payments(&generated, &payments).unwrap();
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/loanbook.csv");
-    assert_eq!(std::fs::read(&book).unwrap(), std::fs::read(sample).unwrap());
+    assert_eq!(
+        std::fs::read(&book).unwrap(),
+        std::fs::read(sample).unwrap()
+    );
     let mut text = std::fs::read_to_string(&payments).unwrap();
     text.push_str("L00000007,2025-13-01,5\nL00000011,2025-05-01,-3\n,2025-05-01,3\n");
     std::fs::write(&payments, text).unwrap();
@@ -127,13 +130,20 @@ fn an_empty_payments_file_changes_no_byte() {
     let dir = scratch("empty-payments");
     let empty = dir.join("empty.csv");
     std::fs::write(&empty, "loan_id,date,amount\n").unwrap();
-    let report = run(&with_payments(config(&sample_book(), &dir, 2, 1000), &empty, &dir))
-        .unwrap()
-        .report;
+    let report = run(&with_payments(
+        config(&sample_book(), &dir, 2, 1000),
+        &empty,
+        &dir,
+    ))
+    .unwrap()
+    .report;
     assert_eq!(report.payments.unwrap().read, 0);
     for name in ["results.csv", "summary.csv"] {
         let (plain, paid) = (table(&plain_dir.join(name)), table(&dir.join(name)));
-        assert_eq!(&paid[0][paid[0].len() - 8..], REPAY_COLUMNS.map(String::from));
+        assert_eq!(
+            &paid[0][paid[0].len() - 8..],
+            REPAY_COLUMNS.map(String::from)
+        );
         assert!(plain == without(&paid, &REPAY_COLUMNS), "{name} differs");
     }
     assert_eq!(
@@ -146,9 +156,13 @@ fn an_empty_payments_file_changes_no_byte() {
 fn repaid_is_the_sum_of_where_it_went_and_no_payment_is_lost() {
     let payments = sample_payments();
     let dir = scratch("identity");
-    let report = run(&with_payments(config(&sample_book(), &dir, 2, 700), &payments, &dir))
-        .unwrap()
-        .report;
+    let report = run(&with_payments(
+        config(&sample_book(), &dir, 2, 700),
+        &payments,
+        &dir,
+    ))
+    .unwrap()
+    .report;
     let counts = report.payments.unwrap();
     let lines = std::fs::read_to_string(&payments).unwrap().lines().count() as u64 - 1;
     assert_eq!(counts.read, lines);
@@ -158,7 +172,10 @@ fn repaid_is_the_sum_of_where_it_went_and_no_payment_is_lost() {
     );
     assert!(counts.applied > 500 && counts.after_as_of > 0 && counts.unmatched > 0);
     assert_eq!(counts.rejected, 3);
-    assert_eq!(table(&dir.join("unmatched.csv")).len() as u64 - 1, counts.unmatched);
+    assert_eq!(
+        table(&dir.join("unmatched.csv")).len() as u64 - 1,
+        counts.unmatched
+    );
     // Two of the bad payments name book rows, which are rejected too.
     assert_eq!(report.rows_rejected, 2);
     assert_eq!(table(&dir.join("rejects.csv")).len(), 1 + 3 + 2);
@@ -169,17 +186,26 @@ fn repaid_is_the_sum_of_where_it_went_and_no_payment_is_lost() {
         let f = |name: &str| cents(&row[at(name)]);
         assert_eq!(
             f("repaid"),
-            f("repaid_principal") + f("repaid_unpaid_interest") + f("repaid_charges") + f("overpaid"),
+            f("repaid_principal")
+                + f("repaid_unpaid_interest")
+                + f("repaid_charges")
+                + f("overpaid"),
             "{row:?}"
         );
         assert_eq!(f("principal_due"), f("principal") - f("repaid_principal"));
         assert!(f("balance_due") >= 0 && f("outstanding") >= 0);
-        assert_eq!(f("collected_over_cap"), (f("repaid_charges") - f("total_capped")).max(0));
+        assert_eq!(
+            f("collected_over_cap"),
+            (f("repaid_charges") - f("total_capped")).max(0)
+        );
         settled += usize::from(f("repaid") > 0 && row[at("classification")].is_empty());
         overpaid += usize::from(f("overpaid") > 0);
         collected += usize::from(f("collected_over_cap") > 0);
     }
-    assert!(settled > 10 && overpaid > 10 && collected > 0, "{settled} {overpaid} {collected}");
+    assert!(
+        settled > 10 && overpaid > 10 && collected > 0,
+        "{settled} {overpaid} {collected}"
+    );
 }
 
 fn outputs(dir: &Path) -> Vec<Vec<u8>> {
