@@ -416,18 +416,7 @@ impl BookArgs {
 
 impl RunArgs {
     pub fn config(&self) -> anyhow::Result<RunConfig> {
-        let rejects = rejects_path(&self.report.rejects, &self.results);
-        let manifest = self
-            .results
-            .as_deref()
-            .filter(|p| !crate::atomic::is_stdout(p))
-            .map(crate::manifest::path_for);
-        let mut outputs: Vec<(&str, &Path)> = Vec::new();
-        outputs.extend(self.results.as_deref().map(|p| ("-o", p)));
-        outputs.push(("--rejects", &rejects));
-        outputs.extend(self.report.summary.as_deref().map(|p| ("--summary", p)));
-        outputs.extend(manifest.as_deref().map(|p| ("the manifest", p)));
-        check_paths(&self.book.inputs, &outputs)?;
+        let (rejects, manifest) = self.report.checked(&self.results, &self.book.inputs)?;
         Ok(RunConfig {
             pipeline: self.book.pipeline(
                 self.results.clone(),
@@ -439,6 +428,29 @@ impl RunArgs {
             summary_format: self.report.format,
             manifest,
         })
+    }
+}
+
+impl ReportArgs {
+    /// The rejects and manifest paths beside `output`, every output checked
+    /// against the inputs and each other before any work.
+    fn checked(
+        &self,
+        output: &Option<PathBuf>,
+        inputs: &[PathBuf],
+    ) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
+        let rejects = rejects_path(&self.rejects, output);
+        let manifest = output
+            .as_deref()
+            .filter(|p| !crate::atomic::is_stdout(p))
+            .map(crate::manifest::path_for);
+        let mut outputs: Vec<(&str, &Path)> = Vec::new();
+        outputs.extend(output.as_deref().map(|p| ("-o", p)));
+        outputs.push(("--rejects", &rejects));
+        outputs.extend(self.summary.as_deref().map(|p| ("--summary", p)));
+        outputs.extend(manifest.as_deref().map(|p| ("the manifest", p)));
+        check_paths(inputs, &outputs)?;
+        Ok((rejects, manifest))
     }
 }
 
@@ -571,18 +583,7 @@ fn print_table_beside(
 }
 
 fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
-    let rejects = rejects_path(&args.report.rejects, &args.breaches);
-    let manifest = args
-        .breaches
-        .as_deref()
-        .filter(|p| !crate::atomic::is_stdout(p))
-        .map(crate::manifest::path_for);
-    let mut outputs: Vec<(&str, &Path)> = Vec::new();
-    outputs.extend(args.breaches.as_deref().map(|p| ("-o", p)));
-    outputs.push(("--rejects", &rejects));
-    outputs.extend(args.report.summary.as_deref().map(|p| ("--summary", p)));
-    outputs.extend(manifest.as_deref().map(|p| ("the manifest", p)));
-    check_paths(&args.book.inputs, &outputs)?;
+    let (rejects, manifest) = args.report.checked(&args.breaches, &args.book.inputs)?;
     let config = args
         .book
         .pipeline(args.breaches.clone(), args.report.format, Some(rejects))?;
