@@ -59,7 +59,8 @@ pub struct Night {
 /// order, then the loans only in CURRENT in theirs.
 #[derive(Debug, Default)]
 pub struct Pairs {
-    pub loans: IndexMap<Box<str>, (Option<Night>, Option<Night>)>,
+    /// foldhash rather than SipHash: one hash per loan of each night.
+    pub loans: IndexMap<Box<str>, (Option<Night>, Option<Night>), foldhash::fast::RandomState>,
     /// Loans whose currency changed: their CURRENT half, as new loans after
     /// all the others (in CURRENT's order).
     pub moved: Vec<(Box<str>, Night)>,
