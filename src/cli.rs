@@ -464,20 +464,7 @@ impl BookArgs {
 
 impl RunArgs {
     pub fn config(&self) -> anyhow::Result<RunConfig> {
-        let rejects = rejects_path(&self.report.rejects, &self.results);
-        let unmatched = self.book.unmatched_path(&self.report.unmatched, &rejects);
-        let manifest = self
-            .results
-            .as_deref()
-            .filter(|p| !crate::atomic::is_stdout(p))
-            .map(crate::manifest::path_for);
-        let mut outputs: Vec<(&str, &Path)> = Vec::new();
-        outputs.extend(self.results.as_deref().map(|p| ("-o", p)));
-        outputs.push(("--rejects", &rejects));
-        outputs.extend(unmatched.as_deref().map(|p| ("--unmatched", p)));
-        outputs.extend(self.report.summary.as_deref().map(|p| ("--summary", p)));
-        outputs.extend(manifest.as_deref().map(|p| ("the manifest", p)));
-        check_paths(&self.book.all_inputs(), &outputs)?;
+        let (rejects, unmatched, manifest) = self.report.checked(&self.results, &self.book)?;
         Ok(RunConfig {
             pipeline: self.book.pipeline(
                 self.results.clone(),
@@ -490,6 +477,34 @@ impl RunArgs {
             summary_format: self.report.format,
             manifest,
         })
+    }
+}
+
+impl ReportArgs {
+    /// The rejects and manifest paths beside `output`, every output checked
+    /// against the inputs and each other before any work.
+    /// The rejects file, the unmatched-payments file (with --repayments)
+    /// and the manifest, checked against the inputs (books and payment
+    /// files) and each other.
+    fn checked(
+        &self,
+        output: &Option<PathBuf>,
+        book: &BookArgs,
+    ) -> anyhow::Result<(PathBuf, Option<PathBuf>, Option<PathBuf>)> {
+        let rejects = rejects_path(&self.rejects, output);
+        let unmatched = book.unmatched_path(&self.unmatched, &rejects);
+        let manifest = output
+            .as_deref()
+            .filter(|p| !crate::atomic::is_stdout(p))
+            .map(crate::manifest::path_for);
+        let mut outputs: Vec<(&str, &Path)> = Vec::new();
+        outputs.extend(output.as_deref().map(|p| ("-o", p)));
+        outputs.push(("--rejects", &rejects));
+        outputs.extend(unmatched.as_deref().map(|p| ("--unmatched", p)));
+        outputs.extend(self.summary.as_deref().map(|p| ("--summary", p)));
+        outputs.extend(manifest.as_deref().map(|p| ("the manifest", p)));
+        check_paths(&book.all_inputs(), &outputs)?;
+        Ok((rejects, unmatched, manifest))
     }
 }
 
@@ -636,20 +651,7 @@ fn print_table_beside(
 }
 
 fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
-    let rejects = rejects_path(&args.report.rejects, &args.breaches);
-    let unmatched = args.book.unmatched_path(&args.report.unmatched, &rejects);
-    let manifest = args
-        .breaches
-        .as_deref()
-        .filter(|p| !crate::atomic::is_stdout(p))
-        .map(crate::manifest::path_for);
-    let mut outputs: Vec<(&str, &Path)> = Vec::new();
-    outputs.extend(args.breaches.as_deref().map(|p| ("-o", p)));
-    outputs.push(("--rejects", &rejects));
-    outputs.extend(unmatched.as_deref().map(|p| ("--unmatched", p)));
-    outputs.extend(args.report.summary.as_deref().map(|p| ("--summary", p)));
-    outputs.extend(manifest.as_deref().map(|p| ("the manifest", p)));
-    check_paths(&args.book.all_inputs(), &outputs)?;
+    let (rejects, unmatched, manifest) = args.report.checked(&args.breaches, &args.book)?;
     let config = args.book.pipeline(
         args.breaches.clone(),
         args.report.format,

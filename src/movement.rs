@@ -16,7 +16,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::error::Error;
 use crate::policy::{AccountingMethod, Policy};
-use crate::source::{Compression, Input, Source};
+use crate::source::Source;
 
 /// What a loan's state is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -59,7 +59,8 @@ pub struct Night {
 /// order, then the loans only in CURRENT in theirs.
 #[derive(Debug, Default)]
 pub struct Pairs {
-    pub loans: IndexMap<Box<str>, (Option<Night>, Option<Night>)>,
+    /// foldhash rather than SipHash: one hash per loan of each night.
+    pub loans: IndexMap<Box<str>, (Option<Night>, Option<Night>), foldhash::fast::RandomState>,
     /// Loans whose currency changed: their CURRENT half, as new loans after
     /// all the others (in CURRENT's order).
     pub moved: Vec<(Box<str>, Night)>,
@@ -319,13 +320,8 @@ pub fn read_night(
     states: &[String],
     mut each: impl FnMut(&str, Night) -> Result<(), Error>,
 ) -> Result<u64, Error> {
-    let mut source = Source::open(&Input::File(path.to_path_buf()), None, Compression::None)?;
+    let (mut source, header) = Source::results(path)?;
     let name = source.name.clone();
-    let header: Vec<String> = source
-        .header()?
-        .iter()
-        .map(|f| String::from_utf8_lossy(f).trim().to_string())
-        .collect();
     let state_column = match by {
         By::Bucket => "bucket",
         By::Classification => "classification",

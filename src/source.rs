@@ -244,6 +244,18 @@ impl Source {
         })
     }
 
+    /// Opens a results file written by `run` (plain or compressed CSV, or
+    /// Parquet) and reads its header's column names, trimmed.
+    pub fn results(path: &Path) -> Result<(Source, Vec<String>), Error> {
+        let mut source = Source::open(&Input::File(path.to_path_buf()), None, Compression::None)?;
+        let header = source
+            .header()?
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).trim().to_string())
+            .collect();
+        Ok((source, header))
+    }
+
     /// The header: the CSV's first record, or the Parquet column names.
     pub fn header(&mut self) -> Result<ByteRecord, Error> {
         match &mut self.records {

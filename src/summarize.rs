@@ -13,7 +13,7 @@ use crate::compute::Status;
 use crate::error::Error;
 use crate::money::Money;
 use crate::policy::{Component, Policy};
-use crate::source::{Compression, Input, Source};
+use crate::source::Source;
 use crate::summary::{push_key_part, Contribution, Summary, NPL_CLASSES};
 
 /// Group keys made from a date column: its year and month, `YYYY-MM`.
@@ -192,13 +192,8 @@ struct ResultsFile {
 
 impl ResultsFile {
     fn open(path: &Path, keys: &[String]) -> Result<ResultsFile, Error> {
-        let mut source = Source::open(&Input::File(path.to_path_buf()), None, Compression::None)?;
+        let (mut source, header) = Source::results(path)?;
         let name = source.name.clone();
-        let header: Vec<String> = source
-            .header()?
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).trim().to_string())
-            .collect();
         let find = |column: &str| header.iter().position(|h| h == column);
         let missing: Vec<&str> = NEEDED
             .iter()

@@ -366,9 +366,8 @@ fn hints_name_the_flag_or_extension_and_causes_print_once() {
         &dir,
         &["run", gbk.to_str().unwrap(), "--as-of", "2025-06-30"],
     );
-    if run.code() == 1 {
-        assert!(run.stderr().contains("--encoding gbk"), "{}", run.dump());
-    }
+    run.expect_code(1);
+    assert!(run.stderr().contains("--encoding gbk"), "{}", run.dump());
     // Compressed bytes under a .csv name.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, b"loan_id,principal,due_date,daily_rate\n").unwrap();
