@@ -136,7 +136,13 @@ pub fn commit_with_manifest<S>(
             rejected: report.rows_rejected,
         };
         let listed: Vec<(&str, &Finished)> = files.iter().map(|(r, f)| (*r, f)).collect();
-        let manifest = Manifest::new(command, config.as_of, &config.policy, inputs, rows, &listed);
+        let mut manifest =
+            Manifest::new(command, config.as_of, &config.policy, inputs, rows, &listed);
+        manifest.repayments = config
+            .repayments
+            .iter()
+            .map(|p| crate::source::digest_file(p))
+            .collect::<Result<_, _>>()?;
         let file = manifest.write(path)?;
         files.push(("manifest", file));
     }

@@ -127,16 +127,7 @@ impl Hashing {
     /// The size and hash of everything read (call after the last read).
     pub fn digest(&self) -> Result<Digest, Error> {
         if let Some(path) = &self.parquet {
-            let mut hasher = blake3::Hasher::new();
-            let file = File::open(path).map_err(|e| Error::io(&self.name, e))?;
-            hasher
-                .update_reader(file)
-                .map_err(|e| Error::io(&self.name, e))?;
-            return Ok(Digest {
-                name: self.name.clone(),
-                size: hasher.count(),
-                blake3: hasher.finalize().to_hex().to_string(),
-            });
+            return digest_file(path);
         }
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         Ok(Digest {
@@ -145,6 +136,21 @@ impl Hashing {
             blake3: state.0.finalize().to_hex().to_string(),
         })
     }
+}
+
+/// A file's size and BLAKE3 hash, read whole for it.
+pub fn digest_file(path: &Path) -> Result<Digest, Error> {
+    let name = path.display().to_string();
+    let mut hasher = blake3::Hasher::new();
+    let file = File::open(path).map_err(|e| Error::io(&name, e))?;
+    hasher
+        .update_reader(file)
+        .map_err(|e| Error::io(&name, e))?;
+    Ok(Digest {
+        name,
+        size: hasher.count(),
+        blake3: hasher.finalize().to_hex().to_string(),
+    })
 }
 
 /// Counts and hashes the bytes read through it.

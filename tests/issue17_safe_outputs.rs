@@ -540,3 +540,44 @@ fn the_manifest_hashes_every_input_and_output_and_a_rerun_gives_the_same() {
     };
     assert_eq!(strip(manifest), strip(again));
 }
+
+#[test]
+fn the_manifest_lists_the_payments_files() {
+    let dir = scratch("manifest-payments");
+    book_in(&dir);
+    std::fs::write(
+        dir.join("pay.csv"),
+        "loan_id,date,amount\ndaily,2025-04-15,100\n",
+    )
+    .unwrap();
+    run_in(
+        &dir,
+        &[
+            "run",
+            "book.csv",
+            "--repayments",
+            "pay.csv",
+            "--as-of",
+            "2025-06-30",
+            "-o",
+            "r.csv",
+            "-q",
+        ],
+    )
+    .expect_code(0);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r.manifest.json")).unwrap())
+            .unwrap();
+    let hash = blake3::hash(&std::fs::read(dir.join("pay.csv")).unwrap())
+        .to_hex()
+        .to_string();
+    assert_eq!(manifest["repayments"][0]["name"], "pay.csv");
+    assert_eq!(manifest["repayments"][0]["blake3"], hash);
+    let roles: Vec<&str> = manifest["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["role"].as_str().unwrap())
+        .collect();
+    assert!(roles.contains(&"unmatched"), "{roles:?}");
+}
