@@ -46,6 +46,29 @@ pub struct UsageError(pub String);
 /// Checks a command's inputs and outputs before any work (see `paths`):
 /// a clash is a usage error, an unwritable output a failure.
 fn check_paths(inputs: &[PathBuf], outputs: &[(&str, &Path)]) -> anyhow::Result<()> {
+    // Outputs are CSV or Parquet; a compressed name would hold plain CSV
+    // that no reader (arrears included) takes for what it says.
+    for (flag, path) in outputs {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if matches!(ext.as_deref(), Some("gz" | "gzip" | "zst" | "zstd"))
+            && !crate::atomic::is_direct(path)
+        {
+            return Err(UsageError(format!(
+                "{flag} {}: outputs are CSV or Parquet, never compressed; name it .csv (compress it afterwards) or .parquet (compressed inside)",
+                path.display()
+            ))
+            .into());
+        }
+    }
+    check_any_paths(inputs, outputs)
+}
+
+/// `check_paths` without the check of compressed names (for `generate`,
+/// which writes compressed books).
+fn check_any_paths(inputs: &[PathBuf], outputs: &[(&str, &Path)]) -> anyhow::Result<()> {
     match crate::paths::check(inputs, outputs) {
         Ok(()) => Ok(()),
         Err(crate::paths::PathError::Clash(m)) => Err(UsageError(m).into()),
@@ -65,7 +88,8 @@ Exit codes:
   1  failed, no output written (unreadable file, missing column, bad policy, I/O error)
   2  usage error
   3  done and outputs written, but more rows were rejected than --max-rejects allows
-  129, 130, 143  stopped by SIGHUP, SIGINT or SIGTERM; unfinished outputs removed";
+  129, 130, 143  stopped by SIGHUP, SIGINT or SIGTERM; unfinished outputs removed
+  141  an output on standard output whose reader went away (`-o - | head`)";
 
 #[derive(Debug, Parser)]
 #[command(name = "arrears", version, about = "Overdue charges, cap audit, classification and provisions for loan books", after_help = EXIT_CODES)]
@@ -243,7 +267,9 @@ pub struct SummarizeArgs {
     pub inputs: Vec<PathBuf>,
     /// Group keys, comma-separated: any results column (currency, product,
     /// region, bucket, status, classification, days_overdue, ...), or
-    /// due_month / end_month (YYYY-MM). Currency is always the first key.
+    /// due_month / end_month (YYYY-MM), or as_of (each file's as-of date,
+    /// from its manifest; files of different dates need it). Currency is
+    /// always the first key.
     #[arg(
         long,
         value_name = "COLS",
@@ -495,7 +521,7 @@ impl ReportArgs {
         let unmatched = book.unmatched_path(&self.unmatched, &rejects);
         let manifest = output
             .as_deref()
-            .filter(|p| !crate::atomic::is_stdout(p))
+            .filter(|p| !crate::atomic::is_direct(p))
             .map(crate::manifest::path_for);
         let mut outputs: Vec<(&str, &Path)> = Vec::new();
         outputs.extend(output.as_deref().map(|p| ("-o", p)));
@@ -512,7 +538,7 @@ impl ReportArgs {
 fn rejects_path(rejects: &Option<PathBuf>, output: &Option<PathBuf>) -> PathBuf {
     match (rejects, output) {
         (Some(path), _) => path.clone(),
-        (None, Some(output)) if !crate::atomic::is_stdout(output) => default_rejects_path(output),
+        (None, Some(output)) if !crate::atomic::is_direct(output) => default_rejects_path(output),
         (None, _) => PathBuf::from("rejects.csv"),
     }
 }
@@ -583,7 +609,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
                     .into());
                 }
             }
-            check_paths(&[], &outputs)?;
+            check_any_paths(&[], &outputs)?;
             let config = GenerateConfig {
                 rows: args.rows,
                 seed: args.seed,
@@ -843,7 +869,7 @@ fn movement(args: &MovementArgs) -> anyhow::Result<Exit> {
     };
     let done = crate::movement::run(&config)?;
     if !args.quiet {
-        let unknown = || "unknown as-of".to_string();
+        let unknown = || "unknown: no manifest".to_string();
         eprintln!(
             "arrears: {} (as of {}) -> {} (as of {}), by {}, policy {}: {} moves in {:.2} s",
             args.previous.display(),

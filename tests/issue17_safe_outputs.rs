@@ -181,6 +181,33 @@ fn dash_and_devices_print_and_a_symlinks_target_is_written() {
         ],
     )
     .expect_code(0);
+    // Nothing is put beside an output written directly: its rejects go to
+    // the working directory, and it has no manifest.
+    run_in(
+        &dir,
+        &[
+            "run",
+            "book.csv",
+            "--as-of",
+            "2025-06-30",
+            "-o",
+            "/dev/null",
+            "-q",
+        ],
+    )
+    .expect_code(0);
+    assert!(dir.join("rejects.csv").exists());
+    assert!(
+        !Path::new("/dev/null.rejects.csv").exists()
+            && !Path::new("/dev/null.manifest.json").exists()
+    );
+    // Outputs are never compressed, so a compressed name is refused.
+    let run = run_in(
+        &dir,
+        &["run", "book.csv", "--as-of", "2025-06-30", "-o", "r.csv.gz"],
+    );
+    run.expect_code(2);
+    assert!(run.stderr().contains("never compressed"), "{}", run.dump());
     // A symlinked output: the target is updated, the link stays a link.
     std::fs::create_dir_all(dir.join("real")).unwrap();
     std::fs::write(dir.join("real/r.csv"), "old").unwrap();
