@@ -655,7 +655,7 @@ impl<'a, R: Fields> Row<'a, R> {
             self.reject(
                 &self.column_name(col),
                 format!(
-                    "invalid UTF-8 at byte {}: {:?}",
+                    "invalid UTF-8 at byte {}: {:?} (a book saved as GBK or GB18030 reads with --encoding gbk)",
                     e.valid_up_to(),
                     String::from_utf8_lossy(bytes)
                 ),
