@@ -411,3 +411,18 @@ fn every_kind_of_move_checked_by_hand() {
         assert!(std::fs::metadata(&pq).unwrap().len() > 0);
     }
 }
+
+/// The reference implementation checks itself against the figures computed
+/// by hand in tests/reference/selftest.py (repayments and movement), so the
+/// independent side of every byte comparison is itself checked.
+#[test]
+fn the_reference_passes_its_hand_checked_self_test() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/selftest.py");
+    let out = Command::new("python3").arg(script).output().expect("python3 runs the self-test");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
