@@ -107,7 +107,7 @@ fn record_stages(c: &mut Criterion) {
         b.iter(|| {
             let mut out = CsvRows::with_capacity(bytes as usize * 2);
             for (loan, f) in loans.iter().zip(&figures) {
-                write_result(&mut out, loan, f, &policy, &buckets);
+                write_result(&mut out, loan, f, &policy, &buckets, false);
             }
             assert!(out.bytes.len() as u64 > bytes);
         })
@@ -138,6 +138,9 @@ fn whole_pipeline(c: &mut Criterion) {
                 unique_ids: false,
                 stdin_compression: Default::default(),
                 format: Default::default(),
+                repayments: Vec::new(),
+                unmatched: None,
+                trace: false,
             },
             summary: Some(out.join("summary.csv")),
             group_by: vec![GroupKey::Currency, GroupKey::Product, GroupKey::Bucket],

@@ -65,6 +65,14 @@ pub fn is_stdout(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
+/// Written directly, never replaced: `-` (standard output), or an existing
+/// file that is not a regular file (`/dev/null`, a FIFO, a terminal). No
+/// file is put beside such an output (its rejects go to the working
+/// directory, it has no manifest).
+pub fn is_direct(path: &Path) -> bool {
+    is_stdout(path) || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
 /// Where an output's bytes end up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {

@@ -40,16 +40,22 @@ pub struct AuditJob<'a> {
     buckets: Vec<String>,
     /// Index in `RESULT_COLUMNS` of each of `AUDIT_COLUMNS`.
     picks: Vec<usize>,
+    /// With repayments: what was paid to the charges and collected above
+    /// the caps close each row.
+    repayments: bool,
 }
 
 impl<'a> AuditJob<'a> {
-    pub fn new(policy: &'a Policy, layout: &Layout) -> AuditJob<'a> {
+    pub fn new(policy: &'a Policy, layout: &Layout, repayments: bool) -> AuditJob<'a> {
         let mut header = vec!["loan_id".to_string()];
         header.extend(layout.dimensions.iter().map(|c| c.name().to_string()));
         header.extend(AUDIT_COLUMNS.map(String::from));
         for cap in &policy.caps {
             header.push(format!("{}_limit", cap.name));
             header.push(format!("{}_excess", cap.name));
+        }
+        if repayments {
+            header.extend(["repaid_charges", "collected_over_cap"].map(String::from));
         }
         let picks = AUDIT_COLUMNS
             .iter()
@@ -60,6 +66,7 @@ impl<'a> AuditJob<'a> {
             header,
             buckets: policy.bucket_labels(),
             picks,
+            repayments,
         }
     }
 }
@@ -103,6 +110,18 @@ impl Job for AuditJob<'_> {
                 out.empty();
                 out.empty();
             }
+        }
+        if self.repayments {
+            let none;
+            let r = match &f.repaid {
+                Some(r) => r.as_ref(),
+                None => {
+                    none = crate::repay::Repaid::none(loan, f);
+                    &none
+                }
+            };
+            out.money(r.charges);
+            out.money(r.collected_over_cap);
         }
         out.end();
         1

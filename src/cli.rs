@@ -16,6 +16,7 @@ use crate::explain::ExplainJob;
 use crate::generate::{self, GenerateConfig};
 use crate::output::Format;
 use crate::parse;
+use crate::payments::default_unmatched_path;
 use crate::pipeline::{self, Input, PipelineConfig, Report};
 use crate::policy::{self, Policy};
 use crate::run::{self as run_book, RunConfig};
@@ -45,6 +46,29 @@ pub struct UsageError(pub String);
 /// Checks a command's inputs and outputs before any work (see `paths`):
 /// a clash is a usage error, an unwritable output a failure.
 fn check_paths(inputs: &[PathBuf], outputs: &[(&str, &Path)]) -> anyhow::Result<()> {
+    // Outputs are CSV or Parquet; a compressed name would hold plain CSV
+    // that no reader (arrears included) takes for what it says.
+    for (flag, path) in outputs {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if matches!(ext.as_deref(), Some("gz" | "gzip" | "zst" | "zstd"))
+            && !crate::atomic::is_direct(path)
+        {
+            return Err(UsageError(format!(
+                "{flag} {}: outputs are CSV or Parquet, never compressed; name it .csv (compress it afterwards) or .parquet (compressed inside)",
+                path.display()
+            ))
+            .into());
+        }
+    }
+    check_any_paths(inputs, outputs)
+}
+
+/// `check_paths` without the check of compressed names (for `generate`,
+/// which writes compressed books).
+fn check_any_paths(inputs: &[PathBuf], outputs: &[(&str, &Path)]) -> anyhow::Result<()> {
     match crate::paths::check(inputs, outputs) {
         Ok(()) => Ok(()),
         Err(crate::paths::PathError::Clash(m)) => Err(UsageError(m).into()),
@@ -64,7 +88,8 @@ Exit codes:
   1  failed, no output written (unreadable file, missing column, bad policy, I/O error)
   2  usage error
   3  done and outputs written, but more rows were rejected than --max-rejects allows
-  129, 130, 143  stopped by SIGHUP, SIGINT or SIGTERM; unfinished outputs removed";
+  129, 130, 143  stopped by SIGHUP, SIGINT or SIGTERM; unfinished outputs removed
+  141  an output on standard output whose reader went away (`-o - | head`)";
 
 #[derive(Debug, Parser)]
 #[command(name = "arrears", version, about = "Overdue charges, cap audit, classification and provisions for loan books", after_help = EXIT_CODES)]
@@ -138,6 +163,13 @@ pub struct BookArgs {
     /// (.gz, .zst).
     #[arg(long, value_name = "KIND", value_enum, default_value_t = Compression::None)]
     pub compression: Compression,
+    /// Payments received while overdue (SPEC.md section 5): files with
+    /// loan_id, date, amount (CSV, .gz/.zst or .parquet; headers mapped by
+    /// the policy's [repayment_columns]). Charges then accrue on what is
+    /// still unpaid, the results gain the repayment columns, and the
+    /// book's loan_ids must be unique (a repeated one is a reject).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub repayments: Vec<PathBuf>,
 }
 
 /// The flags of the files beside a command's main output.
@@ -158,6 +190,12 @@ pub struct ReportArgs {
     /// .parquet for Parquet, anything else CSV. Rejects are always CSV.
     #[arg(long, value_name = "FORMAT", value_enum)]
     pub format: Option<Format>,
+    /// With --repayments: write the payments that belong to no accepted
+    /// book row here (CSV: file, line, loan_id, date, amount, reason).
+    /// Default: beside the rejects file, `rejects` in its name replaced by
+    /// `unmatched` (out/r.rejects.csv -> out/r.unmatched.csv).
+    #[arg(long, value_name = "UNMATCHED.csv", value_parser = csv_path)]
+    pub unmatched: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -232,7 +270,9 @@ pub struct SummarizeArgs {
     pub inputs: Vec<PathBuf>,
     /// Group keys, comma-separated: any results column (currency, product,
     /// region, bucket, status, classification, days_overdue, ...), or
-    /// due_month / end_month (YYYY-MM). Currency is always the first key.
+    /// due_month / end_month (YYYY-MM), or as_of (each file's as-of date,
+    /// from its manifest; files of different dates need it). Currency is
+    /// always the first key.
     #[arg(
         long,
         value_name = "COLS",
@@ -378,6 +418,13 @@ pub struct GenerateArgs {
     /// .csv.gz or .csv.zst compressed CSV, or .parquet.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
+    /// Also write the payments received on the book's rows here (CSV:
+    /// loan_id, date, amount), for `run --repayments`: partial payments,
+    /// settling and overpaying ones, some before the due date or after the
+    /// as-of date, a few for loan_ids the book lacks. The book's bytes do
+    /// not change.
+    #[arg(long, value_name = "FILE")]
+    pub repayments: Option<PathBuf>,
     /// Also write the same book's next night here (for `arrears movement`):
     /// some loans closed, settled, cured or rescheduled, the rest a month
     /// older, some new.
@@ -416,13 +463,37 @@ fn parse_date(text: &str) -> Result<NaiveDate, String> {
 }
 
 impl BookArgs {
+    /// With --repayments: the unmatched-payments file, as given or beside
+    /// the rejects file.
+    pub fn unmatched_path(&self, given: &Option<PathBuf>, rejects: &Path) -> Option<PathBuf> {
+        match self.repayments.is_empty() {
+            true => None,
+            false => Some(
+                given
+                    .clone()
+                    .unwrap_or_else(|| default_unmatched_path(rejects)),
+            ),
+        }
+    }
+
+    /// The books and the payment files: what no output may overwrite.
+    pub fn all_inputs(&self) -> Vec<PathBuf> {
+        let mut all = self.inputs.clone();
+        all.extend(self.repayments.iter().cloned());
+        all
+    }
+
     /// The pipeline's configuration: loads the policy and names the inputs.
     pub fn pipeline(
         &self,
         output: Option<PathBuf>,
         format: Option<Format>,
         rejects: Option<PathBuf>,
+        unmatched: Option<PathBuf>,
     ) -> anyhow::Result<PipelineConfig> {
+        if self.repayments.iter().any(|p| p.as_os_str() == "-") {
+            anyhow::bail!("--repayments takes files, not standard input");
+        }
         let format = output
             .as_deref()
             .map_or(Format::Csv, |path| Format::of(path, format));
@@ -457,29 +528,22 @@ impl BookArgs {
             unique_ids: self.unique_ids,
             stdin_compression: self.compression,
             format,
+            repayments: self.repayments.clone(),
+            unmatched,
+            trace: false,
         })
     }
 }
 
 impl RunArgs {
     pub fn config(&self) -> anyhow::Result<RunConfig> {
-        let rejects = rejects_path(&self.report.rejects, &self.results);
-        let manifest = self
-            .results
-            .as_deref()
-            .filter(|p| !crate::atomic::is_stdout(p))
-            .map(crate::manifest::path_for);
-        let mut outputs: Vec<(&str, &Path)> = Vec::new();
-        outputs.extend(self.results.as_deref().map(|p| ("-o", p)));
-        outputs.push(("--rejects", &rejects));
-        outputs.extend(self.report.summary.as_deref().map(|p| ("--summary", p)));
-        outputs.extend(manifest.as_deref().map(|p| ("the manifest", p)));
-        check_paths(&self.book.inputs, &outputs)?;
+        let (rejects, unmatched, manifest) = self.report.checked(&self.results, &self.book)?;
         Ok(RunConfig {
             pipeline: self.book.pipeline(
                 self.results.clone(),
                 self.report.format,
                 Some(rejects),
+                unmatched,
             )?,
             summary: self.report.summary.clone(),
             group_by: self.group_by.clone(),
@@ -489,11 +553,39 @@ impl RunArgs {
     }
 }
 
+impl ReportArgs {
+    /// The rejects and manifest paths beside `output`, every output checked
+    /// against the inputs and each other before any work.
+    /// The rejects file, the unmatched-payments file (with --repayments)
+    /// and the manifest, checked against the inputs (books and payment
+    /// files) and each other.
+    fn checked(
+        &self,
+        output: &Option<PathBuf>,
+        book: &BookArgs,
+    ) -> anyhow::Result<(PathBuf, Option<PathBuf>, Option<PathBuf>)> {
+        let rejects = rejects_path(&self.rejects, output);
+        let unmatched = book.unmatched_path(&self.unmatched, &rejects);
+        let manifest = output
+            .as_deref()
+            .filter(|p| !crate::atomic::is_direct(p))
+            .map(crate::manifest::path_for);
+        let mut outputs: Vec<(&str, &Path)> = Vec::new();
+        outputs.extend(output.as_deref().map(|p| ("-o", p)));
+        outputs.push(("--rejects", &rejects));
+        outputs.extend(unmatched.as_deref().map(|p| ("--unmatched", p)));
+        outputs.extend(self.summary.as_deref().map(|p| ("--summary", p)));
+        outputs.extend(manifest.as_deref().map(|p| ("the manifest", p)));
+        check_paths(&book.all_inputs(), &outputs)?;
+        Ok((rejects, unmatched, manifest))
+    }
+}
+
 /// The rejects file: as given, or beside the output, or in the working directory.
 fn rejects_path(rejects: &Option<PathBuf>, output: &Option<PathBuf>) -> PathBuf {
     match (rejects, output) {
         (Some(path), _) => path.clone(),
-        (None, Some(output)) if !crate::atomic::is_stdout(output) => default_rejects_path(output),
+        (None, Some(output)) if !crate::atomic::is_direct(output) => default_rejects_path(output),
         (None, _) => PathBuf::from("rejects.csv"),
     }
 }
@@ -543,6 +635,17 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
                 .into());
             }
             let mut outputs: Vec<(&str, &Path)> = vec![("-o", &args.output)];
+            if let Some(path) = &args.repayments {
+                let plain = crate::source::BookFormat::Csv(Compression::None);
+                if crate::source::BookFormat::of(path) != plain {
+                    return Err(UsageError(format!(
+                        "--repayments {}: generate writes payments as plain CSV",
+                        path.display()
+                    ))
+                    .into());
+                }
+            }
+            outputs.extend(args.repayments.as_deref().map(|p| ("--repayments", p)));
             outputs.extend(args.next_night.as_deref().map(|p| ("--next-night", p)));
             for (flag, path) in &outputs {
                 if !generate::writable_name(path) {
@@ -554,13 +657,16 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
                     .into());
                 }
             }
-            check_paths(&[], &outputs)?;
+            check_any_paths(&[], &outputs)?;
             let config = GenerateConfig {
                 rows: args.rows,
                 seed: args.seed,
                 as_of: args.as_of,
             };
             generate::write_book(&config, &args.output)?;
+            if let Some(path) = &args.repayments {
+                generate::write_payments(&config, path)?;
+            }
             if let Some(path) = &args.next_night {
                 let next = args.next_as_of.unwrap_or_else(|| {
                     args.as_of
@@ -592,7 +698,7 @@ fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         print_table_beside(table, &[&args.results], args.book.quiet)?;
     }
     Ok(check_rejects(
-        outcome.report.rows_rejected,
+        all_rejects(&outcome.report),
         args.report.max_rejects,
     ))
 }
@@ -619,27 +725,22 @@ fn print_table_beside(
 }
 
 fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
-    let rejects = rejects_path(&args.report.rejects, &args.breaches);
-    let manifest = args
-        .breaches
-        .as_deref()
-        .filter(|p| !crate::atomic::is_stdout(p))
-        .map(crate::manifest::path_for);
-    let mut outputs: Vec<(&str, &Path)> = Vec::new();
-    outputs.extend(args.breaches.as_deref().map(|p| ("-o", p)));
-    outputs.push(("--rejects", &rejects));
-    outputs.extend(args.report.summary.as_deref().map(|p| ("--summary", p)));
-    outputs.extend(manifest.as_deref().map(|p| ("the manifest", p)));
-    check_paths(&args.book.inputs, &outputs)?;
-    let config = args
-        .book
-        .pipeline(args.breaches.clone(), args.report.format, Some(rejects))?;
+    let (rejects, unmatched, manifest) = args.report.checked(&args.breaches, &args.book)?;
+    let config = args.book.pipeline(
+        args.breaches.clone(),
+        args.report.format,
+        Some(rejects),
+        unmatched,
+    )?;
     let policy = &config.policy;
-    let (_, mut report) = pipeline::run(&config, |layout| AuditJob::new(policy, layout))?;
+    let repayments = !config.repayments.is_empty();
+    let (_, mut report) =
+        pipeline::run(&config, |layout| AuditJob::new(policy, layout, repayments))?;
     let (header, rows) = report.stats.table(policy);
     let mut files = Vec::new();
     files.extend(report.output_file.take().map(|f| ("breaches", f)));
     files.extend(report.rejects_file.take().map(|f| ("rejects", f)));
+    files.extend(report.unmatched_file.take().map(|f| ("unmatched", f)));
     if let Some(path) = &args.report.summary {
         let format = Format::of(path, args.report.format);
         files.push((
@@ -659,11 +760,12 @@ fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
     if args.report.summary.is_none() {
         print_table_beside((&header, &rows, 2), &[&args.breaches], args.book.quiet)?;
     }
-    Ok(check_rejects(report.rows_rejected, args.report.max_rejects))
+    Ok(check_rejects(all_rejects(&report), args.report.max_rejects))
 }
 
 fn explain(args: &ExplainArgs) -> anyhow::Result<Exit> {
-    let config = args.book.pipeline(None, None, None)?;
+    let mut config = args.book.pipeline(None, None, None, None)?;
+    config.trace = true;
     let job = ExplainJob {
         policy: &config.policy,
         as_of: config.as_of,
@@ -815,7 +917,7 @@ fn movement(args: &MovementArgs) -> anyhow::Result<Exit> {
     };
     let done = crate::movement::run(&config)?;
     if !args.quiet {
-        let unknown = || "unknown as-of".to_string();
+        let unknown = || "unknown: no manifest".to_string();
         eprintln!(
             "arrears: {} (as of {}) -> {} (as of {}), by {}, policy {}: {} moves in {:.2} s",
             args.previous.display(),
@@ -935,6 +1037,11 @@ fn report_page(args: &ReportPageArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Done)
 }
 
+/// Rejected book rows and payment rows: every row of the rejects file.
+fn all_rejects<S>(report: &Report<S>) -> u64 {
+    report.rows_rejected + report.payments.map_or(0, |p| p.rejected)
+}
+
 /// Exit 3 when more rows were rejected than allowed.
 fn check_rejects(rejected: u64, allowed: u64) -> Exit {
     if rejected <= allowed {
@@ -981,13 +1088,19 @@ pub fn report_text<S>(config: &PipelineConfig, report: &Report<S>, accepted: &st
         seconds,
         rate
     );
+    if let Some(p) = &report.payments {
+        text.push_str(&format!(
+            "arrears: repayments: {} read, {} applied, {} after the as-of date (ignored), {} unmatched, {} rejected\n",
+            p.read, p.applied, p.after_as_of, p.unmatched, p.rejected
+        ));
+    }
     for message in &report.first_rejects {
         text.push_str(&format!("arrears: rejected {message}\n"));
     }
-    if report.rows_rejected > report.first_rejects.len() as u64 {
+    if all_rejects(report) > report.first_rejects.len() as u64 {
         text.push_str(&format!(
             "arrears: ... and {} more rejects\n",
-            report.rows_rejected - report.first_rejects.len() as u64
+            all_rejects(report) - report.first_rejects.len() as u64
         ));
     }
     let outputs: Vec<String> = report

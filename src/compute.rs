@@ -106,6 +106,9 @@ pub struct Figures {
     /// Index into `policy.classes`; `None` for settled rows.
     pub class: Option<usize>,
     pub provision: Money,
+    /// With repayments (SPEC.md section 5) and a payment on the row: what
+    /// the payments did. `None` without one.
+    pub repaid: Option<Box<crate::repay::Repaid>>,
 }
 
 impl Figures {
@@ -226,11 +229,10 @@ impl Terms {
             .try_fold(product, |q, f| q.checked_div(f.decimal()))
     }
 
-    /// Rounded once to `places`: exactly in integers, or through `Decimal`
-    /// when the integers overflow 128 bits.
+    /// Rounded once to `places`, exactly, whatever the digits.
     pub fn round(&self, places: u32, rule: Rounding) -> Option<Decimal> {
         let (num, den) = self.factors();
-        exact::round(num, den, places, rule).or_else(|| Some(rule.round(self.value()?, places)))
+        exact::round(num, den, places, rule)
     }
 
     /// Rounded once to cents by the policy's rule.
@@ -241,29 +243,27 @@ impl Terms {
     /// Rounded once to cents by `rule`.
     pub fn cents_by(&self, rule: Rounding) -> Option<Money> {
         let (num, den) = self.factors();
-        match exact::units(num, den, 2, rule) {
-            Some(cents) => Money::new(cents),
-            None => Money::of(rule.cents(self.value()?)),
-        }
+        Money::new(exact::units(num, den, 2, rule)?)
     }
 }
 
 /// The reason a row's amounts cannot be computed (beyond Decimal's range).
 pub const OUT_OF_RANGE: &str = "amounts out of range: too large to compute exactly";
 
-/// Computes every figure of one loan valued at `as_of`.
-pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures, &'static str> {
-    let settled = loan.paid_date.is_some_and(|paid| paid <= as_of);
-    let end_date = if settled {
-        loan.paid_date.unwrap_or(as_of)
-    } else {
-        as_of
-    };
-    let due_date = match policy.due_date_roll {
+/// The due date days count from: the contractual one, rolled to the next
+/// working day when the policy says so.
+pub fn due_date(loan: &Loan, policy: &Policy) -> NaiveDate {
+    match policy.due_date_roll {
         Roll::None => loan.due_date,
         Roll::NextBusinessDay => policy.calendar.next_working_day(loan.due_date),
-    };
-    let elapsed = (end_date - due_date).num_days();
+    }
+}
+
+/// Days overdue and chargeable days of a row due on `due_date` (rolled)
+/// and valued to `end` (SPEC.md section 2).
+#[inline]
+pub fn day_counts(policy: &Policy, due_date: NaiveDate, end: NaiveDate) -> (i64, i64) {
+    let elapsed = (end - due_date).num_days();
     let days_overdue = match elapsed {
         d if d <= 0 => 0,
         d if policy.count_both_ends => d + 1,
@@ -275,6 +275,44 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
         GraceMode::ChargeAll => days_overdue,
         GraceMode::SkipGrace => days_overdue - grace,
     };
+    (days_overdue, chargeable_days)
+}
+
+/// What limits that run with days, and the annualized rate, run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exposure {
+    /// principal x chargeable days (SPEC.md section 2).
+    Days,
+    /// The sum over segments of principal x days, in cents x days
+    /// (section 5: a row with payments).
+    PrincipalDays(i128),
+}
+
+/// A row's days and raw charges, before caps and classification.
+pub struct Charged {
+    pub due_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub settled: bool,
+    pub days_overdue: i64,
+    pub chargeable_days: i64,
+    pub contract: DayRate,
+    pub penalty_rate: DayRate,
+    pub raw: Amounts,
+    pub exposure: Exposure,
+    /// The provision base.
+    pub outstanding: Decimal,
+}
+
+/// Computes every figure of one loan valued at `as_of`.
+pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures, &'static str> {
+    let settled = loan.paid_date.is_some_and(|paid| paid <= as_of);
+    let end_date = if settled {
+        loan.paid_date.unwrap_or(as_of)
+    } else {
+        as_of
+    };
+    let due_date = due_date(loan, policy);
+    let (days_overdue, chargeable_days) = day_counts(policy, due_date, end_date);
 
     let contract = DayRate::contract(loan, policy);
     let penalty_rate = DayRate::penalty(loan, policy, contract).ok_or(OUT_OF_RANGE)?;
@@ -295,15 +333,53 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
             charge(policy.compound, penalty_rate, loan.unpaid_interest)?;
         raw[Component::Fees as usize] = Money::of(loan.fees).ok_or(OUT_OF_RANGE)?;
     }
+    finish(
+        loan,
+        policy,
+        Charged {
+            due_date,
+            end_date,
+            settled,
+            days_overdue,
+            chargeable_days,
+            contract,
+            penalty_rate,
+            raw,
+            exposure: Exposure::Days,
+            outstanding: loan.outstanding,
+        },
+    )
+}
+
+/// The caps, totals, status, bucket, class and provision of a row whose
+/// days and raw charges are known.
+#[inline]
+pub fn finish(loan: &Loan, policy: &Policy, c: Charged) -> Result<Figures, &'static str> {
+    let Charged {
+        due_date,
+        end_date,
+        settled,
+        days_overdue,
+        chargeable_days,
+        contract,
+        penalty_rate,
+        raw,
+        exposure,
+        outstanding,
+    } = c;
+    let days = chargeable_days;
+    let grace = i64::from(policy.grace_days);
     let total_raw = sum(&raw, &Component::REDUCTION_ORDER)?;
 
     let mut capped = raw;
     let mut caps = smallvec::SmallVec::new();
     let mut binding_cap = None;
     for (i, cap) in policy.caps.iter().enumerate() {
-        let limit = limit_terms(&cap.limit, loan, days, &raw, policy)
-            .and_then(|terms| terms.cents_by(Rounding::Down))
-            .ok_or(OUT_OF_RANGE)?;
+        let terms = match exposure {
+            Exposure::Days => limit_terms(&cap.limit, loan, days, &raw, policy),
+            Exposure::PrincipalDays(pd) => limit_terms_pd(&cap.limit, loan, pd, &raw, policy),
+        };
+        let limit = terms.and_then(|t| limit_cents(&t)).ok_or(OUT_OF_RANGE)?;
         let running = sum(&capped, &cap.applies_to)?;
         let mut over = running.cents() - limit.cents();
         for c in Component::REDUCTION_ORDER
@@ -333,14 +409,20 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
     }
     let total_capped = sum(&capped, &Component::REDUCTION_ORDER)?;
 
-    let annualized_rate = if loan.principal.is_zero() || days == 0 {
-        None
-    } else {
-        let terms = Terms::new(
-            &[total_raw.into(), Factor::int(365)],
-            &[loan.principal.into(), Factor::int(days.unsigned_abs())],
-        );
-        Some(terms.round(6, Rounding::HalfUp).ok_or(OUT_OF_RANGE)?)
+    let annualized_rate = match exposure {
+        _ if loan.principal.is_zero() || days == 0 => None,
+        Exposure::PrincipalDays(pd) if pd == 0 => None,
+        Exposure::Days => {
+            let terms = Terms::new(
+                &[total_raw.into(), Factor::int(365)],
+                &[loan.principal.into(), Factor::int(days.unsigned_abs())],
+            );
+            Some(terms.round(6, Rounding::HalfUp).ok_or(OUT_OF_RANGE)?)
+        }
+        Exposure::PrincipalDays(pd) => {
+            let terms = Terms::new(&[total_raw.into(), Factor::int(365)], &[Factor::new(pd, 2)]);
+            Some(terms.round(6, Rounding::HalfUp).ok_or(OUT_OF_RANGE)?)
+        }
     };
 
     let status = if days_overdue == 0 {
@@ -357,12 +439,9 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
     let class = (!settled).then(|| policy.class_index(days_overdue));
     let provision = match (status, class) {
         (_, None) => Money::ZERO,
-        (Status::WrittenOff, _) => Money::of(loan.outstanding).ok_or(OUT_OF_RANGE)?,
+        (Status::WrittenOff, _) => Money::of(outstanding).ok_or(OUT_OF_RANGE)?,
         (_, Some(c)) => Terms::new(
-            &[
-                loan.outstanding.into(),
-                policy.classes[c].provision_rate.into(),
-            ],
+            &[outstanding.into(), policy.classes[c].provision_rate.into()],
             &[],
         )
         .cents(policy)
@@ -389,7 +468,15 @@ pub fn compute(loan: &Loan, policy: &Policy, as_of: NaiveDate) -> Result<Figures
         bucket: policy.bucket_index(days_overdue),
         class,
         provision,
+        repaid: None,
     })
+}
+
+/// A cap's limit rounded down to the cent (SPEC.md section 2: a charge in
+/// whole cents may reach a legal maximum but never pass it by a rounding):
+/// every limit, principal-days ones too, goes through here.
+pub fn limit_cents(terms: &Terms) -> Option<Money> {
+    terms.cents_by(Rounding::Down)
 }
 
 /// The sum of the components `of`.
@@ -432,6 +519,34 @@ pub fn limit_terms(
                 &[year(*year_days)],
             )
         }
+    })
+}
+
+/// A cap's limit for a row with payments: the limits that run with days
+/// run on the principal-days `pd` (cents x days) instead of principal x
+/// days; `principal_ratio` keeps the book's principal.
+pub fn limit_terms_pd(
+    limit: &Limit,
+    loan: &Loan,
+    pd: i128,
+    raw: &Amounts,
+    policy: &Policy,
+) -> Option<Terms> {
+    let pd = Factor::new(pd, 2);
+    let year = |days: u32| Factor::int(days.into());
+    Some(match limit {
+        Limit::AnnualRate { rate, year_days } => {
+            Terms::new(&[pd, (*rate).into()], &[year(*year_days)])
+        }
+        Limit::DailyRate { rate } => Terms::new(&[pd, (*rate).into()], &[]),
+        Limit::LprMultiple {
+            multiple,
+            year_days,
+        } => {
+            let lpr = policy.lpr_at(loan.contract_date.unwrap_or(loan.due_date))?;
+            Terms::new(&[pd, (*multiple).into(), lpr.into()], &[year(*year_days)])
+        }
+        _ => return limit_terms(limit, loan, 0, raw, policy),
     })
 }
 

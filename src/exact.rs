@@ -6,8 +6,9 @@
 //! integer division, one rounding, never an intermediate rounding. That is
 //! both exact and several times cheaper than the same steps in `Decimal`,
 //! whose multiplications and divisions round to 28 significant digits on
-//! the way. `None` when the integers leave 128 bits: the caller then takes
-//! `Decimal`'s route (amounts of that size are not in any real loan book).
+//! the way. When the integers leave 128 bits (an 11-digit principal with a
+//! 28-decimal rate, or a sum of principal-days), the same steps run on
+//! arbitrary-precision integers: slower, and just as exact.
 
 use rust_decimal::Decimal;
 
@@ -81,8 +82,43 @@ pub fn round(num: &[Factor], den: &[Factor], places: u32, rule: Rounding) -> Opt
     Decimal::try_from_i128_with_scale(units(num, den, places, rule)?, places).ok()
 }
 
-/// The same as an integer count of 10^-places units (cents for 2).
+/// The same as an integer count of 10^-places units (cents for 2); `None`
+/// for a zero divisor or a count beyond 128 bits.
 pub fn units(num: &[Factor], den: &[Factor], places: u32, rule: Rounding) -> Option<i128> {
+    match narrow_units(num, den, places, rule) {
+        Narrow::Units(units) => Some(units),
+        Narrow::Undefined => None,
+        Narrow::Overflow => wide_units(num, den, places, rule),
+    }
+}
+
+/// What the 128-bit route made of a figure.
+enum Narrow {
+    Units(i128),
+    /// A zero divisor, or a result beyond 128 bits.
+    Undefined,
+    /// An intermediate product left 128 bits: take the wide route.
+    Overflow,
+}
+
+/// `units` in 128-bit integers (nearly every figure).
+#[inline]
+fn narrow_units(num: &[Factor], den: &[Factor], places: u32, rule: Rounding) -> Narrow {
+    match narrow_units_checked(num, den, places, rule) {
+        Some(Some(units)) => Narrow::Units(units),
+        Some(None) => Narrow::Undefined,
+        None => Narrow::Overflow,
+    }
+}
+
+/// `None`: overflow on the way; `Some(None)`: no value.
+#[inline]
+fn narrow_units_checked(
+    num: &[Factor],
+    den: &[Factor],
+    places: u32,
+    rule: Rounding,
+) -> Option<Option<i128>> {
     let mut negative = false;
     let mut product = |factors: &[Factor]| {
         factors.iter().try_fold((1u128, 0u32), |(m, s), f| {
@@ -100,8 +136,51 @@ pub fn units(num: &[Factor], den: &[Factor], places: u32, rule: Rounding) -> Opt
     } else {
         d = mul(d, *ten)?;
     }
-    let units = divide(n, d, rule)?;
-    let units = i128::try_from(units).ok()?;
+    let Some(units) = divide(n, d, rule) else {
+        return Some(None);
+    };
+    let Ok(units) = i128::try_from(units) else {
+        return Some(None);
+    };
+    Some(Some(if negative { -units } else { units }))
+}
+
+/// `units` on arbitrary-precision integers: the same steps as the 128-bit
+/// route, for the rare figure whose digits do not fit it.
+#[cold]
+fn wide_units(num: &[Factor], den: &[Factor], places: u32, rule: Rounding) -> Option<i128> {
+    use num_bigint::BigUint;
+    let mut negative = false;
+    let mut product = |factors: &[Factor]| {
+        factors
+            .iter()
+            .fold((BigUint::from(1u8), 0i64), |(m, s), f| {
+                negative ^= f.negative;
+                (m * f.digits, s + i64::from(f.scale))
+            })
+    };
+    let (mut n, n_scale) = product(num);
+    let (mut d, d_scale) = product(den);
+    let shift = d_scale + i64::from(places) - n_scale;
+    let ten = BigUint::from(10u8).pow(u32::try_from(shift.unsigned_abs()).ok()?);
+    if shift >= 0 {
+        n *= ten;
+    } else {
+        d *= ten;
+    }
+    if d == BigUint::from(0u8) {
+        return None;
+    }
+    let quotient = &n / &d;
+    let remainder = n - &quotient * &d;
+    let rest = &d - &remainder;
+    let (above_half, at_half) = (remainder > rest, remainder == rest);
+    let up = match rule {
+        Rounding::Down => false,
+        Rounding::HalfUp => above_half || at_half,
+        Rounding::HalfEven => above_half || at_half && quotient.bit(0),
+    };
+    let units = i128::try_from(quotient + u8::from(up)).ok()?;
     Some(if negative { -units } else { units })
 }
 
@@ -237,10 +316,50 @@ mod tests {
     }
 
     #[test]
+    fn past_128_bits_still_exact() {
+        // Issue 12: 999999999.99 x 0.2520463487738419893732970030 x 367 / 365
+        // = 253427424.65499999...: Decimal's 28-digit steps gave .66.
+        assert_eq!(
+            r(
+                &["999999999.99", "0.2520463487738419893732970030", "367"],
+                &["365"],
+                2,
+                Rounding::HalfUp
+            )
+            .unwrap(),
+            "253427424.65"
+        );
+        let big = "79228162514264337593543950335";
+        // big x big / big = big, exactly.
+        assert_eq!(r(&[big, big], &[big], 0, Rounding::HalfUp).unwrap(), big);
+        // Exactly half a unit, past 128 bits: (10^40 + 5 x 10^37) / 10^40 at 2 places.
+        let n = "100000000000000000000"; // 10^20
+        assert_eq!(
+            r(&[n, n, "1.005"], &[n, n], 2, Rounding::HalfUp).unwrap(),
+            "1.01"
+        );
+        assert_eq!(
+            r(&[n, n, "1.005"], &[n, n], 2, Rounding::HalfEven).unwrap(),
+            "1.00"
+        );
+        assert_eq!(
+            r(&[n, n, "-1.015"], &[n, n], 2, Rounding::HalfEven).unwrap(),
+            "-1.02"
+        );
+        assert_eq!(
+            r(&[n, n, "1.0099"], &[n, n], 2, Rounding::Down).unwrap(),
+            "1.00"
+        );
+    }
+
+    #[test]
     fn overflow_and_zero_divisor_are_none() {
         let big = "79228162514264337593543950335";
+        // Beyond a Decimal's range.
         assert_eq!(r(&[big, big], &[], 2, Rounding::HalfUp), None);
         assert_eq!(r(&["1"], &["0"], 2, Rounding::HalfUp), None);
+        let n = "100000000000000000000";
+        assert_eq!(r(&[n, n], &["0"], 2, Rounding::HalfUp), None);
         // A result beyond Decimal's 96 bits.
         assert_eq!(r(&[big, "10"], &[], 0, Rounding::HalfUp), None);
     }

@@ -13,7 +13,8 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::compute::{limit_terms, DayRate, Figures, Status};
+use crate::compute::{limit_terms, limit_terms_pd, DayRate, Figures, Status, Terms};
+use crate::exact::Factor;
 use crate::money::Money;
 use crate::output::{daily_rate, money, ratio6, RowSink};
 use crate::pipeline::{Job, Origin};
@@ -80,6 +81,193 @@ pub struct Explanation {
     pub bucket: Reasoned,
     pub classification: Reasoned,
     pub provision: Step,
+    /// With repayments: the segments, each payment's allocation and the
+    /// repayment figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repayments: Option<Repayments>,
+}
+
+/// Days charged on one balance, between two payment dates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SegmentStep {
+    pub from: String,
+    pub to: String,
+    pub days: i64,
+    pub principal: String,
+    pub unpaid_interest: String,
+    /// principal x days, and unpaid_interest x days.
+    pub principal_days: String,
+    pub unpaid_interest_days: String,
+}
+
+/// One day's payments and where each cent went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PaymentStep {
+    pub date: String,
+    pub amount: String,
+    pub valued_at: String,
+    pub note: String,
+    /// Charges accrued to `valued_at`: interest, penalty, compound, fees.
+    pub accrued: Vec<(String, String)>,
+    /// In the policy's allocation order: what was due, what this paid.
+    pub allocation: Vec<AllocationStep>,
+    pub overpaid: String,
+    pub settles: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AllocationStep {
+    pub due: String,
+    pub owed: String,
+    pub paid: String,
+}
+
+/// The repayment side of an explanation (SPEC.md section 5).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Repayments {
+    pub accrual_start: String,
+    pub segments: Vec<SegmentStep>,
+    /// Sum over segments of principal x days, and of unpaid interest x days.
+    pub principal_days: String,
+    pub unpaid_interest_days: String,
+    pub payments: Vec<PaymentStep>,
+    pub repaid: String,
+    pub repaid_principal: String,
+    pub repaid_unpaid_interest: String,
+    pub repaid_charges: String,
+    pub principal_due: Step,
+    pub balance_due: Step,
+    pub collected_over_cap: Step,
+    pub overpaid: String,
+    pub outstanding: Step,
+}
+
+/// cents x days as an amount x days: `2600000000` -> `26000000.00`.
+fn cent_days(n: i128) -> String {
+    money(Decimal::from_i128_with_scale(n, 2))
+}
+
+fn explain_repayments(loan: &Loan, f: &Figures, policy: &Policy) -> Option<Repayments> {
+    let r = f.repaid.as_ref()?;
+    let trace = r.trace.as_ref()?;
+    let segments = trace
+        .segments
+        .iter()
+        .map(|s| SegmentStep {
+            from: s.from.to_string(),
+            to: s.to.to_string(),
+            days: s.days,
+            principal: money(s.principal),
+            unpaid_interest: money(s.unpaid_interest),
+            principal_days: cent_days(s.principal.cents() * i128::from(s.days)),
+            unpaid_interest_days: cent_days(s.unpaid_interest.cents() * i128::from(s.days)),
+        })
+        .collect();
+    let payments = trace
+        .steps
+        .iter()
+        .map(|p| {
+            let note = if p.after_settlement {
+                "the row was already settled by payments: all overpaid".to_string()
+            } else if p.valued_at != p.date {
+                format!(
+                    "after the end date {}: pays the dues as they stand then",
+                    p.valued_at
+                )
+            } else if p.settles {
+                "leaves every due at 0: settles the row".to_string()
+            } else {
+                String::new()
+            };
+            PaymentStep {
+                date: p.date.to_string(),
+                amount: money(p.amount),
+                valued_at: p.valued_at.to_string(),
+                note,
+                accrued: Component::REDUCTION_ORDER
+                    .iter()
+                    .rev()
+                    .map(|&c| (component_name(c).to_string(), money(p.accrued[c as usize])))
+                    .collect(),
+                allocation: policy
+                    .allocation
+                    .iter()
+                    .map(|&d| AllocationStep {
+                        due: d.name().to_string(),
+                        owed: money(p.due[d as usize]),
+                        paid: money(p.paid[d as usize]),
+                    })
+                    .collect(),
+                overpaid: money(p.overpaid),
+                settles: p.settles,
+            }
+        })
+        .collect();
+    let p = Money::of(loan.principal).unwrap_or(Money::ZERO);
+    let u = Money::of(loan.unpaid_interest).unwrap_or(Money::ZERO);
+    let unpaid_due = u.checked_sub(r.unpaid_interest).unwrap_or(Money::ZERO);
+    let balance_due = match f.settled && r.settled_on.is_none() {
+        true => step(
+            "settled by paid_date: nothing is due".into(),
+            Decimal::ZERO,
+            money(r.balance_due),
+        ),
+        false => step(
+            format!(
+                "principal_due {} + unpaid interest due {} + max(0, total_capped {} - repaid_charges {}) = {}",
+                money(r.principal_due),
+                money(unpaid_due),
+                money(f.total_capped),
+                money(r.charges),
+                money(r.balance_due)
+            ),
+            r.balance_due,
+            money(r.balance_due),
+        ),
+    };
+    Some(Repayments {
+        accrual_start: trace.start.map_or(String::new(), |d| d.to_string()),
+        segments,
+        principal_days: cent_days(trace.principal_days),
+        unpaid_interest_days: cent_days(trace.unpaid_interest_days),
+        payments,
+        repaid: money(r.repaid),
+        repaid_principal: money(r.principal),
+        repaid_unpaid_interest: money(r.unpaid_interest),
+        repaid_charges: money(r.charges),
+        principal_due: step(
+            format!(
+                "principal {} - repaid principal {} = {}",
+                money(p),
+                money(r.principal),
+                money(r.principal_due)
+            ),
+            r.principal_due,
+            money(r.principal_due),
+        ),
+        balance_due,
+        collected_over_cap: step(
+            format!(
+                "max(0, repaid_charges {} - total_capped {}) = {}",
+                money(r.charges),
+                money(f.total_capped),
+                money(r.collected_over_cap)
+            ),
+            r.collected_over_cap,
+            money(r.collected_over_cap),
+        ),
+        overpaid: money(r.overpaid),
+        outstanding: step(
+            format!(
+                "max(0, book outstanding {} - repaid principal {}) = {}",
+                money(loan.outstanding),
+                money(r.principal),
+                money(r.outstanding)
+            ),
+            r.outstanding,
+            money(r.outstanding),
+        ),
+    })
 }
 
 fn step(formula: String, exact: impl Into<Decimal>, value: String) -> Step {
@@ -149,9 +337,23 @@ pub fn explain(
                 loan.due_date.format("%A")
             ),
         ),
+        (Roll::NextBusinessDay, true) if policy.calendar.working_days.contains(&loan.due_date) => {
+            reasoned(
+                f.due_date,
+                format!(
+                    "due_date column; a {} the calendar makes a working day (working_days): not rolled",
+                    loan.due_date.format("%A")
+                ),
+            )
+        }
         _ => reasoned(f.due_date, "due_date column".into()),
     };
+    let settled_on = f.repaid.as_ref().and_then(|r| r.settled_on);
     let end_date = match loan.paid_date {
+        _ if settled_on.is_some() => reasoned(
+            f.end_date,
+            format!("settled by payments on {}: every due paid", f.end_date),
+        ),
         Some(paid) if f.settled => reasoned(
             f.end_date,
             format!("repaid on {paid} (paid_date), on or before the as-of date"),
@@ -242,6 +444,21 @@ pub fn explain(
                 );
             }
             let (numerator, per) = rate_terms(rate, loan, policy);
+            if let Some(trace) = f.repaid.as_ref().and_then(|r| r.trace.as_ref()) {
+                let sum = match base_name {
+                    "principal" => trace.principal_days,
+                    _ => trace.unpaid_interest_days,
+                };
+                let terms = Terms::new(
+                    &[Factor::new(sum, 2), rate.numerator.into()],
+                    &[Factor::int(rate.per.into())],
+                );
+                let formula = format!(
+                    "{base_name}-days {} (sum over segments) x {numerator}{per} = {value}",
+                    cent_days(sum)
+                );
+                return step(formula, terms.value().unwrap_or_default(), value);
+            }
             let exact = rate.charge(base, days).value().unwrap_or_default();
             let formula = format!(
                 "{base_name} {} x {numerator} x {days}{per} = {value}",
@@ -309,10 +526,19 @@ pub fn explain(
         .iter()
         .zip(&f.caps)
         .map(|(cap, check)| {
-            let exact = limit_terms(&cap.limit, loan, days, &f.raw, policy)
-                .and_then(|t| t.value())
-                .unwrap_or_default();
-            let p = money(loan.principal);
+            let pd = f.repaid.as_ref().and_then(|r| r.trace.as_ref()).map(|t| t.principal_days);
+            let terms = match pd {
+                Some(pd) => limit_terms_pd(&cap.limit, loan, pd, &f.raw, policy),
+                None => limit_terms(&cap.limit, loan, days, &f.raw, policy),
+            };
+            let exact = terms.and_then(|t| t.value()).unwrap_or_default();
+            // With payments, limits that run with days run on principal-days.
+            let (p, days) = match pd {
+                Some(pd) if !matches!(cap.limit, Limit::PrincipalRatio { .. }) => {
+                    (format!("principal-days {}", cent_days(pd)), "1".to_string())
+                }
+                _ => (money(loan.principal), days.to_string()),
+            };
             let formula = match &cap.limit {
                 Limit::AnnualRate { rate, year_days } => {
                     format!("annual_rate: principal {p} x {} x {days} / {year_days}", rate.normalize())
@@ -369,8 +595,27 @@ pub fn explain(
         f.excess,
         money(f.excess),
     );
-    let annualized_rate = match f.annualized_rate {
-        Some(rate) => {
+    let principal_days = f
+        .repaid
+        .as_ref()
+        .and_then(|r| r.trace.as_ref())
+        .map(|t| t.principal_days);
+    let annualized_rate = match (f.annualized_rate, principal_days) {
+        (Some(rate), Some(pd)) => {
+            let exact =
+                (f.total_raw.decimal() * Decimal::from(365)) / Decimal::from_i128_with_scale(pd, 2);
+            step(
+                format!(
+                    "total_raw {} x 365 / principal-days {} = {}",
+                    money(f.total_raw),
+                    cent_days(pd),
+                    ratio6(rate)
+                ),
+                exact,
+                ratio6(rate),
+            )
+        }
+        (Some(rate), None) => {
             let exact = (f.total_raw.decimal() * Decimal::from(365))
                 / (loan.principal * Decimal::from(days));
             step(
@@ -384,7 +629,7 @@ pub fn explain(
                 ratio6(rate),
             )
         }
-        None => step(
+        (None, _) => step(
             "empty: principal or chargeable days is 0".into(),
             Decimal::ZERO,
             String::new(),
@@ -426,6 +671,10 @@ pub fn explain(
         }
     };
     let provision_value = money(f.provision);
+    let outstanding = f
+        .repaid
+        .as_ref()
+        .map_or(loan.outstanding, |r| r.outstanding.decimal());
     let provision = match (f.class, f.status) {
         (None, _) => step(
             "settled: no provision".into(),
@@ -435,9 +684,9 @@ pub fn explain(
         (Some(_), Status::WrittenOff) => step(
             format!(
                 "written off: outstanding {} x 100% = {provision_value}",
-                money(loan.outstanding)
+                money(outstanding)
             ),
-            loan.outstanding,
+            outstanding,
             provision_value,
         ),
         (Some(c), _) => {
@@ -445,11 +694,11 @@ pub fn explain(
             step(
                 format!(
                     "outstanding {} x {} ({}) = {provision_value}",
-                    money(loan.outstanding),
+                    money(outstanding),
                     rate.normalize(),
                     policy.classes[c].name
                 ),
-                loan.outstanding * rate,
+                outstanding * rate,
                 provision_value,
             )
         }
@@ -485,6 +734,7 @@ pub fn explain(
         bucket,
         classification,
         provision,
+        repayments: explain_repayments(loan, f, policy),
     }
 }
 
@@ -588,6 +838,96 @@ impl Explanation {
             &self.classification.reason,
         );
         line("provision", &self.provision.value, &self.provision.formula);
+        if let Some(r) = &self.repayments {
+            t.push_str(&r.text());
+        }
+        t
+    }
+}
+
+impl Repayments {
+    /// Segments, payments and the repayment figures, as text.
+    fn text(&self) -> String {
+        let mut t = format!(
+            "  repayments (accrual starts {}; charges run on what is still unpaid):\n",
+            self.accrual_start
+        );
+        for s in &self.segments {
+            t.push_str(&format!(
+                "    segment {} to {}: {} days on principal {} (x days = {}), unpaid interest {} (x days = {})\n",
+                s.from, s.to, s.days, s.principal, s.principal_days, s.unpaid_interest, s.unpaid_interest_days
+            ));
+        }
+        t.push_str(&format!(
+            "    principal-days {} and unpaid-interest-days {} (sums over segments)\n",
+            self.principal_days, self.unpaid_interest_days
+        ));
+        for p in &self.payments {
+            let accrued: Vec<String> = p.accrued.iter().map(|(c, v)| format!("{c} {v}")).collect();
+            t.push_str(&format!(
+                "    payment {} of {}{}\n      accrued to {}: {}\n",
+                p.date,
+                p.amount,
+                if p.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", p.note)
+                },
+                p.valued_at,
+                accrued.join(", ")
+            ));
+            for a in &p.allocation {
+                t.push_str(&format!(
+                    "      {:<16} due {:>14}  paid {:>14}\n",
+                    a.due, a.owed, a.paid
+                ));
+            }
+            t.push_str(&format!("      overpaid {}\n", p.overpaid));
+        }
+        let mut line = |label: &str, value: &str, why: &str| {
+            t.push_str(&format!("  {label:<19}{value:<15} {why}\n"));
+        };
+        line(
+            "repaid",
+            &self.repaid,
+            "payments dated on or before the as-of date",
+        );
+        line(
+            "repaid principal",
+            &self.repaid_principal,
+            "paid to principal",
+        );
+        line(
+            "repaid unpaid int.",
+            &self.repaid_unpaid_interest,
+            "paid to unpaid_interest",
+        );
+        line(
+            "repaid charges",
+            &self.repaid_charges,
+            "paid to interest, penalty, compound and fees",
+        );
+        line(
+            "principal_due",
+            &self.principal_due.value,
+            &self.principal_due.formula,
+        );
+        line(
+            "balance_due",
+            &self.balance_due.value,
+            &self.balance_due.formula,
+        );
+        line(
+            "collected_over_cap",
+            &self.collected_over_cap.value,
+            &self.collected_over_cap.formula,
+        );
+        line("overpaid", &self.overpaid, "paid beyond every due");
+        line(
+            "outstanding",
+            &self.outstanding.value,
+            &self.outstanding.formula,
+        );
         t
     }
 }

@@ -2,6 +2,13 @@
 //! products and currencies, lognormal principals, about 60% unpaid, fees and
 //! unpaid interest on some rows, annual and daily rates in every accepted
 //! notation. The same seed always gives the same bytes.
+//!
+//! `write_payments` writes the payments received on a generated book's
+//! rows (`generate --repayments`): partial payments, some settling their
+//! row, some overpaying it, a few before the due date or after the
+//! valuation date, and a few for loan_ids the book does not have. They come
+//! from their own random stream over the book's rows as written, so the
+//! book's bytes are the same with or without them.
 
 use std::io::Write;
 use std::path::Path;
@@ -405,6 +412,121 @@ fn rows<E>(
     Ok(())
 }
 
+/// The payments file's columns.
+pub const PAYMENTS_HEADER: [&str; 3] = ["loan_id", "date", "amount"];
+
+/// Writes the payments received on the rows of the book `config`
+/// generates to `path` (CSV, atomically).
+pub fn write_payments(config: &GenerateConfig, path: &Path) -> Result<(), Error> {
+    let mut file = AtomicFile::create(path)?;
+    let name = path.display().to_string();
+    write_payment_rows(config, &mut file).map_err(|e| Error::csv(&name, e))?;
+    file.commit().map(|_| ())
+}
+
+fn write_payment_rows<W: Write>(config: &GenerateConfig, out: W) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(PAYMENTS_HEADER)?;
+    let mut rng = Rng(config.seed ^ 0x0000_0BAD_DEB7_0000);
+    let cents = |text: &str| {
+        crate::parse::money(text).map_or(0, |m| {
+            (m * rust_decimal::Decimal::ONE_HUNDRED)
+                .try_into()
+                .unwrap_or(0u64)
+        })
+    };
+    rows(config, |row| {
+        // The row as the book holds it: loan_id, principal, due date,
+        // unpaid interest (HEADER order).
+        let Ok(due) = crate::parse::date(&row[6]) else {
+            return Ok(());
+        };
+        let days_back = (config.as_of - due).num_days();
+        if days_back <= 0 && !rng.chance(0.05) {
+            return Ok(());
+        }
+        let book = BookRow {
+            loan_id: &row[0],
+            cents: cents(&row[5]),
+            unpaid: cents(&row[11]),
+            due,
+            days_back,
+        };
+        payments_of(&mut w, &mut rng, &book, config.as_of)
+    })?;
+    w.flush()?;
+    Ok(())
+}
+
+/// What the payments of one book row are made from.
+struct BookRow<'a> {
+    loan_id: &'a str,
+    /// Principal and unpaid interest, in cents.
+    cents: u64,
+    unpaid: u64,
+    due: NaiveDate,
+    /// Days past due at the valuation date.
+    days_back: i64,
+}
+
+/// Writes the payments received on one book row.
+fn payments_of<W: Write>(
+    w: &mut csv::Writer<W>,
+    rng: &mut Rng,
+    row: &BookRow,
+    as_of: NaiveDate,
+) -> csv::Result<()> {
+    let BookRow {
+        loan_id,
+        cents,
+        unpaid,
+        due,
+        days_back,
+    } = *row;
+    let mut pay = |id: &str, date: NaiveDate, cents: u64| {
+        w.write_record([
+            id,
+            &date.format("%Y-%m-%d").to_string(),
+            &money(cents.max(1)),
+        ])
+    };
+    // A date from a few days before the due date to a few after as_of.
+    let span = days_back.max(0) as u64 + 10;
+    let date = |rng: &mut Rng| shift(due, rng.below(span) as i64 - 3);
+    match rng.below(100) {
+        // Nothing paid.
+        0..=39 => {}
+        // One to three partial payments.
+        40..=74 => {
+            for _ in 0..1 + rng.below(3) {
+                let part = cents * (5 + rng.below(30)) / 100;
+                pay(loan_id, date(rng), part)?;
+            }
+        }
+        // Paid off in two payments: half the principal, then the rest with
+        // enough for the charges and unpaid interest.
+        75..=84 => {
+            let first = shift(due, rng.below(days_back.max(1) as u64) as i64);
+            pay(loan_id, first, cents / 2)?;
+            let second = shift(first, 1 + rng.below(20) as i64).min(as_of);
+            pay(loan_id, second, cents - cents / 2 + unpaid + cents / 5)?;
+        }
+        // Overpaid in one payment.
+        85..=89 => pay(loan_id, date(rng), cents * 3 / 2 + unpaid)?,
+        // Before the due date, or after the valuation date.
+        90..=94 => pay(loan_id, shift(due, -(1 + rng.below(10) as i64)), cents / 10)?,
+        95..=98 => pay(loan_id, shift(as_of, 1 + rng.below(30) as i64), cents / 4)?,
+        // Two payments of a loan the book does not have.
+        _ => {
+            let stranger = format!("X{}", &loan_id[1..]);
+            for _ in 0..2 {
+                pay(&stranger, date(rng), 1 + cents / 7)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn shift(date: NaiveDate, days: i64) -> NaiveDate {
     if days >= 0 {
         date + Days::new(days as u64)
@@ -459,5 +581,11 @@ mod tests {
         assert_eq!(money_grouped(123456789), "1,234,567.89");
         assert_eq!(money_grouped(99), "0.99");
         assert!(crate::parse::money(&money_grouped(100000000)).is_ok());
+        let mut pay = Vec::new();
+        write_payment_rows(&config, &mut pay).unwrap();
+        let pay = String::from_utf8(pay).unwrap();
+        assert!(pay.starts_with("loan_id,date,amount\n"));
+        assert!(pay.lines().count() > 100, "{pay}");
+        assert!(pay.contains("\nX0"), "payments of unknown loans");
     }
 }

@@ -12,6 +12,8 @@
 //! `audit` (cap breaches), `explain` (every step of named loans). `policy`
 //! holds every rule the computation follows; `cli` turns the command line
 //! into a validated configuration; `generate` writes synthetic books.
+//! With repayments, `payments` reads and matches the payments and `repay`
+//! computes a row with its payments.
 
 pub mod atomic;
 pub mod audit;
@@ -30,10 +32,12 @@ pub mod output;
 pub mod parquet;
 pub mod parse;
 pub mod paths;
+pub mod payments;
 pub mod pipeline;
 pub mod policy;
 pub mod record;
 pub mod report;
+pub mod repay;
 pub mod run;
 pub mod source;
 pub mod split;

@@ -33,6 +33,9 @@ pub struct Manifest {
     pub created: String,
     pub policy: PolicyRecord,
     pub inputs: Vec<Digest>,
+    /// The payments files (`--repayments`), hashed whole after the run.
+    #[serde(default)]
+    pub repayments: Vec<Digest>,
     pub rows: Rows,
     pub outputs: Vec<Output>,
 }
@@ -87,6 +90,7 @@ impl Manifest {
                 resolved: policy.resolved.clone(),
             },
             inputs,
+            repayments: Vec::new(),
             rows,
             outputs: outputs
                 .iter()

@@ -16,7 +16,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::error::Error;
 use crate::policy::{AccountingMethod, Policy};
-use crate::source::{Compression, Input, Source};
+use crate::source::Source;
 
 /// What a loan's state is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -59,7 +59,8 @@ pub struct Night {
 /// order, then the loans only in CURRENT in theirs.
 #[derive(Debug, Default)]
 pub struct Pairs {
-    pub loans: IndexMap<Box<str>, (Option<Night>, Option<Night>)>,
+    /// foldhash rather than SipHash: one hash per loan of each night.
+    pub loans: IndexMap<Box<str>, (Option<Night>, Option<Night>), foldhash::fast::RandomState>,
     /// Loans whose currency changed: their CURRENT half, as new loans after
     /// all the others (in CURRENT's order).
     pub moved: Vec<(Box<str>, Night)>,
@@ -319,13 +320,8 @@ pub fn read_night(
     states: &[String],
     mut each: impl FnMut(&str, Night) -> Result<(), Error>,
 ) -> Result<u64, Error> {
-    let mut source = Source::open(&Input::File(path.to_path_buf()), None, Compression::None)?;
+    let (mut source, header) = Source::results(path)?;
     let name = source.name.clone();
-    let header: Vec<String> = source
-        .header()?
-        .iter()
-        .map(|f| String::from_utf8_lossy(f).trim().to_string())
-        .collect();
     let state_column = match by {
         By::Bucket => "bucket",
         By::Classification => "classification",
@@ -356,12 +352,27 @@ pub fn read_night(
     let settled = (states.len() - 3) as u16;
     let ranked = states.len() - 3;
     let mut record = ByteRecord::new();
+    let mut text = Vec::new();
+    let mut ends = Vec::new();
     let mut rows = 0;
-    while source.read(&mut record)? {
+    loop {
+        // A plain line (no quote) is cut at its commas here, as `run`
+        // reads its books; any other record comes through csv_core.
+        let line_holder;
+        let row: &dyn FieldsDyn = match source.next(&mut record)? {
+            crate::split::Next::End => break,
+            crate::split::Next::Record => &record,
+            crate::split::Next::Plain { line } => {
+                text.clear();
+                text.extend_from_slice(source.plain());
+                line_holder = crate::record::Line::split(&text, line, &mut ends);
+                &line_holder
+            }
+        };
         rows += 1;
-        let line = record.position().map_or(rows + 1, |p| p.line());
+        let line = row.line_number().unwrap_or(rows + 1);
         let field = |k: usize| -> Result<&str, Error> {
-            let bytes = record.get(fields[k]).unwrap_or(b"");
+            let bytes = row.field(fields[k]).unwrap_or(b"");
             std::str::from_utf8(bytes)
                 .map(str::trim)
                 .map_err(|_| bad(&name, line, needed[k], bytes, "not UTF-8"))
@@ -419,6 +430,32 @@ pub fn read_night(
         each(id, night)?;
     }
     Ok(rows)
+}
+
+/// The two kinds of rows `read_night` meets, read alike.
+trait FieldsDyn {
+    fn field(&self, i: usize) -> Option<&[u8]>;
+    fn line_number(&self) -> Option<u64>;
+}
+
+impl FieldsDyn for ByteRecord {
+    fn field(&self, i: usize) -> Option<&[u8]> {
+        self.get(i)
+    }
+
+    fn line_number(&self) -> Option<u64> {
+        self.position().map(|p| p.line())
+    }
+}
+
+impl FieldsDyn for crate::record::Line<'_> {
+    fn field(&self, i: usize) -> Option<&[u8]> {
+        crate::record::Fields::get(self, i)
+    }
+
+    fn line_number(&self) -> Option<u64> {
+        Some(crate::record::Fields::line(self))
+    }
 }
 
 fn bad(file: &str, line: u64, column: &str, value: &[u8], why: &str) -> Error {

@@ -148,6 +148,14 @@ impl Kind {
             | "written_off_principal"
             | "total_excess"
             | "largest_excess"
+            | "repaid"
+            | "repaid_principal"
+            | "repaid_unpaid_interest"
+            | "repaid_charges"
+            | "principal_due"
+            | "balance_due"
+            | "collected_over_cap"
+            | "overpaid"
             // movement's tables
             | "outstanding_previous"
             | "outstanding_current"
@@ -205,9 +213,23 @@ pub const RESULT_COLUMNS: [&str; 22] = [
     "provision",
 ];
 
+/// The columns results add with repayments, after provision (SPEC.md
+/// section 5).
+pub const REPAY_COLUMNS: [&str; 8] = [
+    "repaid",
+    "repaid_principal",
+    "repaid_unpaid_interest",
+    "repaid_charges",
+    "principal_due",
+    "balance_due",
+    "collected_over_cap",
+    "overpaid",
+];
+
 /// The results header for a file laid out as `layout`: `outstanding`
-/// follows principal (SPEC.md section 3).
-pub fn results_header(layout: &Layout) -> Vec<String> {
+/// follows principal (SPEC.md section 3); with `repayments`, the
+/// repayment columns follow provision.
+pub fn results_header(layout: &Layout, repayments: bool) -> Vec<String> {
     let mut header = vec!["loan_id".to_string()];
     header.extend(layout.dimensions.iter().map(|c| c.name().to_string()));
     for column in RESULT_COLUMNS {
@@ -216,7 +238,24 @@ pub fn results_header(layout: &Layout) -> Vec<String> {
             header.push("outstanding".to_string());
         }
     }
+    if repayments {
+        header.extend(REPAY_COLUMNS.map(String::from));
+    }
     header
+}
+
+/// A row's repayment columns in `REPAY_COLUMNS` order.
+pub fn repay_figures(r: &crate::repay::Repaid) -> [Money; 8] {
+    [
+        r.repaid,
+        r.principal,
+        r.unpaid_interest,
+        r.charges,
+        r.principal_due,
+        r.balance_due,
+        r.collected_over_cap,
+        r.overpaid,
+    ]
 }
 
 /// Appends a CSV field as the `csv` crate writes it: quoted only when it
@@ -534,12 +573,29 @@ pub fn write_result(
     f: &Figures,
     policy: &Policy,
     buckets: &[String],
+    repayments: bool,
 ) {
     push_loan_key(out, loan);
     for column in 0..RESULT_COLUMNS.len() {
         push_result_field(out, column, loan, f, policy, buckets);
         if column == 1 {
-            out.fixed(loan.outstanding, 2);
+            match &f.repaid {
+                Some(r) => out.money(r.outstanding),
+                None => out.fixed(loan.outstanding, 2),
+            }
+        }
+    }
+    if repayments {
+        let none;
+        let r = match &f.repaid {
+            Some(r) => r.as_ref(),
+            None => {
+                none = crate::repay::Repaid::none(loan, f);
+                &none
+            }
+        };
+        for amount in repay_figures(r) {
+            out.money(amount);
         }
     }
     out.end();

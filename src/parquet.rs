@@ -150,10 +150,19 @@ impl BookReader {
     /// Checks the types of the layout's columns: a wrong type is an error
     /// naming the column, before any output is written.
     pub fn check(&self, layout: &Layout) -> Result<(), Error> {
-        for (col, index) in layout.columns() {
+        let columns: Vec<(ColKind, usize, &str)> = layout
+            .columns()
+            .map(|(col, index)| (col.kind(), index, col.name()))
+            .collect();
+        self.check_columns(&columns)
+    }
+
+    /// Checks the types of columns given as (kind, index, canonical name).
+    pub fn check_columns(&self, columns: &[(ColKind, usize, &str)]) -> Result<(), Error> {
+        for &(kind, index, name) in columns {
             let dtype = &self.dtypes[index];
-            if !accepts(col.kind(), dtype) {
-                let wanted = match col.kind() {
+            if !accepts(kind, dtype) {
+                let wanted = match kind {
                     ColKind::Text => "text, categories or integers",
                     ColKind::Number => "text, decimals, integers or floats",
                     ColKind::Date => "dates, naive timestamps or text",
@@ -161,9 +170,8 @@ impl BookReader {
                 return Err(Error::Header {
                     path: self.path.display().to_string(),
                     message: format!(
-                        "column {:?} ({}) has type {dtype}; expected {wanted}",
+                        "column {:?} ({name}) has type {dtype}; expected {wanted}",
                         self.names[index],
-                        col.name()
                     ),
                 });
             }

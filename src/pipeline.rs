@@ -28,6 +28,7 @@ use crate::atomic::AtomicFile;
 use crate::compute::{compute, Figures};
 use crate::error::Error;
 use crate::output::{write_reject, CsvRows, Format, Kind, RowSink, REJECTS_HEADER};
+use crate::payments::{Group, PaymentCounts, Payments};
 use crate::policy::Policy;
 use crate::record::{parse_loan, Col, Fields, Layout, Line, Loan, Reject, MAX_FIELD_BYTES};
 pub use crate::source::Input;
@@ -102,6 +103,12 @@ pub struct PipelineConfig {
     pub stdin_compression: Compression,
     /// The format of `output`.
     pub format: Format,
+    /// Payments received (SPEC.md section 5); none: section 2 alone.
+    pub repayments: Vec<PathBuf>,
+    /// Where payments that match no accepted row go; `None`: counted only.
+    pub unmatched: Option<PathBuf>,
+    /// Keep every segment and payment step of rows with payments (explain).
+    pub trace: bool,
 }
 
 /// What a pipeline did.
@@ -127,6 +134,10 @@ pub struct Report<S> {
     pub rejects_file: Option<crate::atomic::Finished>,
     /// Files written, in the order they were committed.
     pub outputs: Vec<crate::atomic::Written>,
+    /// With repayments: where the payments went.
+    pub payments: Option<PaymentCounts>,
+    /// With repayments: the unmatched-payments file, written, not committed.
+    pub unmatched_file: Option<crate::atomic::Finished>,
 }
 
 /// How many reject messages the report keeps.
@@ -255,7 +266,8 @@ impl SeenIds {
     }
 }
 
-fn id_hash(id: &[u8]) -> u128 {
+/// The 128-bit hash loan_ids are known by (duplicates, payments).
+pub fn id_hash(id: &[u8]) -> u128 {
     let mut high = DefaultHasher::new();
     high.write(id);
     let mut low = DefaultHasher::new();
@@ -297,6 +309,16 @@ pub fn run<J: Job>(
     let layouts = check_headers(&mut sources, &config.policy)?;
     let layout = &layouts[0];
     let hashing: Vec<_> = sources.iter().map(|s| s.hashing.clone()).collect();
+    let payments = match config.repayments.is_empty() {
+        true => None,
+        false => Some(Payments::load(
+            &config.repayments,
+            &config.policy,
+            config.encoding,
+            config.as_of,
+        )?),
+    };
+    let payments = payments.as_ref();
     let job = make_job(layout);
     let header = job.header();
     let columns = Kind::columns(&header, 0);
@@ -317,6 +339,28 @@ pub fn run<J: Job>(
     if let Some(file) = rejects.as_mut() {
         write_header(file, &REJECTS_HEADER.map(String::from))?;
     }
+    let mut unmatched = match (payments, &config.unmatched) {
+        (Some(_), Some(path)) => Some(AtomicFile::create(path)?),
+        _ => None,
+    };
+    // Payments that could not be read come first in the rejects file.
+    let mut first_rejects = Vec::new();
+    if let Some(payments) = payments {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        for (source, reject) in &payments.rejects {
+            write_reject(&mut writer, reject).map_err(|e| Error::csv("rejects", e))?;
+            if first_rejects.len() < REPORTED_REJECTS {
+                first_rejects.push(reject_message(source, reject));
+            }
+        }
+        let bytes = writer
+            .into_inner()
+            .map_err(|e| Error::io("rejects", e.into_error()))?;
+        if let Some(file) = rejects.as_mut() {
+            file.write_all(&bytes)
+                .map_err(|e| Error::io(file.path().display(), e))?;
+        }
+    }
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads)
@@ -326,6 +370,7 @@ pub fn run<J: Job>(
     let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
     let mut totals = Totals {
         stats: J::Stats::default(),
+        first_rejects,
         ..Totals::default()
     };
 
@@ -341,7 +386,9 @@ pub fn run<J: Job>(
         };
         let (out_tx, out_rx) = sync_channel::<Vec<ChunkBytes>>(out_queue);
         let batch_size = config.batch_size.max(1);
-        let seen = config.unique_ids.then(|| SeenIds {
+        // With repayments, loan_ids must be unique (SPEC.md section 5).
+        let unique = config.unique_ids || payments.is_some();
+        let seen = unique.then(|| SeenIds {
             columns: layouts
                 .iter()
                 .map(|l| l.column(Col::LoanId).unwrap_or(0))
@@ -384,6 +431,7 @@ pub fn run<J: Job>(
                                     layout: &layouts[batch.source],
                                     config,
                                     job: &job,
+                                    payments,
                                 };
                                 chunks.push(process_chunk(&chunk, columns, &mut stats)?);
                                 Ok::<_, Error>((chunks, stats))
@@ -432,8 +480,12 @@ pub fn run<J: Job>(
     };
     progress.finish_and_clear();
 
+    if let (Some(payments), Some(file)) = (payments, unmatched.as_mut()) {
+        payments.write_unmatched(file, &config.policy, config.encoding)?;
+    }
     let output_file = output.map(AtomicFile::finish).transpose()?;
     let rejects_file = rejects.map(AtomicFile::finish).transpose()?;
+    let unmatched_file = unmatched.map(AtomicFile::finish).transpose()?;
     let report = Report {
         rows_read: totals.accepted + totals.rejected,
         rows_accepted: totals.accepted,
@@ -447,6 +499,8 @@ pub fn run<J: Job>(
         output_file,
         rejects_file,
         outputs: Vec::new(),
+        payments: payments.map(Payments::counts),
+        unmatched_file,
     };
     Ok((job, report))
 }
@@ -469,17 +523,21 @@ impl<S> Totals<S> {
         self.rejected += chunk.rejected.len() as u64;
         for r in &chunk.rejected {
             if self.first_rejects.len() < REPORTED_REJECTS {
-                let column = if r.column.is_empty() {
-                    String::new()
-                } else {
-                    format!(" column {}:", r.column)
-                };
-                self.first_rejects
-                    .push(format!("{source}:{}:{column} {}", r.line, r.reason));
+                self.first_rejects.push(reject_message(source, r));
             }
         }
         chunk.bytes
     }
+}
+
+/// `file:line: column NAME: reason`, as the run report prints a reject.
+fn reject_message(source: &str, r: &Reject) -> String {
+    let column = if r.column.is_empty() {
+        String::new()
+    } else {
+        format!(" column {}:", r.column)
+    };
+    format!("{source}:{}:{column} {}", r.line, r.reason)
 }
 
 fn write_header(file: &mut AtomicFile, header: &[String]) -> Result<(), Error> {
@@ -614,6 +672,7 @@ struct Chunk<'a, J> {
     layout: &'a Layout,
     config: &'a PipelineConfig,
     job: &'a J,
+    payments: Option<&'a Payments>,
 }
 
 /// Parses, computes, formats and folds one chunk of records, its rows
@@ -706,6 +765,7 @@ impl<J: Job, S: RowSink> One<'_, '_, J, S> {
             layout,
             config,
             job,
+            payments,
             ..
         } = *self.chunk;
         let policy = &config.policy;
@@ -717,8 +777,15 @@ impl<J: Job, S: RowSink> One<'_, '_, J, S> {
             None => parse_loan(record, layout, policy),
         };
         let outcome = loan.and_then(|loan| {
-            let figures = compute(&loan, policy, config.as_of)
-                .map_err(|why| Reject::new(record, loan.loan_id(), "", why.to_string()))?;
+            let (figures, group) = match payments {
+                None => (compute(&loan, policy, config.as_of), None),
+                Some(payments) => with_payments(&loan, payments, config, record)?,
+            };
+            let figures =
+                figures.map_err(|why| Reject::new(record, loan.loan_id(), "", why.to_string()))?;
+            if let Some(payments) = payments {
+                payments.mark_group(group, true);
+            }
             if config.output.is_some() {
                 self.out.output += job.write(self.rows, &loan, &figures);
             }
@@ -734,12 +801,42 @@ impl<J: Job, S: RowSink> One<'_, '_, J, S> {
                 self.out.accepted += 1;
             }
             Err(reject) => {
+                // A duplicate is not the row payments of its id belong to.
+                if let (Some(payments), None) = (payments, duplicate) {
+                    payments.mark(&reject.loan_id, false);
+                }
                 write_reject(self.rejects, &reject).map_err(|e| Error::csv("rejects", e))?;
                 self.out.rejected.push(reject);
             }
         }
         Ok(())
     }
+}
+
+/// A row's figures with its payments, and where its payments are: a row
+/// one of whose payments could not be read is a reject; a row without
+/// payments is section 2's.
+fn with_payments(
+    loan: &Loan,
+    payments: &Payments,
+    config: &PipelineConfig,
+    record: &impl Fields,
+) -> Result<(Result<Figures, &'static str>, Option<Group>), Reject> {
+    if let Some(at) = payments.unreadable(loan.loan_id()) {
+        return Err(Reject::new(
+            record,
+            loan.loan_id(),
+            Col::LoanId.name(),
+            format!("a repayment of this loan could not be read: {at}"),
+        ));
+    }
+    let group = payments.group(loan.loan_id());
+    let paid = payments.of(group);
+    let figures = match paid.is_empty() && !config.trace {
+        true => compute(loan, &config.policy, config.as_of),
+        false => crate::repay::compute(loan, &config.policy, config.as_of, &paid, config.trace),
+    };
+    Ok((figures, group))
 }
 
 fn progress_bar(enabled: bool, sources: &[Source]) -> ProgressBar {

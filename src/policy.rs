@@ -25,6 +25,11 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("us-mla", include_str!("presets/us-mla.toml")),
 ];
 
+/// Calendars shipped in the binary, name and text (the format of a
+/// `holidays_file`), named by a policy's `calendar.builtin`.
+pub const CALENDARS: &[(&str, &str)] =
+    &[("cn-mainland", include_str!("calendars/cn-mainland.txt"))];
+
 /// The preset used when no policy is named.
 pub const DEFAULT_PRESET: &str = "cn-bank";
 
@@ -82,6 +87,57 @@ pub struct Policy {
     /// The policy as resolved: its base preset with the file's fields laid
     /// over it, as TOML (for the manifest and `arrears policy FILE`).
     pub resolved: String,
+    /// The order a payment pays the dues in (SPEC.md section 5): each of
+    /// the six once.
+    pub allocation: [Due; 6],
+    /// Payment columns (loan_id, date, amount) to the file's own header.
+    pub repayment_columns: BTreeMap<String, String>,
+}
+
+/// What a payment can pay (SPEC.md section 5, `allocation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Due {
+    Fees,
+    Penalty,
+    Compound,
+    Interest,
+    UnpaidInterest,
+    Principal,
+}
+
+impl Due {
+    /// Indexed by `Due as usize`.
+    pub const ALL: [Due; 6] = [
+        Due::Fees,
+        Due::Penalty,
+        Due::Compound,
+        Due::Interest,
+        Due::UnpaidInterest,
+        Due::Principal,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Due::Fees => "fees",
+            Due::Penalty => "penalty",
+            Due::Compound => "compound",
+            Due::Interest => "interest",
+            Due::UnpaidInterest => "unpaid_interest",
+            Due::Principal => "principal",
+        }
+    }
+
+    /// The charge component this due is, if it is one.
+    pub fn component(self) -> Option<Component> {
+        match self {
+            Due::Fees => Some(Component::Fees),
+            Due::Penalty => Some(Component::Penalty),
+            Due::Compound => Some(Component::Compound),
+            Due::Interest => Some(Component::Interest),
+            Due::UnpaidInterest | Due::Principal => None,
+        }
+    }
 }
 
 /// The journal's method and account names (SPEC.md section 6).
@@ -111,15 +167,21 @@ pub enum Roll {
     NextBusinessDay,
 }
 
-/// Non-working days: weekends (when on) and holidays.
+/// Non-working days: weekends (when on) and holidays, less the working
+/// days set on weekends (China's make-up working days, 调休).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Calendar {
     pub weekends: bool,
     pub holidays: BTreeSet<NaiveDate>,
+    /// Working days whatever their weekday; never also a holiday.
+    pub working_days: BTreeSet<NaiveDate>,
 }
 
 impl Calendar {
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
+        if self.working_days.contains(&date) {
+            return true;
+        }
         let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
         (!self.weekends || !weekend) && !self.holidays.contains(&date)
     }
@@ -219,6 +281,10 @@ pub struct Cap {
     pub name: String,
     pub limit: Limit,
     pub applies_to: Vec<Component>,
+    /// The first contract date the cap's rule covers: a row whose contract
+    /// (its contract_date, else its due date) is earlier falls under
+    /// another rule and is a reject, never valued under this one.
+    pub contracts_from: Option<NaiveDate>,
 }
 
 /// How a cap's limit is reached; see SPEC.md section 2, Caps.
@@ -276,6 +342,9 @@ struct RawPolicy {
     calendar: RawCalendar,
     #[serde(default)]
     lpr: Vec<RawLpr>,
+    allocation: Vec<Due>,
+    #[serde(default)]
+    repayment_columns: BTreeMap<String, String>,
     #[serde(default = "default_max_annual_rate", deserialize_with = "figure")]
     max_annual_rate: Decimal,
     accounting: Accounting,
@@ -292,7 +361,10 @@ struct RawCalendar {
     weekends: bool,
     #[serde(default)]
     holidays: Vec<DateValue>,
+    #[serde(default)]
+    working_days: Vec<DateValue>,
     holidays_file: Option<String>,
+    builtin: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -348,6 +420,7 @@ struct RawCap {
     year_days: Option<u32>,
     applies_to: Option<Vec<Component>>,
     of: Option<Vec<Component>>,
+    contracts_from: Option<DateValue>,
 }
 
 impl Policy {
@@ -552,6 +625,18 @@ impl RawPolicy {
                 ));
             }
         }
+        for key in self.repayment_columns.keys() {
+            if !crate::payments::PAYMENT_COLUMNS.contains(&key.as_str()) {
+                return Err(invalid(
+                    format!("repayment_columns.{key}"),
+                    format!(
+                        "not a repayments column; known: {}",
+                        crate::payments::PAYMENT_COLUMNS.join(", ")
+                    ),
+                ));
+            }
+        }
+        let allocation = self.validate_allocation()?;
         self.validate_classes()?;
         let calendar = self.calendar.validate(dir)?;
         let mut lpr = BTreeMap::new();
@@ -597,12 +682,37 @@ impl RawPolicy {
             due_date_roll: self.due_date_roll,
             calendar,
             lpr,
+            allocation,
+            repayment_columns: self.repayment_columns,
             max_annual_rate: non_negative("max_annual_rate", self.max_annual_rate)?,
             accounting: self.accounting,
             base: String::new(),
             file: None,
             resolved: String::new(),
         })
+    }
+
+    /// Each of the six dues exactly once.
+    fn validate_allocation(&self) -> Result<[Due; 6], Invalid> {
+        let names: Vec<&str> = Due::ALL.iter().map(|d| d.name()).collect();
+        let list = &self.allocation;
+        for d in Due::ALL {
+            let n = list.iter().filter(|&&x| x == d).count();
+            if n != 1 {
+                let how = if n == 0 { "lacks" } else { "repeats" };
+                return Err(invalid(
+                    "allocation",
+                    format!(
+                        "{how} {:?}: it must name each of {} exactly once",
+                        d.name(),
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+        let mut order = Due::ALL;
+        order.copy_from_slice(list);
+        Ok(order)
     }
 
     fn validate_classes(&self) -> Result<(), Invalid> {
@@ -640,33 +750,90 @@ impl RawPolicy {
 
 impl RawCalendar {
     fn validate(self, dir: &Path) -> Result<Calendar, Invalid> {
-        let mut holidays = BTreeSet::new();
-        for (i, day) in self.holidays.iter().enumerate() {
-            holidays.insert(day.date(&format!("calendar.holidays[{i}]"))?);
+        let mut calendar = Calendar {
+            weekends: self.weekends,
+            ..Calendar::default()
+        };
+        if let Some(name) = &self.builtin {
+            let field = "calendar.builtin";
+            let text = builtin_calendar(name).ok_or_else(|| {
+                let names: Vec<&str> = CALENDARS.iter().map(|(n, _)| *n).collect();
+                invalid(
+                    field,
+                    format!("no calendar {name:?}; shipped: {}", names.join(", ")),
+                )
+            })?;
+            read_days(&mut calendar, text, &format!("calendar {name}"))
+                .map_err(|why| invalid(field, why))?;
         }
         if let Some(file) = &self.holidays_file {
             let path = dir.join(file);
             let field = "calendar.holidays_file";
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| invalid(field, format!("{}: {e}", path.display())))?;
-            for (n, line) in text.lines().enumerate() {
-                let line = line.split('#').next().unwrap_or("").trim();
-                if !line.is_empty() {
-                    let day = crate::parse::date(line).map_err(|why| {
-                        invalid(
-                            field,
-                            format!("{}:{}: {line:?}: {why}", path.display(), n + 1),
-                        )
-                    })?;
-                    holidays.insert(day);
-                }
-            }
+            read_days(&mut calendar, &text, &path.display().to_string())
+                .map_err(|why| invalid(field, why))?;
         }
-        Ok(Calendar {
-            weekends: self.weekends,
-            holidays,
-        })
+        for (i, day) in self.holidays.iter().enumerate() {
+            let field = format!("calendar.holidays[{i}]");
+            let day = day.date(&field)?;
+            add_day(&mut calendar, day, false).map_err(|why| invalid(field, why))?;
+        }
+        for (i, day) in self.working_days.iter().enumerate() {
+            let field = format!("calendar.working_days[{i}]");
+            let day = day.date(&field)?;
+            add_day(&mut calendar, day, true).map_err(|why| invalid(field, why))?;
+        }
+        Ok(calendar)
     }
+}
+
+/// The text of a shipped calendar.
+pub fn builtin_calendar(name: &str) -> Option<&'static str> {
+    CALENDARS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
+}
+
+/// Adds the days of a calendar file: one date a line, `DATE` or
+/// `DATE holiday` a non-working day, `DATE working` a working day; `#`
+/// starts a comment. `origin` names the file in errors.
+fn read_days(calendar: &mut Calendar, text: &str, origin: &str) -> Result<(), String> {
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let at = |why: String| format!("{origin}:{}: {line:?}: {why}", n + 1);
+        let mut words = line.split_whitespace();
+        let date = words.next().unwrap_or("");
+        let working = match (words.next(), words.next()) {
+            (None, _) | (Some("holiday"), None) => false,
+            (Some("working"), None) => true,
+            _ => {
+                return Err(at(
+                    "expected a date, optionally followed by `holiday` or `working`".into(),
+                ))
+            }
+        };
+        let day = crate::parse::date(date).map_err(|why| at(why.to_string()))?;
+        add_day(calendar, day, working).map_err(at)?;
+    }
+    Ok(())
+}
+
+/// Marks `day` a working day or a holiday; a day cannot be both.
+fn add_day(calendar: &mut Calendar, day: NaiveDate, working: bool) -> Result<(), String> {
+    let (add, other) = match working {
+        true => (&mut calendar.working_days, &calendar.holidays),
+        false => (&mut calendar.holidays, &calendar.working_days),
+    };
+    if other.contains(&day) {
+        return Err(format!("{day} is both a holiday and a working day"));
+    }
+    add.insert(day);
+    Ok(())
 }
 
 impl RawCap {
@@ -775,10 +942,15 @@ impl RawCap {
         }
         let applies_to = components(self.applies_to, &field("applies_to"))?
             .unwrap_or_else(|| Component::REDUCTION_ORDER.to_vec());
+        let contracts_from = match &self.contracts_from {
+            Some(date) => Some(date.date(&field("contracts_from"))?),
+            None => None,
+        };
         Ok(Cap {
             name,
             limit,
             applies_to,
+            contracts_from,
         })
     }
 }
@@ -991,6 +1163,7 @@ mod tests {
             ]
             .into_iter()
             .collect(),
+            working_days: BTreeSet::new(),
         };
         assert_eq!(
             cal.next_working_day(date("2025-09-10")),
@@ -1032,6 +1205,93 @@ mod tests {
     }
 
     #[test]
+    fn working_days_override_weekends() {
+        let p = Policy::from_toml(
+            "[calendar]\nweekends = true\nholidays = [2025-10-01]\nworking_days = [2025-09-28]\n",
+            "t",
+        )
+        .unwrap();
+        let cal = &p.calendar;
+        assert!(cal.is_working_day(date("2025-09-28")), "a make-up Sunday");
+        assert!(!cal.is_working_day(date("2025-09-27")), "a plain Saturday");
+        assert_eq!(cal.next_working_day(date("2025-09-27")), date("2025-09-28"));
+        assert!(
+            load_err("[calendar]\nholidays = [2025-10-01]\nworking_days = [2025-10-01]")
+                .contains("both a holiday and a working day")
+        );
+        assert!(load_err("[calendar]\nworking_days = [\"2025-02-30\"]")
+            .contains("calendar.working_days[0]"));
+    }
+
+    #[test]
+    fn the_shipped_mainland_calendar() {
+        let p = Policy::load("cn-bank").unwrap();
+        let cal = &p.calendar;
+        assert!(cal.weekends);
+        assert_eq!((cal.holidays.len(), cal.working_days.len()), (89, 19));
+        assert!(cal
+            .working_days
+            .iter()
+            .all(|d| matches!(d.weekday(), Weekday::Sat | Weekday::Sun)));
+        // National Day 2025: 10-01 to 10-08 off; Sunday 09-28 and Saturday 10-11 worked.
+        let roll = |d: &str| cal.next_working_day(date(d));
+        assert_eq!(roll("2025-09-27"), date("2025-09-28"));
+        assert_eq!(roll("2025-09-28"), date("2025-09-28"));
+        assert_eq!(roll("2025-09-30"), date("2025-09-30"));
+        assert_eq!(roll("2025-10-01"), date("2025-10-09"));
+        assert_eq!(roll("2025-10-08"), date("2025-10-09"));
+        assert_eq!(roll("2025-10-11"), date("2025-10-11"));
+        assert_eq!(roll("2025-10-12"), date("2025-10-13"));
+        // Spring Festival 2026 (02-15 to 02-23), Saturday 02-14 worked.
+        assert_eq!(roll("2026-02-14"), date("2026-02-14"));
+        assert_eq!(roll("2026-02-15"), date("2026-02-24"));
+        assert_eq!(
+            Policy::load("cn-private-lending").unwrap().calendar,
+            p.calendar
+        );
+        assert!(load_err("[calendar]\nbuiltin = \"mars\"").contains("calendar.builtin"));
+    }
+
+    #[test]
+    fn calendar_files_mark_working_days() {
+        let dir = std::env::temp_dir().join(format!("arrears-cal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("days.txt");
+        std::fs::write(
+            &file,
+            "# a comment\n2025-10-01\n2025-10-02 holiday\n2025-10-11 working  # 调休\n",
+        )
+        .unwrap();
+        let origin = dir.join("p.toml").display().to_string();
+        let p = Policy::from_toml(
+            "[calendar]\nweekends = true\nholidays_file = \"days.txt\"\n",
+            &origin,
+        )
+        .unwrap();
+        assert_eq!(p.calendar.holidays.len(), 2);
+        assert!(p.calendar.is_working_day(date("2025-10-11")));
+        std::fs::write(&file, "2025-10-11 workday\n").unwrap();
+        let err = Policy::from_toml("[calendar]\nholidays_file = \"days.txt\"\n", &origin)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("days.txt:1") && err.contains("working"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn contracts_from_is_a_date() {
+        let p = Policy::load("cn-private-lending").unwrap();
+        assert_eq!(p.caps[0].contracts_from, Some(date("2020-08-20")));
+        assert!(load_err(
+            "[[caps]]\nname = \"x\"\nkind = \"fixed\"\namount = 1\ncontracts_from = \"soon\""
+        )
+        .contains("caps[0].contracts_from"));
+    }
+
+    #[test]
     fn lpr_in_force_on_a_date() {
         let p = Policy::load("cn-private-lending").unwrap();
         assert_eq!(p.lpr.len(), 13);
@@ -1057,6 +1317,7 @@ mod tests {
     #[test]
     fn a_file_extends_its_base_presets_lpr_table() {
         let p = Policy::from_toml(
+            // (A hypothetical fixing: the real one of 2026-01-20 was 3.00%.)
             "base = \"cn-private-lending\"\nname = \"mine\"\n[[lpr]]\nfrom = 2026-01-20\nrate = \"0.0290\"\n",
             "t",
         )

@@ -521,6 +521,26 @@ pub fn parse_loan<'a, R: Fields>(
     }
     let paid_date = row.optional(Col::PaidDate, parse::date)?;
     let contract_date = row.optional(Col::ContractDate, parse::date)?;
+    for cap in &policy.caps {
+        let Some(from) = cap.contracts_from else {
+            continue;
+        };
+        let (made, col, what) = match contract_date {
+            Some(date) => (date, Col::ContractDate, "contract made on"),
+            None => (due_date, Col::DueDate, "no contract_date, and due on"),
+        };
+        if made < from {
+            return Err(row.reject(
+                col.name(),
+                format!(
+                    "{what} {made}, before {from}: cap {} covers contracts made from {from} on, \
+                     and an earlier contract falls under another rule (see the policy's comments), \
+                     which this policy does not value",
+                    cap.name
+                ),
+            ));
+        }
+    }
     let penalty_rate = row.optional(Col::PenaltyRate, parse::rate)?;
     if let Some(rate) = penalty_rate {
         row.plausible(Col::PenaltyRate, rate, true)?;
@@ -635,7 +655,7 @@ impl<'a, R: Fields> Row<'a, R> {
             self.reject(
                 &self.column_name(col),
                 format!(
-                    "invalid UTF-8 at byte {}: {:?}",
+                    "invalid UTF-8 at byte {}: {:?} (a book saved as GBK or GB18030 reads with --encoding gbk)",
                     e.valid_up_to(),
                     String::from_utf8_lossy(bytes)
                 ),

@@ -42,6 +42,7 @@ struct ResultsJob<'a> {
     header: Vec<String>,
     buckets: Vec<String>,
     grouping: Grouping,
+    repayments: bool,
 }
 
 impl Job for ResultsJob<'_> {
@@ -52,7 +53,7 @@ impl Job for ResultsJob<'_> {
     }
 
     fn write(&self, out: &mut impl RowSink, loan: &Loan, f: &Figures) -> u64 {
-        write_result(out, loan, f, self.policy, &self.buckets);
+        write_result(out, loan, f, self.policy, &self.buckets, self.repayments);
         1
     }
 
@@ -75,18 +76,24 @@ impl Job for ResultsJob<'_> {
 /// complete or not at all.
 pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     let policy = &config.pipeline.policy;
+    let repayments = !config.pipeline.repayments.is_empty();
     let make_job = |layout: &Layout| ResultsJob {
         policy,
-        header: results_header(layout),
+        header: results_header(layout, repayments),
+        repayments,
         buckets: policy.bucket_labels(),
-        grouping: Grouping::new(&config.group_by, layout, policy),
+        grouping: Grouping::new(&config.group_by, layout, policy, repayments),
     };
     let (job, mut report) = pipeline::run(&config.pipeline, make_job)?;
-    let (summary_header, summary_rows) = report.stats.table(&job.grouping.names(), policy)?;
+    let (summary_header, summary_rows) =
+        report
+            .stats
+            .table(&job.grouping.names(), policy, job.repayments)?;
     let keys = job.grouping.keys.len();
     let mut files = Vec::new();
     files.extend(report.output_file.take().map(|f| ("results", f)));
     files.extend(report.rejects_file.take().map(|f| ("rejects", f)));
+    files.extend(report.unmatched_file.take().map(|f| ("unmatched", f)));
     if let Some(path) = &config.summary {
         let format = Format::of(path, config.summary_format);
         let file = summary::write_file(path, format, &summary_header, &summary_rows, keys)?;
@@ -129,7 +136,13 @@ pub fn commit_with_manifest<S>(
             rejected: report.rows_rejected,
         };
         let listed: Vec<(&str, &Finished)> = files.iter().map(|(r, f)| (*r, f)).collect();
-        let manifest = Manifest::new(command, config.as_of, &config.policy, inputs, rows, &listed);
+        let mut manifest =
+            Manifest::new(command, config.as_of, &config.policy, inputs, rows, &listed);
+        manifest.repayments = config
+            .repayments
+            .iter()
+            .map(|p| crate::source::digest_file(p))
+            .collect::<Result<_, _>>()?;
         let file = manifest.write(path)?;
         files.push(("manifest", file));
     }

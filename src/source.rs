@@ -127,16 +127,7 @@ impl Hashing {
     /// The size and hash of everything read (call after the last read).
     pub fn digest(&self) -> Result<Digest, Error> {
         if let Some(path) = &self.parquet {
-            let mut hasher = blake3::Hasher::new();
-            let file = File::open(path).map_err(|e| Error::io(&self.name, e))?;
-            hasher
-                .update_reader(file)
-                .map_err(|e| Error::io(&self.name, e))?;
-            return Ok(Digest {
-                name: self.name.clone(),
-                size: hasher.count(),
-                blake3: hasher.finalize().to_hex().to_string(),
-            });
+            return digest_file(path);
         }
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         Ok(Digest {
@@ -145,6 +136,21 @@ impl Hashing {
             blake3: state.0.finalize().to_hex().to_string(),
         })
     }
+}
+
+/// A file's size and BLAKE3 hash, read whole for it.
+pub fn digest_file(path: &Path) -> Result<Digest, Error> {
+    let name = path.display().to_string();
+    let mut hasher = blake3::Hasher::new();
+    let file = File::open(path).map_err(|e| Error::io(&name, e))?;
+    hasher
+        .update_reader(file)
+        .map_err(|e| Error::io(&name, e))?;
+    Ok(Digest {
+        name,
+        size: hasher.count(),
+        blake3: hasher.finalize().to_hex().to_string(),
+    })
 }
 
 /// Counts and hashes the bytes read through it.
@@ -244,6 +250,18 @@ impl Source {
         })
     }
 
+    /// Opens a results file written by `run` (plain or compressed CSV, or
+    /// Parquet) and reads its header's column names, trimmed.
+    pub fn results(path: &Path) -> Result<(Source, Vec<String>), Error> {
+        let mut source = Source::open(&Input::File(path.to_path_buf()), None, Compression::None)?;
+        let header = source
+            .header()?
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).trim().to_string())
+            .collect();
+        Ok((source, header))
+    }
+
     /// The header: the CSV's first record, or the Parquet column names.
     pub fn header(&mut self) -> Result<ByteRecord, Error> {
         match &mut self.records {
@@ -276,6 +294,20 @@ impl Source {
             reader.select(fields);
         }
         let _ = fields;
+    }
+
+    /// Checks the types of these columns (kind, field index, canonical
+    /// name) of a Parquet file; CSV has only text.
+    pub fn check_types(
+        &self,
+        columns: &[(crate::record::ColKind, usize, &str)],
+    ) -> Result<(), Error> {
+        #[cfg(feature = "parquet")]
+        if let Records::Parquet(reader) = &self.records {
+            reader.check_columns(columns)?;
+        }
+        let _ = columns;
+        Ok(())
     }
 
     /// Reads the header and finds the loan book's columns in it; with

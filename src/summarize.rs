@@ -13,7 +13,7 @@ use crate::compute::Status;
 use crate::error::Error;
 use crate::money::Money;
 use crate::policy::{Component, Policy};
-use crate::source::{Compression, Input, Source};
+use crate::source::Source;
 use crate::summary::{push_key_part, Contribution, Summary, NPL_CLASSES};
 
 /// Group keys made from a date column: its year and month, `YYYY-MM`.
@@ -187,10 +187,12 @@ pub fn summarize_many<O: Observer>(
         rows_read += rows;
         observers.push(observer);
     }
+    // Repayment sums when every file has the repayment columns.
+    let repayments = files.iter().all(|f| f.repaid.is_some());
     let mut done = Vec::new();
     for (summary, names) in summaries.iter().zip(&names) {
         let key_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let (header, mut rows) = summary.table(&key_refs, policy)?;
+        let (header, mut rows) = summary.table(&key_refs, policy, repayments)?;
         if !without_outstanding.is_empty() {
             let blank: Vec<usize> = header
                 .iter()
@@ -251,6 +253,8 @@ struct ResultsFile {
     /// Field index of each of `NEEDED`.
     fields: Vec<usize>,
     outstanding: Option<usize>,
+    /// Field index of each repayment column, when the results have them all.
+    repaid: Option<Vec<usize>>,
     /// Field index and rule of each group key, per grouping.
     keys: Vec<Vec<(usize, KeyRule)>>,
     /// Field index of each extra column an observer asked for.
@@ -261,13 +265,8 @@ struct ResultsFile {
 
 impl ResultsFile {
     fn open(path: &Path, groupings: &[Vec<String>], extra: &[&str]) -> Result<ResultsFile, Error> {
-        let mut source = Source::open(&Input::File(path.to_path_buf()), None, Compression::None)?;
+        let (mut source, header) = Source::results(path)?;
         let name = source.name.clone();
-        let header: Vec<String> = source
-            .header()?
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).trim().to_string())
-            .collect();
         let find = |column: &str| header.iter().position(|h| h == column);
         let missing: Vec<&str> = NEEDED
             .iter()
@@ -283,6 +282,10 @@ impl ResultsFile {
         }
         let fields: Vec<usize> = NEEDED.iter().filter_map(|c| find(c)).collect();
         let outstanding = find("outstanding");
+        let repaid: Option<Vec<usize>> = crate::output::REPAY_COLUMNS
+            .iter()
+            .map(|c| find(c))
+            .collect();
         let as_of_text = crate::manifest::Manifest::beside(path)?.map(|m| m.as_of);
         let mut all_rules = Vec::new();
         for keys in groupings {
@@ -315,6 +318,7 @@ impl ResultsFile {
         let extra: Vec<Option<usize>> = extra.iter().map(|c| find(c)).collect();
         let mut selected = fields.clone();
         selected.extend(outstanding);
+        selected.extend(repaid.iter().flatten().copied());
         for rules in &all_rules {
             selected.extend(rules.iter().map(|(i, _)| *i).filter(|&i| i != usize::MAX));
         }
@@ -328,6 +332,7 @@ impl ResultsFile {
             source,
             fields,
             outstanding,
+            repaid,
             keys: all_rules,
             extra,
             header,
@@ -488,6 +493,16 @@ impl Row<'_> {
             days_overdue: self.parse(field("days_overdue"), "a whole number of days")?,
             unpaid: class.is_some(),
             npl: class.is_some_and(|c| NPL_CLASSES.contains(&policy.classes[c].name.as_str())),
+            repaid: match &self.file.repaid {
+                None => None,
+                Some(fields) => {
+                    let mut sums = [Money::ZERO; 8];
+                    for (sum, &i) in sums.iter_mut().zip(fields) {
+                        *sum = self.amount(i)?;
+                    }
+                    Some(sums)
+                }
+            },
         })
     }
 

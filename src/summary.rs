@@ -116,6 +116,9 @@ pub struct Tally {
     pub days: Days,
     pub unpaid_outstanding: Money,
     pub npl_outstanding: Money,
+    /// With repayments: the sums of the results' repayment columns
+    /// (`output::REPAY_COLUMNS` order).
+    pub repaid: [Money; 8],
 }
 
 /// How many loans have each number of days overdue: in a map while a group
@@ -215,15 +218,32 @@ pub struct Contribution {
     pub unpaid: bool,
     /// Its class is non-performing (`NPL_CLASSES`).
     pub npl: bool,
+    /// With repayments: its repayment columns (`output::REPAY_COLUMNS`).
+    pub repaid: Option<[Money; 8]>,
 }
 
 impl Contribution {
     /// A loan's figures; `SumOverflow` for an input amount beyond what a
     /// sum holds.
-    pub fn of(loan: &Loan, f: &Figures, npl: &[bool]) -> Result<Contribution, SumOverflow> {
+    /// `repayments`: the run has payments, so the row has repayment columns.
+    pub fn of(
+        loan: &Loan,
+        f: &Figures,
+        npl: &[bool],
+        repayments: bool,
+    ) -> Result<Contribution, SumOverflow> {
+        let outstanding = match &f.repaid {
+            Some(r) => r.outstanding,
+            None => Money::round(loan.outstanding).ok_or(SumOverflow)?,
+        };
+        let repaid = repayments.then(|| match &f.repaid {
+            Some(r) => crate::output::repay_figures(r),
+            None => crate::output::repay_figures(&crate::repay::Repaid::none(loan, f)),
+        });
         Ok(Contribution {
             principal: Money::round(loan.principal).ok_or(SumOverflow)?,
-            outstanding: Money::round(loan.outstanding).ok_or(SumOverflow)?,
+            outstanding,
+            repaid,
             amounts: f.raw,
             total_raw: f.total_raw,
             total_capped: f.total_capped,
@@ -280,6 +300,11 @@ impl Tally {
         if c.npl {
             add(&mut self.npl_outstanding, c.outstanding)?;
         }
+        if let Some(repaid) = &c.repaid {
+            for (sum, value) in self.repaid.iter_mut().zip(repaid) {
+                add(sum, *value)?;
+            }
+        }
         Ok(())
     }
 
@@ -306,6 +331,9 @@ impl Tally {
         self.days.merge(&other.days);
         add(&mut self.unpaid_outstanding, other.unpaid_outstanding)?;
         add(&mut self.npl_outstanding, other.npl_outstanding)?;
+        for (sum, value) in self.repaid.iter_mut().zip(other.repaid) {
+            add(sum, value)?;
+        }
         Ok(())
     }
 
@@ -374,6 +402,8 @@ pub struct Grouping {
     buckets: Vec<String>,
     /// Whether each of the policy's classes is non-performing.
     npl: Vec<bool>,
+    /// The rows have repayment columns, summed too.
+    pub repayments: bool,
 }
 
 /// Whether each of the policy's classes is non-performing.
@@ -386,7 +416,7 @@ pub fn npl_classes(policy: &Policy) -> Vec<bool> {
 }
 
 impl Grouping {
-    pub fn new(keys: &[GroupKey], layout: &Layout, policy: &Policy) -> Grouping {
+    pub fn new(keys: &[GroupKey], layout: &Layout, policy: &Policy, repayments: bool) -> Grouping {
         let keys = normalize_keys(keys);
         let dimension_index = keys
             .iter()
@@ -405,6 +435,7 @@ impl Grouping {
             dimension_index,
             buckets: policy.bucket_labels(),
             npl: npl_classes(policy),
+            repayments,
         }
     }
 
@@ -445,7 +476,7 @@ impl Summary {
         grouping.key(&mut key, loan, f, policy);
         let added = self.add_keyed(
             &key,
-            &Contribution::of(loan, f, &grouping.npl)?,
+            &Contribution::of(loan, f, &grouping.npl, grouping.repayments)?,
             f.breaches(),
             policy,
         );
@@ -486,10 +517,12 @@ impl Summary {
     /// The header and rows of the summary table: each currency's groups in
     /// key order, then its total row (other keys `*`) with npl_ratio and
     /// coverage. Grouped by currency alone, the total row is the group row.
+    /// With `repayments`, the sums of the repayment columns close each row.
     pub fn table(
         &self,
         key_names: &[&str],
         policy: &Policy,
+        repayments: bool,
     ) -> Result<(Vec<String>, Vec<Vec<String>>), SumOverflow> {
         let mut header: Vec<String> = key_names.iter().map(|k| k.to_string()).collect();
         header.extend(
@@ -523,6 +556,9 @@ impl Summary {
             ]
             .map(String::from),
         );
+        if repayments {
+            header.extend(crate::output::REPAY_COLUMNS.map(String::from));
+        }
 
         let mut rows = Vec::new();
         let mut groups: Vec<(&Vec<u8>, &Tally)> = self.groups.iter().collect();
@@ -538,18 +574,24 @@ impl Summary {
             while let Some((key, tally)) = groups.next_if(|(k, _)| k.starts_with(&prefix)) {
                 total.merge(tally)?;
                 if key_names.len() > 1 {
-                    rows.push(stat_row(key_texts(key), tally, policy, false));
+                    rows.push(stat_row(key_texts(key), tally, policy, false, repayments));
                 }
             }
             let mut keys = vec![currency];
             keys.resize(key_names.len(), "*".to_string());
-            rows.push(stat_row(keys, &total, policy, true));
+            rows.push(stat_row(keys, &total, policy, true, repayments));
         }
         Ok((header, rows))
     }
 }
 
-fn stat_row(mut row: Vec<String>, t: &Tally, policy: &Policy, is_total: bool) -> Vec<String> {
+fn stat_row(
+    mut row: Vec<String>,
+    t: &Tally,
+    policy: &Policy,
+    is_total: bool,
+    repayments: bool,
+) -> Vec<String> {
     let money = |m: Money| money(m.decimal());
     let amount = |c: Component| money(t.amounts[c as usize]);
     row.extend([
@@ -585,6 +627,9 @@ fn stat_row(mut row: Vec<String>, t: &Tally, policy: &Policy, is_total: bool) ->
         ratio(t.npl_outstanding, t.unpaid_outstanding),
         ratio(t.provision, t.npl_outstanding),
     ]);
+    if repayments {
+        row.extend(t.repaid.map(money));
+    }
     row
 }
 

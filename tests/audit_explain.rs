@@ -188,6 +188,38 @@ fn explain_shows_the_seed_example_by_hand() {
     assert!(out.contains("penalty_rate column 0.001"), "{}", run.dump());
 }
 
+/// Issue 13: a limit rounded down says so; a due date on a make-up working
+/// day (调休) stays, one in the National Day holiday rolls past it.
+#[test]
+fn explain_shows_limits_rounded_down_and_make_up_working_days() {
+    let dir = testdata().join("preset_cn_national_day");
+    let run = run_in(
+        &dir,
+        &[
+            "explain",
+            "input.csv",
+            "--as-of",
+            "2025-10-20",
+            "--policy",
+            "policy.toml",
+            "--loan-id",
+            "makeup-sunday",
+            "--loan-id",
+            "national-day",
+        ],
+    );
+    run.expect_code(0);
+    let out = run.stdout();
+    for line in [
+        "a Sunday the calendar makes a working day (working_days): not rolled",
+        "principal 1000.00 x 0.24 x 22 / 365 = 14.46 (unrounded 14.465753424657534246575342466, rounded down to the cent)",
+        "contractual due date 2025-10-01 (Wednesday) is not a working day: rolled to the next business day",
+        "2025-10-20 - 2025-10-09 = 11",
+    ] {
+        assert!(out.contains(line), "no {line:?}{}", run.dump());
+    }
+}
+
 #[test]
 fn explain_names_missing_loans_and_exits_1() {
     let dir = testdata().join("seed_example");
@@ -313,4 +345,114 @@ fn explain_agrees_with_run_on_every_row() {
             assert_eq!(breached.join(";"), r["breaches"], "breaches of {id}");
         }
     }
+}
+
+/// With repayments, every explained figure (segments' principal-days, each
+/// payment's allocation, the repayment columns) agrees with `run`'s
+/// results, on every row of a generated book and its payments; each
+/// payment's allocation adds up to its amount.
+#[test]
+fn explain_with_repayments_agrees_with_run_on_every_row() {
+    let dir = scratch("explain-repayments");
+    let generate = [
+        "generate",
+        "--rows",
+        "1500",
+        "--seed",
+        "5",
+        "-o",
+        "book.csv",
+        "--repayments",
+        "pay.csv",
+    ];
+    run_in(&dir, &generate).expect_code(0);
+    let common = [
+        "book.csv",
+        "--repayments",
+        "pay.csv",
+        "--as-of",
+        "2025-06-30",
+    ];
+    let mut run = vec!["run"];
+    run.extend(common);
+    run.extend(["-o", "results.csv", "-q"]);
+    run_in(&dir, &run).expect_code(0);
+    let results = read_rows(&dir.join("results.csv"));
+    let mut args: Vec<String> = ["explain", "--json", "--threads", "2", "--batch-size", "300"]
+        .iter()
+        .chain(common.iter())
+        .map(|s| s.to_string())
+        .collect();
+    for r in &results {
+        args.extend(["--loan-id".to_string(), r["loan_id"].clone()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_in(&dir, &args);
+    out.expect_code(0);
+    let explained: Vec<Value> = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(explained.len(), results.len());
+    let mut with_payments = 0;
+    for (e, r) in explained.iter().zip(&results) {
+        let id = &r["loan_id"];
+        let text = |path: &str| -> String {
+            let v = e
+                .pointer(path)
+                .unwrap_or_else(|| panic!("{path} missing for {id}"));
+            v.as_str().map_or_else(|| v.to_string(), String::from)
+        };
+        for (path, column) in [
+            ("/end_date/value", "end_date"),
+            ("/interest/value", "interest"),
+            ("/penalty/value", "penalty"),
+            ("/compound/value", "compound"),
+            ("/fees/value", "fees"),
+            ("/total_capped/value", "total_capped"),
+            ("/annualized_rate/value", "annualized_rate"),
+            ("/status/value", "status"),
+            ("/provision/value", "provision"),
+            ("/repayments/repaid", "repaid"),
+            ("/repayments/repaid_principal", "repaid_principal"),
+            (
+                "/repayments/repaid_unpaid_interest",
+                "repaid_unpaid_interest",
+            ),
+            ("/repayments/repaid_charges", "repaid_charges"),
+            ("/repayments/principal_due/value", "principal_due"),
+            ("/repayments/balance_due/value", "balance_due"),
+            ("/repayments/collected_over_cap/value", "collected_over_cap"),
+            ("/repayments/overpaid", "overpaid"),
+            ("/repayments/outstanding/value", "outstanding"),
+        ] {
+            assert_eq!(text(path), r[column], "{column} of {id}");
+        }
+        // The segments' principal-days add up to the total shown.
+        let segments = e["repayments"]["segments"].as_array().unwrap();
+        let sum: Decimal = segments
+            .iter()
+            .map(|s| d(s["principal_days"].as_str().unwrap()))
+            .sum();
+        if r["chargeable_days"] != "0" {
+            assert_eq!(
+                sum,
+                d(&text("/repayments/principal_days")),
+                "principal-days of {id}"
+            );
+        }
+        for p in e["repayments"]["payments"].as_array().unwrap() {
+            with_payments += 1;
+            let paid: Decimal = p["allocation"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| d(a["paid"].as_str().unwrap()))
+                .sum();
+            let overpaid = d(p["overpaid"].as_str().unwrap());
+            assert_eq!(
+                paid + overpaid,
+                d(p["amount"].as_str().unwrap()),
+                "a payment of {id}"
+            );
+        }
+    }
+    assert!(with_payments > 300, "{with_payments} payments explained");
 }

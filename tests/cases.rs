@@ -1,6 +1,9 @@
 //! One test per folder of `testdata/`: the real binary runs on `input.csv`
 //! (or `input.parquet`) with the flags in `args`, and its outputs must equal the hand-checked
 //! `expected_results.csv`, `expected_summary.csv` and `expected_rejects.csv`.
+//! A folder with `payments.csv` runs with `--repayments payments.csv`, and
+//! its `expected_unmatched.csv`, when there is one, is the unmatched-payments
+//! file.
 //! `expected_exit` (default 0) is the exit code; every line of
 //! `expected_stderr` must appear in stderr. A run that fails (exit 1) must
 //! leave no output file at all.
@@ -16,10 +19,11 @@ fn case(name: &str) {
     let out = scratch(name);
     let args_text = std::fs::read_to_string(dir.join("args")).unwrap();
     let path = |f: &str| out.join(f).display().to_string();
-    let (results, summary, rejects) = (
+    let (results, summary, rejects, unmatched) = (
         path("results.csv"),
         path("summary.csv"),
         path("rejects.csv"),
+        path("unmatched.csv"),
     );
     let input = match dir.join("input.parquet").exists() {
         true if !cfg!(feature = "parquet") => {
@@ -32,6 +36,10 @@ fn case(name: &str) {
     let mut args: Vec<&str> = vec!["run", input];
     args.extend(args_text.split_whitespace());
     args.extend(["-o", &results, "--summary", &summary, "--rejects", &rejects]);
+    let payments = dir.join("payments.csv").exists();
+    if payments {
+        args.extend(["--repayments", "payments.csv", "--unmatched", &unmatched]);
+    }
     let run = run_in(&dir, &args);
 
     let expected_exit =
@@ -46,11 +54,15 @@ fn case(name: &str) {
             );
         }
     }
-    for (actual, expected) in [
+    let mut files = vec![
         (&results, "expected_results.csv"),
         (&summary, "expected_summary.csv"),
         (&rejects, "expected_rejects.csv"),
-    ] {
+    ];
+    if payments && dir.join("expected_unmatched.csv").exists() {
+        files.push((&unmatched, "expected_unmatched.csv"));
+    }
+    for (actual, expected) in files {
         let expected = dir.join(expected);
         if expected_exit == 1 {
             assert!(
@@ -101,6 +113,7 @@ cases!(
     caps_in_order,
     rounding_half_up,
     rounding_half_even,
+    rounding_down,
     leap_day,
     status_boundaries,
     currencies,
@@ -114,9 +127,19 @@ cases!(
     preset_cn_private_lending,
     preset_uk_hcstc,
     preset_us_mla,
+    preset_cn_national_day,
     holiday_roll,
     gbk_headers,
     unique_ids,
     parquet_rejects,
     parquet_wrong_type,
+    repay_segments,
+    repay_grace_charge_all,
+    repay_grace_skip,
+    repay_both_ends,
+    repay_half_even,
+    repay_caps,
+    repay_allocation,
+    repay_unmatched,
+    repay_chinese_headers,
 );

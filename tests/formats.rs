@@ -621,3 +621,69 @@ fn every_case_reads_the_same_as_parquet() {
         );
     }
 }
+
+/// With repayments, the Parquet results and summary carry the repayment
+/// columns as money, equal to the CSV's (and the summary's sums to
+/// DuckDB's), and `summarize` reproduces the run's summary, repayment sums
+/// included, from CSV and Parquet results.
+#[cfg(feature = "parquet")]
+#[test]
+fn repayment_columns_in_parquet_and_summarize() {
+    let dir = scratch("parquet_repayments");
+    let generate = [
+        "generate",
+        "--rows",
+        "4000",
+        "--seed",
+        "3",
+        "-o",
+        "book.csv",
+        "--repayments",
+        "pay.csv",
+    ];
+    run_in(&dir, &generate).expect_code(0);
+    let book = dir.join("book.csv");
+    for (stem, ext) in [("csv", "csv"), ("pq", "parquet")] {
+        run_book(&dir, &book, stem, ext, &["--repayments", "pay.csv"]);
+    }
+    python(
+        "check_parquet.py",
+        &[
+            &dir.join("pq.parquet"),
+            &dir.join("csv.csv"),
+            &dir.join("pq.summary.parquet"),
+            &dir.join("csv.summary.csv"),
+        ],
+    );
+    let header = std::fs::read_to_string(dir.join("csv.summary.csv")).unwrap();
+    assert!(header.lines().next().unwrap().ends_with(",coverage,repaid,repaid_principal,repaid_unpaid_interest,repaid_charges,principal_due,balance_due,collected_over_cap,overpaid"));
+    for results in ["csv.csv", "pq.parquet"] {
+        let run = run_in(&dir, &["summarize", results, "-o", "again.csv", "-q"]);
+        run.expect_code(0);
+        assert_same_file(
+            &dir.join("again.csv"),
+            &dir.join("csv.summary.csv"),
+            results,
+        );
+    }
+    // Payments read from gzip and from Parquet (dates typed, amounts as
+    // decimals) give the same bytes.
+    let text = std::fs::read(dir.join("pay.csv")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&text).unwrap();
+    std::fs::write(dir.join("pay.csv.gz"), gz.finish().unwrap()).unwrap();
+    let script = "import polars as pl, sys\n\
+        pl.read_csv(sys.argv[1], infer_schema=False).with_columns(\n\
+            pl.col('date').str.to_date(), pl.col('amount').cast(pl.Decimal(18, 2))\n\
+        ).write_parquet(sys.argv[2])";
+    let status = std::process::Command::new("python3")
+        .args(["-c", script, "pay.csv", "pay.parquet"])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for payments in ["pay.csv.gz", "pay.parquet"] {
+        run_book(&dir, &book, "again", "csv", &["--repayments", payments]);
+        assert_same_file(&dir.join("again.csv"), &dir.join("csv.csv"), payments);
+    }
+}

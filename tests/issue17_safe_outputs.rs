@@ -181,6 +181,33 @@ fn dash_and_devices_print_and_a_symlinks_target_is_written() {
         ],
     )
     .expect_code(0);
+    // Nothing is put beside an output written directly: its rejects go to
+    // the working directory, and it has no manifest.
+    run_in(
+        &dir,
+        &[
+            "run",
+            "book.csv",
+            "--as-of",
+            "2025-06-30",
+            "-o",
+            "/dev/null",
+            "-q",
+        ],
+    )
+    .expect_code(0);
+    assert!(dir.join("rejects.csv").exists());
+    assert!(
+        !Path::new("/dev/null.rejects.csv").exists()
+            && !Path::new("/dev/null.manifest.json").exists()
+    );
+    // Outputs are never compressed, so a compressed name is refused.
+    let run = run_in(
+        &dir,
+        &["run", "book.csv", "--as-of", "2025-06-30", "-o", "r.csv.gz"],
+    );
+    run.expect_code(2);
+    assert!(run.stderr().contains("never compressed"), "{}", run.dump());
     // A symlinked output: the target is updated, the link stays a link.
     std::fs::create_dir_all(dir.join("real")).unwrap();
     std::fs::write(dir.join("real/r.csv"), "old").unwrap();
@@ -366,9 +393,8 @@ fn hints_name_the_flag_or_extension_and_causes_print_once() {
         &dir,
         &["run", gbk.to_str().unwrap(), "--as-of", "2025-06-30"],
     );
-    if run.code() == 1 {
-        assert!(run.stderr().contains("--encoding gbk"), "{}", run.dump());
-    }
+    run.expect_code(1);
+    assert!(run.stderr().contains("--encoding gbk"), "{}", run.dump());
     // Compressed bytes under a .csv name.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, b"loan_id,principal,due_date,daily_rate\n").unwrap();
@@ -540,4 +566,45 @@ fn the_manifest_hashes_every_input_and_output_and_a_rerun_gives_the_same() {
         v
     };
     assert_eq!(strip(manifest), strip(again));
+}
+
+#[test]
+fn the_manifest_lists_the_payments_files() {
+    let dir = scratch("manifest-payments");
+    book_in(&dir);
+    std::fs::write(
+        dir.join("pay.csv"),
+        "loan_id,date,amount\ndaily,2025-04-15,100\n",
+    )
+    .unwrap();
+    run_in(
+        &dir,
+        &[
+            "run",
+            "book.csv",
+            "--repayments",
+            "pay.csv",
+            "--as-of",
+            "2025-06-30",
+            "-o",
+            "r.csv",
+            "-q",
+        ],
+    )
+    .expect_code(0);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r.manifest.json")).unwrap())
+            .unwrap();
+    let hash = blake3::hash(&std::fs::read(dir.join("pay.csv")).unwrap())
+        .to_hex()
+        .to_string();
+    assert_eq!(manifest["repayments"][0]["name"], "pay.csv");
+    assert_eq!(manifest["repayments"][0]["blake3"], hash);
+    let roles: Vec<&str> = manifest["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["role"].as_str().unwrap())
+        .collect();
+    assert!(roles.contains(&"unmatched"), "{roles:?}");
 }

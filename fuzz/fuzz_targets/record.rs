@@ -29,7 +29,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(splitter.read(&mut got).unwrap() || header.is_empty());
         assert_eq!(fields(&got), fields(&header));
         let Ok(layout) = Layout::from_header(&header, policy, "fuzz") else { return };
-        let grouping = Grouping::new(&[GroupKey::Product, GroupKey::Bucket], &layout, policy);
+        let repayments = data.len() % 2 == 0;
+        let grouping = Grouping::new(&[GroupKey::Product, GroupKey::Bucket], &layout, policy, repayments);
         let mut book = Book {
             layout: &layout,
             policy,
@@ -38,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
             grouping: &grouping,
             summary: Summary::default(),
             out: CsvRows::default(),
+            repayments,
         };
         let mut want = csv::ByteRecord::new();
         let mut ends = Vec::new();
@@ -53,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        let _ = book.summary.table(&grouping.names(), policy);
+        let _ = book.summary.table(&grouping.names(), policy, repayments);
     }
 });
 
@@ -69,6 +71,8 @@ struct Book<'a> {
     grouping: &'a Grouping,
     summary: Summary,
     out: CsvRows,
+    /// Write the repayment columns too (all rows without payments).
+    repayments: bool,
 }
 
 impl Book<'_> {
@@ -80,7 +84,7 @@ impl Book<'_> {
         if let Ok(loan) = parse_loan(record, self.layout, self.policy) {
             if let Ok(f) = compute(&loan, self.policy, self.as_of) {
                 assert!(f.total_capped <= f.total_raw);
-                write_result(&mut self.out, &loan, &f, self.policy, &self.buckets);
+                write_result(&mut self.out, &loan, &f, self.policy, &self.buckets, self.repayments);
                 let _ = self.summary.add(self.grouping, &loan, &f, self.policy);
             }
         }

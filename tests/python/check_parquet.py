@@ -46,6 +46,15 @@ EXPECTED = {
     "bucket": pl.String,
     "classification": pl.String,
     "provision": MONEY,
+    # With --repayments (SPEC.md section 5).
+    "repaid": MONEY,
+    "repaid_principal": MONEY,
+    "repaid_unpaid_interest": MONEY,
+    "repaid_charges": MONEY,
+    "principal_due": MONEY,
+    "balance_due": MONEY,
+    "collected_over_cap": MONEY,
+    "overpaid": MONEY,
 }
 
 
