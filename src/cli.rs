@@ -899,6 +899,7 @@ fn movement(args: &MovementArgs) -> anyhow::Result<Exit> {
                 .to_string();
             let mut policy = Policy::from_toml(&m.policy.resolved, &origin)?;
             policy.file = m.policy.file.clone();
+            policy.base = m.policy.base.clone();
             policy
         }
         (None, None) => Policy::load(policy::DEFAULT_PRESET)?,
@@ -962,7 +963,11 @@ fn movement(args: &MovementArgs) -> anyhow::Result<Exit> {
 
 /// A policy given by flag, else the one in a results file's manifest, else
 /// the default preset.
-fn policy_of(flag: Option<&str>, manifest: Option<&crate::manifest::Manifest>, results: &Path) -> anyhow::Result<Policy> {
+fn policy_of(
+    flag: Option<&str>,
+    manifest: Option<&crate::manifest::Manifest>,
+    results: &Path,
+) -> anyhow::Result<Policy> {
     Ok(match (flag, manifest) {
         (Some(spec), _) => Policy::load(spec)?,
         (None, Some(m)) => {

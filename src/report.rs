@@ -64,7 +64,13 @@ const BY_BUCKET_PRODUCT: usize = 2;
 const BY_CLASS: usize = 3;
 
 /// The optional columns the observer reads, in this order.
-const EXTRA: [&str; 5] = ["currency", "loan_id", "account_id", "product", "binding_cap"];
+const EXTRA: [&str; 5] = [
+    "currency",
+    "loan_id",
+    "account_id",
+    "product",
+    "binding_cap",
+];
 
 /// One of the largest excesses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,7 +201,10 @@ impl Observer for Extras<'_> {
                 .iter()
                 .position(|k| k.name == binding)
                 .ok_or_else(|| {
-                    row.error(4, "names a cap the policy does not have; pass the run's --policy")
+                    row.error(
+                        4,
+                        "names a cap the policy does not have; pass the run's --policy",
+                    )
                 })?;
             extras.binding[cap].0 += 1;
             extras.binding[cap].1 = add(extras.binding[cap].1, c.excess)?;
@@ -516,7 +525,12 @@ impl Page<'_> {
         let get = |k: &str| t.get(k).copied().unwrap_or("");
         let share = ratio(get("overdue_loans"), get("loans"));
         let cards: Vec<(String, &str, String, String)> = vec![
-            (self.t("Loans"), "loans", get("loans").into(), int(get("loans"))),
+            (
+                self.t("Loans"),
+                "loans",
+                get("loans").into(),
+                int(get("loans")),
+            ),
             (
                 self.t("Outstanding"),
                 "outstanding",
@@ -623,7 +637,13 @@ impl Page<'_> {
         let names: Vec<String> = if by_product {
             products
                 .iter()
-                .map(|p| if p.is_empty() { "(none)".into() } else { p.to_string() })
+                .map(|p| {
+                    if p.is_empty() {
+                        "(none)".into()
+                    } else {
+                        p.to_string()
+                    }
+                })
                 .collect()
         } else {
             vec!["all".into()]
@@ -694,7 +714,11 @@ impl Page<'_> {
         let provs: Vec<f64> = rows.iter().map(|r| num(r["provision"])).collect();
         h.push_str("<div class=\"charts\">");
         h.push_str(&grouped_bars(
-            &format!("{} and {} by class", self.t("Outstanding"), self.t("Provision")),
+            &format!(
+                "{} and {} by class",
+                self.t("Outstanding"),
+                self.t("Provision")
+            ),
             &label_refs,
             &[self.t("Outstanding"), self.t("Provision")],
             &[outs, provs],
@@ -743,7 +767,13 @@ impl Page<'_> {
         }
         let labels: Vec<String> = bins
             .iter()
-            .map(|(a, b, _)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+            .map(|(a, b, _)| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}-{b}")
+                }
+            })
             .collect();
         let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
         let counts: Vec<f64> = bins.iter().map(|(_, _, n)| *n as f64).collect();
@@ -823,7 +853,10 @@ impl Page<'_> {
         }
         let labels: Vec<&str> = policy.caps.iter().map(|c| c.name.as_str()).collect();
         let counts: Vec<f64> = rows.iter().map(|r| num(&r["loans_breaching"])).collect();
-        let excess: Vec<f64> = rows.iter().map(|r| num(&r["excess_where_binding"])).collect();
+        let excess: Vec<f64> = rows
+            .iter()
+            .map(|r| num(&r["excess_where_binding"]))
+            .collect();
         h.push_str("<div class=\"charts\">");
         h.push_str(&grouped_bars(
             &self.t("Loans breaching"),
@@ -849,7 +882,10 @@ impl Page<'_> {
             &[
                 ("cap", "cap".into()),
                 ("loans_breaching", self.t("Loans breaching")),
-                ("excess_of_breaching", "excess of the loans breaching it".into()),
+                (
+                    "excess_of_breaching",
+                    "excess of the loans breaching it".into(),
+                ),
                 ("loans_bound", "loans it binds".into()),
                 ("excess_where_binding", "excess where it binds".into()),
             ],
@@ -930,7 +966,10 @@ impl Page<'_> {
         let states: Vec<String> = m
             .states
             .iter()
-            .filter(|s| rows.iter().any(|r| r["from"] == s.as_str() || r["to"] == s.as_str()))
+            .filter(|s| {
+                rows.iter()
+                    .any(|r| r["from"] == s.as_str() || r["to"] == s.as_str())
+            })
             .cloned()
             .collect();
         let froms: Vec<&str> = states
@@ -1206,10 +1245,8 @@ fn amount(v: &str) -> String {
 fn percent(v: &str) -> String {
     match v.parse::<rust_decimal::Decimal>() {
         Ok(d) => {
-            let p = (d * rust_decimal::Decimal::from(100)).round_dp_with_strategy(
-                2,
-                rust_decimal::RoundingStrategy::MidpointAwayFromZero,
-            );
+            let p = (d * rust_decimal::Decimal::from(100))
+                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
             format!("{p:.2}%")
         }
         Err(_) => "–".into(),
@@ -1296,14 +1333,17 @@ fn trim_float(x: f64) -> String {
 fn figure(
     title: &str,
     size: (u32, u32),
-    draw: impl for<'b> FnOnce(&DrawingArea<SVGBackend<'b>, Shift>) -> Result<(), Box<dyn std::error::Error>>,
+    draw: impl for<'b> FnOnce(
+        &DrawingArea<SVGBackend<'b>, Shift>,
+    ) -> Result<(), Box<dyn std::error::Error>>,
 ) -> String {
     let mut svg = String::new();
     let drawn = {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        let r = root.fill(&WHITE).map_err(|e| e.to_string()).and_then(|()| {
-            draw(&root).map_err(|e| e.to_string())
-        });
+        let r = root
+            .fill(&WHITE)
+            .map_err(|e| e.to_string())
+            .and_then(|()| draw(&root).map_err(|e| e.to_string()));
         r.and_then(|()| root.present().map_err(|e| e.to_string()))
     };
     match drawn {
@@ -1338,7 +1378,12 @@ fn stacked_bars(
 ) -> String {
     let n = labels.len().max(1) as u32;
     let tops: Vec<f64> = (0..labels.len())
-        .map(|i| values.iter().map(|s| s.get(i).copied().unwrap_or(0.0)).sum())
+        .map(|i| {
+            values
+                .iter()
+                .map(|s| s.get(i).copied().unwrap_or(0.0))
+                .sum()
+        })
         .collect();
     let top = y_max(tops.iter().copied().fold(0.0, f64::max));
     figure(title, (W, H), |root| {
@@ -1384,7 +1429,9 @@ fn stacked_bars(
             chart
                 .draw_series(bars)?
                 .label(name.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+                });
         }
         if series.len() > 1 {
             chart
@@ -1437,7 +1484,10 @@ fn grouped_bars(title: &str, labels: &[&str], series: &[String], values: &[Vec<f
                 .map(|i| {
                     let x = i as u32 * k + s as u32;
                     let mut r = Rectangle::new(
-                        [(SegmentValue::Exact(x), 0.0), (SegmentValue::Exact(x + 1), values[s][i])],
+                        [
+                            (SegmentValue::Exact(x), 0.0),
+                            (SegmentValue::Exact(x + 1), values[s][i]),
+                        ],
                         color.filled(),
                     );
                     let (l, rr) = match (k, s) {
@@ -1452,7 +1502,9 @@ fn grouped_bars(title: &str, labels: &[&str], series: &[String], values: &[Vec<f
             chart
                 .draw_series(bars)?
                 .label(name.as_str())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
+                });
         }
         if series.len() > 1 {
             chart
@@ -1468,7 +1520,12 @@ fn grouped_bars(title: &str, labels: &[&str], series: &[String], values: &[Vec<f
 }
 
 /// Loans per bin, with the percentiles marked.
-fn histogram_chart(title: &str, labels: &[&str], counts: &[f64], marks: &[(String, f64)]) -> String {
+fn histogram_chart(
+    title: &str,
+    labels: &[&str],
+    counts: &[f64],
+    marks: &[(String, f64)],
+) -> String {
     let n = labels.len().max(1);
     let top = y_max(counts.iter().copied().fold(0.0, f64::max));
     let every = n.div_ceil(10).max(1);
@@ -1545,12 +1602,19 @@ fn heat_map(title: &str, rows: &[String], cols: &[String], cells: &[Vec<u64>]) -
                 right.clone(),
             ))?;
             for (j, &n) in cells[i].iter().enumerate() {
-                let share = if total > 0 { n as f64 / total as f64 } else { 0.0 };
+                let share = if total > 0 {
+                    n as f64 / total as f64
+                } else {
+                    0.0
+                };
                 // White to a deep red by the row's share.
                 let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * share).round() as u8;
                 let fill = RGBColor(mix(255, 178), mix(255, 24), mix(255, 43));
                 let (x0, y0) = (left + cw * j as i32, topm + ch * i as i32);
-                root.draw(&Rectangle::new([(x0, y0), (x0 + cw, y0 + ch)], fill.filled()))?;
+                root.draw(&Rectangle::new(
+                    [(x0, y0), (x0 + cw, y0 + ch)],
+                    fill.filled(),
+                ))?;
                 root.draw(&Rectangle::new(
                     [(x0, y0), (x0 + cw, y0 + ch)],
                     RGBColor(220, 220, 220).stroke_width(1),
@@ -1621,26 +1685,34 @@ fn waterfall(title: &str, steps: &[(String, f64, Step)]) -> String {
             .y_label_formatter(&|y| short(*y))
             .label_style((FONT, 12))
             .draw()?;
-        chart.draw_series(steps.iter().zip(&spans).enumerate().map(|(i, ((_, _, kind), (a, b)))| {
-            let color = match kind {
-                Step::Total => PALETTE[0],
-                Step::Up => PALETTE[3],
-                Step::Down => PALETTE[2],
-            };
-            let mut r = Rectangle::new(
-                [(SegmentValue::Exact(i as u32), *a), (SegmentValue::Exact(i as u32 + 1), *b)],
-                color.filled(),
-            );
-            r.set_margin(0, 0, 12, 12);
-            r
-        }))?;
-        chart.draw_series(steps.iter().zip(&spans).enumerate().map(|(i, ((_, v, _), (_, b)))| {
-            Text::new(
-                short(*v),
-                (SegmentValue::CenterOf(i as u32), *b + top * 0.02),
-                TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom)),
-            )
-        }))?;
+        chart.draw_series(steps.iter().zip(&spans).enumerate().map(
+            |(i, ((_, _, kind), (a, b)))| {
+                let color = match kind {
+                    Step::Total => PALETTE[0],
+                    Step::Up => PALETTE[3],
+                    Step::Down => PALETTE[2],
+                };
+                let mut r = Rectangle::new(
+                    [
+                        (SegmentValue::Exact(i as u32), *a),
+                        (SegmentValue::Exact(i as u32 + 1), *b),
+                    ],
+                    color.filled(),
+                );
+                r.set_margin(0, 0, 12, 12);
+                r
+            },
+        ))?;
+        chart.draw_series(steps.iter().zip(&spans).enumerate().map(
+            |(i, ((_, v, _), (_, b)))| {
+                Text::new(
+                    short(*v),
+                    (SegmentValue::CenterOf(i as u32), *b + top * 0.02),
+                    TextStyle::from((FONT, 12).into_font())
+                        .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                )
+            },
+        ))?;
         Ok(())
     })
 }

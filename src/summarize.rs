@@ -289,31 +289,31 @@ impl ResultsFile {
         let as_of_text = crate::manifest::Manifest::beside(path)?.map(|m| m.as_of);
         let mut all_rules = Vec::new();
         for keys in groupings {
-        let mut rules = Vec::new();
-        for key in keys {
-            if key == AS_OF_KEY {
-                rules.push((usize::MAX, KeyRule::AsOf));
-                continue;
-            }
-            let month = MONTH_KEYS.iter().find(|(k, _)| k == key).map(|(_, c)| *c);
-            let (column, rule) = match (key.as_str(), month) {
-                (_, Some(date)) => (date, KeyRule::Month),
-                ("bucket", _) => ("bucket", KeyRule::Bucket),
-                ("status", _) => ("status", KeyRule::Status),
-                ("classification", _) => ("classification", KeyRule::Class),
-                (k @ ("days_overdue" | "chargeable_days"), _) => (k, KeyRule::Number),
-                (k, _) => (k, KeyRule::Text),
-            };
-            let index = find(column).ok_or_else(|| Error::Header {
+            let mut rules = Vec::new();
+            for key in keys {
+                if key == AS_OF_KEY {
+                    rules.push((usize::MAX, KeyRule::AsOf));
+                    continue;
+                }
+                let month = MONTH_KEYS.iter().find(|(k, _)| k == key).map(|(_, c)| *c);
+                let (column, rule) = match (key.as_str(), month) {
+                    (_, Some(date)) => (date, KeyRule::Month),
+                    ("bucket", _) => ("bucket", KeyRule::Bucket),
+                    ("status", _) => ("status", KeyRule::Status),
+                    ("classification", _) => ("classification", KeyRule::Class),
+                    (k @ ("days_overdue" | "chargeable_days"), _) => (k, KeyRule::Number),
+                    (k, _) => (k, KeyRule::Text),
+                };
+                let index = find(column).ok_or_else(|| Error::Header {
                 path: name.clone(),
                 message: format!(
                     "no column {column:?} to group by; columns: {} (and due_month, end_month, as_of)",
                     header.join(", ")
                 ),
             })?;
-            rules.push((index, rule));
-        }
-        all_rules.push(rules);
+                rules.push((index, rule));
+            }
+            all_rules.push(rules);
         }
         let extra: Vec<Option<usize>> = extra.iter().map(|c| find(c)).collect();
         let mut selected = fields.clone();

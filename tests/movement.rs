@@ -418,7 +418,10 @@ fn every_kind_of_move_checked_by_hand() {
 #[test]
 fn the_reference_passes_its_hand_checked_self_test() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/selftest.py");
-    let out = Command::new("python3").arg(script).output().expect("python3 runs the self-test");
+    let out = Command::new("python3")
+        .arg(script)
+        .output()
+        .expect("python3 runs the self-test");
     assert!(
         out.status.success(),
         "{}\n{}",

@@ -54,7 +54,9 @@ fn tables(html: &str) -> Vec<Table> {
                 let mut row = Row::new();
                 for td in tr.split("<td").skip(1) {
                     let cell_tag = &td[..td.find('>').unwrap()];
-                    if let (Some(col), Some(v)) = (attr(cell_tag, "data-col"), attr(cell_tag, "data-v")) {
+                    if let (Some(col), Some(v)) =
+                        (attr(cell_tag, "data-col"), attr(cell_tag, "data-v"))
+                    {
                         row.insert(col, v);
                     }
                 }
@@ -87,7 +89,11 @@ fn csv_rows(path: &Path) -> Vec<Row> {
     r.records()
         .map(|rec| {
             let rec = rec.unwrap();
-            header.iter().cloned().zip(rec.iter().map(String::from)).collect()
+            header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(String::from))
+                .collect()
         })
         .collect()
 }
@@ -115,7 +121,11 @@ fn project(rows: &[Row], currency: &str, keys: &[&str], cols: &[&str]) -> Vec<Ve
 
 fn page_rows(rows: &[Row], cols: &[&str]) -> Vec<Vec<String>> {
     rows.iter()
-        .map(|r| cols.iter().map(|c| r.get(*c).cloned().unwrap_or_default()).collect())
+        .map(|r| {
+            cols.iter()
+                .map(|c| r.get(*c).cloned().unwrap_or_default())
+                .collect()
+        })
         .collect()
 }
 
@@ -151,12 +161,26 @@ fn check_summary_figures(dir: &Path, results: &str, page: &str) -> Vec<Table> {
             .unwrap();
         // Headline figures: the summary's total row.
         let head = &table(&all, "headline", currency)[0];
-        for col in ["loans", "outstanding", "overdue_loans", "npl_ratio", "coverage", "provision", "excess"] {
+        for col in [
+            "loans",
+            "outstanding",
+            "overdue_loans",
+            "npl_ratio",
+            "coverage",
+            "provision",
+            "excess",
+        ] {
             assert_eq!(head[col], total[col], "{currency} headline {col}");
         }
-        let (overdue, loans): (u64, u64) = (total["overdue_loans"].parse().unwrap(), total["loans"].parse().unwrap());
+        let (overdue, loans): (u64, u64) = (
+            total["overdue_loans"].parse().unwrap(),
+            total["loans"].parse().unwrap(),
+        );
         let share: f64 = head["overdue_share"].parse().unwrap();
-        assert!((share - overdue as f64 / loans as f64).abs() < 5e-7, "{currency} overdue share");
+        assert!(
+            (share - overdue as f64 / loans as f64).abs() < 5e-7,
+            "{currency} overdue share"
+        );
 
         // The detailed summary: summarize's rows, every column.
         let cols: Vec<&str> = detail[0].keys().map(String::as_str).collect();
@@ -165,10 +189,21 @@ fn check_summary_figures(dir: &Path, results: &str, page: &str) -> Vec<Table> {
             .filter(|r| &r["currency"] == currency)
             .map(|r| cols.iter().map(|c| r[*c].clone()).collect())
             .collect();
-        assert_eq!(page_rows(table(&all, "summary", currency), &cols), expected, "{currency} summary");
+        assert_eq!(
+            page_rows(table(&all, "summary", currency), &cols),
+            expected,
+            "{currency} summary"
+        );
 
         // Aging and classification.
-        let cols = ["bucket", "loans", "overdue_loans", "outstanding", "total_capped", "provision"];
+        let cols = [
+            "bucket",
+            "loans",
+            "overdue_loans",
+            "outstanding",
+            "total_capped",
+            "provision",
+        ];
         assert_eq!(
             page_rows(table(&all, "aging", currency), &cols),
             project(&by_bucket, currency, &["bucket"], &cols),
@@ -180,7 +215,13 @@ fn check_summary_figures(dir: &Path, results: &str, page: &str) -> Vec<Table> {
             project(&by_bucket_product, currency, &["bucket", "product"], &cols),
             "{currency} aging by product"
         );
-        let cols = ["classification", "loans", "outstanding", "provision", "written_off_principal"];
+        let cols = [
+            "classification",
+            "loans",
+            "outstanding",
+            "provision",
+            "written_off_principal",
+        ];
         assert_eq!(
             page_rows(table(&all, "classification", currency), &cols),
             project(&by_class, currency, &["classification"], &cols),
@@ -189,14 +230,26 @@ fn check_summary_figures(dir: &Path, results: &str, page: &str) -> Vec<Table> {
 
         // Days past due: the percentiles, and a histogram of every overdue loan.
         let days = &table(&all, "days", currency)[0];
-        for col in ["overdue_loans", "days_p50", "days_p90", "days_p99", "days_max"] {
+        for col in [
+            "overdue_loans",
+            "days_p50",
+            "days_p90",
+            "days_p99",
+            "days_max",
+        ] {
             assert_eq!(days[col], total[col], "{currency} {col}");
         }
         let bins = table(&all, "days_histogram", currency);
-        let in_bins: u64 = bins.iter().map(|b| b["loans"].parse::<u64>().unwrap()).sum();
+        let in_bins: u64 = bins
+            .iter()
+            .map(|b| b["loans"].parse::<u64>().unwrap())
+            .sum();
         assert_eq!(in_bins, overdue, "{currency} histogram");
         for bin in bins {
-            let (a, b): (i64, i64) = (bin["from_days"].parse().unwrap(), bin["to_days"].parse().unwrap());
+            let (a, b): (i64, i64) = (
+                bin["from_days"].parse().unwrap(),
+                bin["to_days"].parse().unwrap(),
+            );
             let n = results_rows
                 .iter()
                 .filter(|r| &r["currency"] == currency)
@@ -207,43 +260,76 @@ fn check_summary_figures(dir: &Path, results: &str, page: &str) -> Vec<Table> {
 
         // The cap audit: the summary's breaches_<cap>, and the excess per
         // cap computed here from the results' breaches, binding_cap, excess.
-        let mine: Vec<&Row> = results_rows.iter().filter(|r| &r["currency"] == currency).collect();
+        let mine: Vec<&Row> = results_rows
+            .iter()
+            .filter(|r| &r["currency"] == currency)
+            .collect();
         let audit = table(&all, "caps", currency);
         assert_eq!(audit.len(), caps.len());
         let mut binding_sum = 0;
         for (cap, row) in caps.iter().zip(audit) {
             assert_eq!(&row["cap"], cap);
-            assert_eq!(row["loans_breaching"], total[&format!("breaches_{cap}")], "{currency} {cap}");
+            assert_eq!(
+                row["loans_breaching"],
+                total[&format!("breaches_{cap}")],
+                "{currency} {cap}"
+            );
             let breaching: i128 = mine
                 .iter()
                 .filter(|r| r["breaches"].split(';').any(|b| b == cap))
                 .map(|r| cents(&r["excess"]))
                 .sum();
-            assert_eq!(cents(&row["excess_of_breaching"]), breaching, "{currency} {cap}");
+            assert_eq!(
+                cents(&row["excess_of_breaching"]),
+                breaching,
+                "{currency} {cap}"
+            );
             let bound: Vec<&&Row> = mine.iter().filter(|r| &r["binding_cap"] == cap).collect();
             assert_eq!(row["loans_bound"], bound.len().to_string());
             let bound_excess: i128 = bound.iter().map(|r| cents(&r["excess"])).sum();
             assert_eq!(cents(&row["excess_where_binding"]), bound_excess);
             binding_sum += bound_excess;
         }
-        assert_eq!(binding_sum, cents(&total["excess"]), "{currency}: where binding adds up to the excess");
+        assert_eq!(
+            binding_sum,
+            cents(&total["excess"]),
+            "{currency}: where binding adds up to the excess"
+        );
 
         // The 20 largest excesses, largest first, ties in input order.
-        let mut expected: Vec<&Row> = mine.iter().copied().filter(|r| cents(&r["excess"]) > 0).collect();
+        let mut expected: Vec<&Row> = mine
+            .iter()
+            .copied()
+            .filter(|r| cents(&r["excess"]) > 0)
+            .collect();
         expected.sort_by_key(|r| std::cmp::Reverse(cents(&r["excess"])));
         expected.truncate(20);
         if expected.is_empty() {
-            assert!(!all.iter().any(|t| t.name == "top_excess" && &t.currency == currency));
+            assert!(!all
+                .iter()
+                .any(|t| t.name == "top_excess" && &t.currency == currency));
             continue;
         }
         let top = table(&all, "top_excess", currency);
         let got: Vec<(String, String, String)> = top
             .iter()
-            .map(|r| (r["loan_id"].clone(), r["account_id"].clone(), r["excess"].clone()))
+            .map(|r| {
+                (
+                    r["loan_id"].clone(),
+                    r["account_id"].clone(),
+                    r["excess"].clone(),
+                )
+            })
             .collect();
         let want: Vec<(String, String, String)> = expected
             .iter()
-            .map(|r| (r["loan_id"].clone(), r.get("account_id").cloned().unwrap_or_default(), r["excess"].clone()))
+            .map(|r| {
+                (
+                    r["loan_id"].clone(),
+                    r.get("account_id").cloned().unwrap_or_default(),
+                    r["excess"].clone(),
+                )
+            })
             .collect();
         assert_eq!(got, want, "{currency} largest excesses");
     }
@@ -256,18 +342,43 @@ fn the_sample_books_page_holds_the_summarys_figures() {
     let book = testdata().join("loanbook.csv");
     run_in(
         &dir,
-        &["run", book.to_str().unwrap(), "--as-of", "2025-06-30", "-o", "results.csv", "--summary", "summary.csv", "-q"],
+        &[
+            "run",
+            book.to_str().unwrap(),
+            "--as-of",
+            "2025-06-30",
+            "-o",
+            "results.csv",
+            "--summary",
+            "summary.csv",
+            "-q",
+        ],
     )
     .expect_code(0);
     let run = run_in(&dir, &["report", "results.csv", "-o", "report.html"]);
     run.expect_code(0);
     // The run report says where the page is.
     let err = run.stderr();
-    assert!(err.contains("wrote report.html") && err.contains("file://"), "{}", run.dump());
-    assert!(err.contains("3000 results rows as of 2025-06-30"), "{}", run.dump());
+    assert!(
+        err.contains("wrote report.html") && err.contains("file://"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        err.contains("3000 results rows as of 2025-06-30"),
+        "{}",
+        run.dump()
+    );
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     // Self-contained: no script, nothing fetched.
-    for banned in ["<script", "<link", "@import", "src=\"http", "href=\"http", "url("] {
+    for banned in [
+        "<script",
+        "<link",
+        "@import",
+        "src=\"http",
+        "href=\"http",
+        "url(",
+    ] {
         assert!(!html.contains(banned), "the page holds {banned}");
     }
     assert!(html.contains("<svg") && html.contains("@media print"));
@@ -278,13 +389,27 @@ fn the_sample_books_page_holds_the_summarys_figures() {
     let all = check_summary_figures(&dir, "results.csv", "report.html");
     // The run's own summary (the same grouping) equals the page's too.
     let run_summary = csv_rows(&dir.join("summary.csv"));
-    let page: Vec<Row> = all.iter().filter(|t| t.name == "summary").flat_map(|t| t.rows.clone()).collect();
+    let page: Vec<Row> = all
+        .iter()
+        .filter(|t| t.name == "summary")
+        .flat_map(|t| t.rows.clone())
+        .collect();
     assert_eq!(page, run_summary);
 
     // A policy that is not a cn preset: English only.
     run_in(
         &dir,
-        &["run", book.to_str().unwrap(), "--as-of", "2025-06-30", "--policy", "uk-hcstc", "-o", "uk.csv", "-q"],
+        &[
+            "run",
+            book.to_str().unwrap(),
+            "--as-of",
+            "2025-06-30",
+            "--policy",
+            "uk-hcstc",
+            "-o",
+            "uk.csv",
+            "-q",
+        ],
     )
     .expect_code(0);
     run_in(&dir, &["report", "uk.csv", "-o", "uk.html", "-q"]).expect_code(0);
@@ -294,7 +419,19 @@ fn the_sample_books_page_holds_the_summarys_figures() {
 
     // Usage errors: the page over an input, --previous with two files.
     run_in(&dir, &["report", "results.csv", "-o", "results.csv"]).expect_code(2);
-    run_in(&dir, &["report", "results.csv", "uk.csv", "--previous", "results.csv", "-o", "x.html"]).expect_code(2);
+    run_in(
+        &dir,
+        &[
+            "report",
+            "results.csv",
+            "uk.csv",
+            "--previous",
+            "results.csv",
+            "-o",
+            "x.html",
+        ],
+    )
+    .expect_code(2);
     assert!(!dir.join("x.html").exists());
 }
 
@@ -303,19 +440,80 @@ fn a_pair_of_nights_shows_the_movements_figures() {
     let dir = scratch("report-pair");
     run_in(
         &dir,
-        &["generate", "--rows", "3000", "--seed", "42", "-o", "may.csv", "--next-night", "june.csv", "--as-of", "2025-05-31", "--next-as-of", "2025-06-30"],
+        &[
+            "generate",
+            "--rows",
+            "3000",
+            "--seed",
+            "42",
+            "-o",
+            "may.csv",
+            "--next-night",
+            "june.csv",
+            "--as-of",
+            "2025-05-31",
+            "--next-as-of",
+            "2025-06-30",
+        ],
     )
     .expect_code(0);
     std::fs::create_dir(dir.join("out")).unwrap();
-    run_in(&dir, &["run", "may.csv", "--as-of", "2025-05-31", "-o", "out/may.csv", "-q"]).expect_code(0);
-    run_in(&dir, &["run", "june.csv", "--as-of", "2025-06-30", "-o", "out/june.csv", "-q"]).expect_code(0);
-    let run = run_in(&dir, &["report", "out/june.csv", "--previous", "out/may.csv", "-o", "out/report.html"]);
+    run_in(
+        &dir,
+        &[
+            "run",
+            "may.csv",
+            "--as-of",
+            "2025-05-31",
+            "-o",
+            "out/may.csv",
+            "-q",
+        ],
+    )
+    .expect_code(0);
+    run_in(
+        &dir,
+        &[
+            "run",
+            "june.csv",
+            "--as-of",
+            "2025-06-30",
+            "-o",
+            "out/june.csv",
+            "-q",
+        ],
+    )
+    .expect_code(0);
+    let run = run_in(
+        &dir,
+        &[
+            "report",
+            "out/june.csv",
+            "--previous",
+            "out/may.csv",
+            "-o",
+            "out/report.html",
+        ],
+    );
     run.expect_code(0);
-    assert!(run.stderr().contains("against out/may.csv"), "{}", run.dump());
+    assert!(
+        run.stderr().contains("against out/may.csv"),
+        "{}",
+        run.dump()
+    );
     let all = check_summary_figures(&dir, "out/june.csv", "out/report.html");
     run_in(
         &dir,
-        &["movement", "out/may.csv", "out/june.csv", "--summary", "matrix.csv", "--provisions", "provisions.csv", "-q"],
+        &[
+            "movement",
+            "out/may.csv",
+            "out/june.csv",
+            "--summary",
+            "matrix.csv",
+            "--provisions",
+            "provisions.csv",
+            "-q",
+        ],
     )
     .expect_code(0);
     let matrix = csv_rows(&dir.join("matrix.csv"));
@@ -327,25 +525,53 @@ fn a_pair_of_nights_shows_the_movements_figures() {
     for p in &provisions {
         let currency = &p["currency"];
         let page = &table(&all, "provisions", currency)[0];
-        for col in ["opening", "charge", "release", "write_offs", "closing", "recoveries", "recoveries_outstanding"] {
+        for col in [
+            "opening",
+            "charge",
+            "release",
+            "write_offs",
+            "closing",
+            "recoveries",
+            "recoveries_outstanding",
+        ] {
             assert_eq!(page[col], p[col], "{currency} {col}");
         }
-        let cols = ["from", "to", "loans", "outstanding_previous", "outstanding_current"];
+        let cols = [
+            "from",
+            "to",
+            "loans",
+            "outstanding_previous",
+            "outstanding_current",
+        ];
         let want: Vec<Vec<String>> = matrix
             .iter()
             .filter(|r| &r["currency"] == currency)
             .map(|r| cols.iter().map(|c| r[*c].clone()).collect())
             .collect();
-        assert_eq!(page_rows(table(&all, "matrix", currency), &cols), want, "{currency} matrix");
+        assert_eq!(
+            page_rows(table(&all, "matrix", currency), &cols),
+            want,
+            "{currency} matrix"
+        );
         let mut rates: Vec<Vec<String>> = Vec::new();
-        for r in matrix.iter().filter(|r| &r["currency"] == currency && !r["roll_forward_rate"].is_empty()) {
-            let row = vec![r["from"].clone(), r["roll_forward_rate"].clone(), r["cure_rate"].clone()];
+        for r in matrix
+            .iter()
+            .filter(|r| &r["currency"] == currency && !r["roll_forward_rate"].is_empty())
+        {
+            let row = vec![
+                r["from"].clone(),
+                r["roll_forward_rate"].clone(),
+                r["cure_rate"].clone(),
+            ];
             if !rates.contains(&row) {
                 rates.push(row);
             }
         }
         assert_eq!(
-            page_rows(table(&all, "rates", currency), &["from", "roll_forward_rate", "cure_rate"]),
+            page_rows(
+                table(&all, "rates", currency),
+                &["from", "roll_forward_rate", "cure_rate"]
+            ),
             rates,
             "{currency} rates"
         );
@@ -382,7 +608,9 @@ fn png_colors(bytes: &[u8]) -> (usize, f64) {
         at += 12 + len;
     }
     let mut raw = Vec::new();
-    flate2::read::ZlibDecoder::new(&data[..]).read_to_end(&mut raw).unwrap();
+    flate2::read::ZlibDecoder::new(&data[..])
+        .read_to_end(&mut raw)
+        .unwrap();
     let stride = width * channels;
     let mut prev = vec![0u8; stride];
     let mut colors = std::collections::HashSet::new();
@@ -392,9 +620,17 @@ fn png_colors(bytes: &[u8]) -> (usize, f64) {
         let (filter, src) = (line[0], &line[1..]);
         let mut cur = vec![0u8; stride];
         for i in 0..stride {
-            let a = if i >= channels { cur[i - channels] as i16 } else { 0 };
+            let a = if i >= channels {
+                cur[i - channels] as i16
+            } else {
+                0
+            };
             let b = prev[i] as i16;
-            let c = if i >= channels { prev[i - channels] as i16 } else { 0 };
+            let c = if i >= channels {
+                prev[i - channels] as i16
+            } else {
+                0
+            };
             let pred = match filter {
                 0 => 0,
                 1 => a,
@@ -429,7 +665,12 @@ fn png_colors(bytes: &[u8]) -> (usize, f64) {
 fn chromium() -> Option<String> {
     ["chromium", "chromium-browser"]
         .into_iter()
-        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
         .map(String::from)
 }
 
@@ -457,13 +698,28 @@ fn a_real_browser_renders_the_page() {
     let Some(browser) = chromium() else {
         // CI installs Debian's chromium (.ci/run); a developer without it
         // is told, not failed.
-        assert!(std::env::var_os("CI").is_none(), "CI needs chromium: see .ci/run");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs chromium: see .ci/run"
+        );
         eprintln!("skipped: no chromium on this machine (apt-get install chromium)");
         return;
     };
     let dir = scratch("report-browser");
     let book = testdata().join("loanbook.csv");
-    run_in(&dir, &["run", book.to_str().unwrap(), "--as-of", "2025-06-30", "-o", "results.csv", "-q"]).expect_code(0);
+    run_in(
+        &dir,
+        &[
+            "run",
+            book.to_str().unwrap(),
+            "--as-of",
+            "2025-06-30",
+            "-o",
+            "results.csv",
+            "-q",
+        ],
+    )
+    .expect_code(0);
     run_in(&dir, &["report", "results.csv", "-o", "report.html", "-q"]).expect_code(0);
     let url = format!("file://{}", dir.join("report.html").display());
     let png = dir.join("report.png");
@@ -474,14 +730,21 @@ fn a_real_browser_renders_the_page() {
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&shot.stderr);
-    assert!(shot.status.success() && png.exists(), "chromium failed:\n{log}");
+    assert!(
+        shot.status.success() && png.exists(),
+        "chromium failed:\n{log}"
+    );
     for line in log.lines() {
         let console = line.contains("CONSOLE") || line.contains("Uncaught");
         assert!(!console, "the page logged to the console: {line}\n{log}");
     }
     let (colors, inked) = png_colors(&std::fs::read(&png).unwrap());
     assert!(colors > 20, "{colors} colours: a blank page?");
-    assert!(inked > 0.03, "{:.1}% of the pixels inked: a blank page?", inked * 100.0);
+    assert!(
+        inked > 0.03,
+        "{:.1}% of the pixels inked: a blank page?",
+        inked * 100.0
+    );
     // The DOM as the browser built it holds the tables and the charts.
     let dom = headless(&browser, &dir.join("profile-2"))
         .arg("--dump-dom")
@@ -490,7 +753,13 @@ fn a_real_browser_renders_the_page() {
         .unwrap();
     let log = String::from_utf8_lossy(&dom.stderr);
     assert!(dom.status.success(), "{log}");
-    assert!(!log.contains("CONSOLE") && !log.contains("Uncaught"), "{log}");
+    assert!(
+        !log.contains("CONSOLE") && !log.contains("Uncaught"),
+        "{log}"
+    );
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert!(dom.contains("data-table=\"headline\"") && dom.contains("<svg"), "{dom}");
+    assert!(
+        dom.contains("data-table=\"headline\"") && dom.contains("<svg"),
+        "{dom}"
+    );
 }
