@@ -891,19 +891,7 @@ fn movement(args: &MovementArgs) -> anyhow::Result<Exit> {
         ))
         .into());
     }
-    let policy = match (&args.policy, &manifest) {
-        (Some(spec), _) => Policy::load(spec)?,
-        (None, Some(m)) => {
-            let origin = crate::manifest::path_for(&args.current)
-                .display()
-                .to_string();
-            let mut policy = Policy::from_toml(&m.policy.resolved, &origin)?;
-            policy.file = m.policy.file.clone();
-            policy.base = m.policy.base.clone();
-            policy
-        }
-        (None, None) => Policy::load(policy::DEFAULT_PRESET)?,
-    };
+    let policy = policy_of(args.policy.as_deref(), manifest.as_ref(), &args.current)?;
     let config = crate::movement::MovementConfig {
         previous: args.previous.clone(),
         current: args.current.clone(),
