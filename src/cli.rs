@@ -718,7 +718,7 @@ fn print_table_beside(
     }
     if !quiet {
         let mut table = Vec::new();
-        summary::write_table(&mut table, header, rows, keys)?;
+        crate::table::write_table(&mut table, header, rows, keys)?;
         let _ = io::stderr().write_all(&table);
     }
     Ok(Exit::Done)
@@ -745,7 +745,7 @@ fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
         let format = Format::of(path, args.report.format);
         files.push((
             "summary",
-            summary::write_file(path, format, &header, &rows, 2)?,
+            crate::table::write_file(path, format, &header, &rows, 2)?,
         ));
     }
     report.outputs =
@@ -827,7 +827,7 @@ fn summarize(args: &SummarizeArgs) -> anyhow::Result<Exit> {
     }
     if let Some(path) = &args.output {
         let format = Format::of(path, args.format);
-        summary::write_file(path, format, &done.header, &done.rows, done.keys)?.commit()?;
+        crate::table::write_file(path, format, &done.header, &done.rows, done.keys)?.commit()?;
     }
     if !args.quiet {
         eprintln!(
@@ -934,7 +934,7 @@ fn movement(args: &MovementArgs) -> anyhow::Result<Exit> {
                 text,
                 "{currency}: loans from PREVIOUS's state (rows) to CURRENT's (columns)"
             )?;
-            summary::write_table(&mut text, &header, &rows, 1)?;
+            crate::table::write_table(&mut text, &header, &rows, 1)?;
             writeln!(text)?;
         }
     }
@@ -944,7 +944,7 @@ fn movement(args: &MovementArgs) -> anyhow::Result<Exit> {
             text,
             "provision movement (opening + charge - release - write_offs = closing)"
         )?;
-        summary::write_table(&mut text, header, rows, 1)?;
+        crate::table::write_table(&mut text, header, rows, 1)?;
     }
     print_quietly(&text)
 }
@@ -1048,7 +1048,7 @@ fn check_rejects(rejected: u64, allowed: u64) -> Exit {
 
 fn print_table(header: &[String], rows: &[Vec<String>], keys: usize) -> anyhow::Result<Exit> {
     let mut table = Vec::new();
-    summary::write_table(&mut table, header, rows, keys)?;
+    crate::table::write_table(&mut table, header, rows, keys)?;
     print_quietly(&table)
 }
 

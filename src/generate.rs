@@ -260,8 +260,8 @@ fn write_file(path: &Path, make: &dyn Fn(Each) -> Result<(), Error>) -> Result<(
         Compression::Zstd => CsvOut::Zstd(zstd::Encoder::new(&mut file, 3).map_err(io_error)?),
     };
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(HEADER).map_err(|e| Error::csv(&name, e))?;
-    make(&mut |row| w.write_record(row).map_err(|e| Error::csv(&name, e)))?;
+    w.write_record(HEADER).map_err(|e| crate::error::csv(&name, e))?;
+    make(&mut |row| w.write_record(row).map_err(|e| crate::error::csv(&name, e)))?;
     let out = w.into_inner().map_err(|e| io_error(e.into_error()))?;
     out.finish().map_err(io_error)?;
     file.commit().map(|_| ())
@@ -420,7 +420,7 @@ pub const PAYMENTS_HEADER: [&str; 3] = ["loan_id", "date", "amount"];
 pub fn write_payments(config: &GenerateConfig, path: &Path) -> Result<(), Error> {
     let mut file = AtomicFile::create(path)?;
     let name = path.display().to_string();
-    write_payment_rows(config, &mut file).map_err(|e| Error::csv(&name, e))?;
+    write_payment_rows(config, &mut file).map_err(|e| crate::error::csv(&name, e))?;
     file.commit().map(|_| ())
 }
 

@@ -15,31 +15,27 @@
 //! With repayments, `payments` reads and matches the payments and `repay`
 //! computes a row with its payments.
 
+// The core's modules, under the names the command line has always used.
+pub use arrears_core::{compute, csv_text, exact, money, parse, policy, record, repay, summary};
+
 pub mod atomic;
 pub mod audit;
 pub mod cli;
-pub mod compute;
 pub mod crlf;
 pub mod error;
-pub mod exact;
 pub mod explain;
 pub mod generate;
 pub mod manifest;
-pub mod money;
 pub mod movement;
 pub mod output;
 #[cfg(feature = "parquet")]
 pub mod parquet;
-pub mod parse;
 pub mod paths;
 pub mod payments;
 pub mod pipeline;
-pub mod policy;
-pub mod record;
-pub mod repay;
 pub mod report;
 pub mod run;
 pub mod source;
 pub mod split;
 pub mod summarize;
-pub mod summary;
+pub mod table;

@@ -990,7 +990,7 @@ pub fn run(config: &MovementConfig) -> Result<Outcome, Error> {
     ] {
         if let Some(path) = path {
             let format = Format::of(path, config.format);
-            files.push(crate::summary::write_file(path, format, header, rows, 0)?);
+            files.push(crate::table::write_file(path, format, header, rows, 0)?);
         }
     }
     let outputs = crate::atomic::commit_all(files)?;

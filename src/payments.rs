@@ -1,265 +1,27 @@
-//! Repayment files (SPEC.md section 5): read before the book into a compact
-//! index, matched to book rows by loan_id while the book streams, and what
-//! matched no accepted row written to the unmatched-payments file.
-//!
-//! A payment is held as 32 bytes (a 128-bit hash of its loan_id, its date
-//! as a day number, its amount in cents) plus one byte of match state:
-//! the ids' text is not kept. The unmatched-payments file is written from a
-//! second reading of the payment files, which gives back each one's text.
+//! Repayment files (SPEC.md section 5): read before the book into the
+//! core's payments index, and what matched no accepted row written to the
+//! unmatched-payments file from a second reading of the files, which gives
+//! back each payment's text.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use chrono::NaiveDate;
 use csv::ByteRecord;
 use encoding_rs::Encoding;
 
+pub use arrears_core::payments::*;
 use crate::atomic::AtomicFile;
 use crate::error::Error;
 use crate::money::Money;
 use crate::output::money;
-use crate::parse;
-use crate::pipeline::id_hash;
 use crate::policy::Policy;
-use crate::record::{ColKind, Fields, Reject};
-use crate::repay::Payment;
+use crate::record::{ColKind, Fields};
 use crate::source::{Compression, Input, Source};
-
-/// The columns of a payments file, canonical names.
-pub const PAYMENT_COLUMNS: [&str; 3] = ["loan_id", "date", "amount"];
+use crate::split::Quoted;
 
 /// The unmatched-payments file's columns.
 pub const UNMATCHED_HEADER: [&str; 6] = ["file", "line", "loan_id", "date", "amount", "reason"];
-
-/// Where the payment columns sit in one file.
-#[derive(Debug, Clone, Copy)]
-struct PaymentLayout {
-    /// Field index of loan_id, date, amount.
-    index: [usize; 3],
-    width: usize,
-}
-
-impl PaymentLayout {
-    fn from_header(header: &ByteRecord, policy: &Policy, path: &str) -> Result<Self, Error> {
-        let names: Vec<String> = header
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).trim().to_lowercase())
-            .collect();
-        let mut index = [0; 3];
-        let mut missing = Vec::new();
-        for (slot, canonical) in index.iter_mut().zip(PAYMENT_COLUMNS) {
-            let wanted = policy
-                .repayment_columns
-                .get(canonical)
-                .map_or_else(|| canonical.to_string(), |h| h.trim().to_lowercase());
-            let found: Vec<usize> = (0..names.len()).filter(|&i| names[i] == wanted).collect();
-            match found[..] {
-                [i] => *slot = i,
-                [] => missing.push(match policy.repayment_columns.get(canonical) {
-                    Some(h) => format!("{canonical} (mapped to {h:?})"),
-                    None => canonical.to_string(),
-                }),
-                [a, b, ..] => {
-                    return Err(Error::Header {
-                        path: path.to_string(),
-                        message: format!(
-                            "column {wanted:?} ({canonical}) appears twice in the header, fields {} and {}",
-                            a + 1,
-                            b + 1
-                        ),
-                    })
-                }
-            }
-        }
-        if !missing.is_empty() {
-            let found: Vec<String> = header
-                .iter()
-                .map(|f| format!("{:?}", String::from_utf8_lossy(f)))
-                .collect();
-            return Err(Error::MissingColumns {
-                path: path.to_string(),
-                missing: missing.join(", "),
-                found: if found.is_empty() {
-                    "none".into()
-                } else {
-                    found.join(", ")
-                },
-            });
-        }
-        Ok(PaymentLayout {
-            index,
-            width: header.len(),
-        })
-    }
-}
-
-/// One payment row, read.
-struct Read<'a> {
-    loan_id: &'a str,
-    date: NaiveDate,
-    cents: u64,
-}
-
-/// Reads one payment row, or says why not. The error carries the loan_id
-/// when it could be read.
-fn read_row<'a>(
-    record: &'a ByteRecord,
-    layout: &PaymentLayout,
-    names: &[String; 3],
-) -> Result<Read<'a>, (Option<&'a str>, String, String)> {
-    let text = |i: usize| -> Result<&'a str, String> {
-        let bytes = record.get(layout.index[i]).unwrap_or(b"");
-        let text = std::str::from_utf8(bytes).map_err(|e| {
-            format!(
-                "invalid UTF-8 at byte {}: {:?}",
-                e.valid_up_to(),
-                String::from_utf8_lossy(bytes)
-            )
-        })?;
-        if text.contains('\0') {
-            return Err(format!("{text:?} holds a NUL byte"));
-        }
-        if text.contains('\u{FFFD}') {
-            return Err(format!(
-                "{text:?} holds U+FFFD: bytes that did not decode in the input's encoding"
-            ));
-        }
-        Ok(text.trim())
-    };
-    let loan_id = match text(0) {
-        Ok(id) if !id.is_empty() && id.len() <= 200 && !id.contains(['\n', '\r']) => Some(id),
-        _ => None,
-    };
-    let fail = |column: usize, why: String| (loan_id, names[column].clone(), why);
-    if record.len() != layout.width {
-        return Err((
-            loan_id,
-            String::new(),
-            format!(
-                "expected {} fields as in the header, found {}",
-                layout.width,
-                record.len()
-            ),
-        ));
-    }
-    if let Some((i, f)) = record
-        .iter()
-        .enumerate()
-        .find(|(_, f)| f.len() > crate::record::MAX_FIELD_BYTES)
-    {
-        return Err((
-            loan_id,
-            String::new(),
-            format!("field {} is {} bytes long", i + 1, f.len()),
-        ));
-    }
-    let id = text(0).map_err(|why| fail(0, why))?;
-    if id.is_empty() {
-        return Err(fail(0, "empty: every payment needs a loan_id".into()));
-    }
-    let date_text = text(1).map_err(|why| fail(1, why))?;
-    if date_text.is_empty() {
-        return Err(fail(1, "empty: required".into()));
-    }
-    let date = parse::date(date_text).map_err(|why| fail(1, format!("{date_text:?}: {why}")))?;
-    let amount_text = text(2).map_err(|why| fail(2, why))?;
-    if amount_text.is_empty() {
-        return Err(fail(2, "empty: required".into()));
-    }
-    let amount =
-        parse::money(amount_text).map_err(|why| fail(2, format!("{amount_text:?}: {why}")))?;
-    let cents = Money::of(amount).map(Money::cents).unwrap_or(-1);
-    if cents <= 0 {
-        return Err(fail(
-            2,
-            format!("{amount_text:?}: a payment must be more than 0"),
-        ));
-    }
-    let cents = u64::try_from(cents).map_err(|_| {
-        fail(
-            2,
-            format!("{amount_text:?}: out of range: a payment is at most 184467440737095516.15"),
-        )
-    })?;
-    Ok(Read {
-        loan_id: id,
-        date,
-        cents,
-    })
-}
-
-/// One payment as held in memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Entry {
-    /// `id_hash` of the trimmed loan_id.
-    hash: u128,
-    /// Days since 1970-01-01.
-    day: i32,
-    /// Which record of the payment files it is (0 = the first file's first
-    /// row after the header): how the unmatched ones are found again.
-    ordinal: u32,
-    cents: u64,
-}
-
-/// What happened to a loan_id's payments.
-const UNSEEN: u8 = 0;
-const MATCHED: u8 = 1;
-const ROW_REJECTED: u8 = 2;
-
-fn day_number(date: NaiveDate) -> i32 {
-    (date - NaiveDate::default()).num_days() as i32
-}
-
-fn date_of(day: i32) -> NaiveDate {
-    NaiveDate::default() + chrono::TimeDelta::days(day.into())
-}
-
-/// Where a loan_id's payments are in the index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Group {
-    first: usize,
-    len: usize,
-}
-
-/// How many payments went where (SPEC.md section 5: nothing lost).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PaymentCounts {
-    pub read: u64,
-    pub applied: u64,
-    pub after_as_of: u64,
-    pub unmatched: u64,
-    pub rejected: u64,
-}
-
-/// Every readable payment, indexed by loan_id, and the rejects of the
-/// others.
-pub struct Payments {
-    files: Vec<PathBuf>,
-    /// Sorted by loan_id hash, then date.
-    entries: Vec<Entry>,
-    /// The match state of each loan_id, kept on its first entry.
-    state: Vec<AtomicU8>,
-    /// Where each bucket of hashes starts in `entries`: the hashes are
-    /// uniform, so their top `bits` bits find a loan_id's entries in two
-    /// memory reads, where a binary search over millions of entries missed
-    /// the cache at every step (4 bytes per bucket, about 2 buckets per
-    /// payment).
-    starts: Vec<u32>,
-    bits: u32,
-    /// Loan_ids with an unreadable payment: where the first one is.
-    bad: HashMap<u128, String>,
-    /// The rejected payment rows, in file order, and their source name.
-    pub rejects: Vec<(String, Reject)>,
-    as_of: NaiveDate,
-}
-
-impl std::fmt::Debug for Payments {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Payments({} entries)", self.entries.len())
-    }
-}
 
 /// Opens a payments file and finds its columns.
 fn open(
@@ -273,7 +35,7 @@ fn open(
         Compression::None,
     )?;
     let header = source.header()?;
-    let layout = PaymentLayout::from_header(&header, policy, &source.name)?;
+    let layout = PaymentLayout::from_header(&Quoted(&header), policy, &source.name)?;
     let kinds = [ColKind::Text, ColKind::Date, ColKind::Number];
     let columns: Vec<(ColKind, usize, &str)> = (0..3)
         .map(|i| (kinds[i], layout.index[i], PAYMENT_COLUMNS[i]))
@@ -283,260 +45,90 @@ fn open(
     Ok((source, layout))
 }
 
-/// The header names the payment columns have in a file, for messages.
-fn column_names(policy: &Policy) -> [String; 3] {
-    PAYMENT_COLUMNS.map(|c| {
-        policy
-            .repayment_columns
-            .get(c)
-            .cloned()
-            .unwrap_or_else(|| c.to_string())
-    })
+/// Reads every payments file (all before the book: a file that cannot be
+/// read stops the run before any output).
+pub fn load(
+    files: &[PathBuf],
+    policy: &Policy,
+    encoding: Option<&'static Encoding>,
+    as_of: NaiveDate,
+) -> Result<Payments, Error> {
+    let mut builder = Builder::new(policy, as_of);
+    let mut record = ByteRecord::new();
+    for path in files {
+        let (mut source, layout) = open(path, policy, encoding)?;
+        while source.read(&mut record)? {
+            builder.add(&Quoted(&record), &layout, &source.name);
+        }
+    }
+    Ok(builder.finish())
 }
-
-impl Payments {
-    /// Reads every payments file (all before the book: a file that cannot
-    /// be read stops the run before any output).
-    pub fn load(
-        files: &[PathBuf],
-        policy: &Policy,
-        encoding: Option<&'static Encoding>,
-        as_of: NaiveDate,
-    ) -> Result<Payments, Error> {
-        let names = column_names(policy);
-        let mut entries = Vec::new();
-        let mut bad = HashMap::new();
-        let mut rejects = Vec::new();
-        let mut record = ByteRecord::new();
-        let mut ordinal = 0u32;
-        for path in files {
-            let (mut source, layout) = open(path, policy, encoding)?;
-            while source.read(&mut record)? {
-                let this = ordinal;
-                ordinal = ordinal.saturating_add(1);
-                match read_row(&record, &layout, &names) {
-                    Ok(row) => entries.push(Entry {
-                        hash: id_hash(row.loan_id.as_bytes()),
-                        day: day_number(row.date),
-                        ordinal: this,
-                        cents: row.cents,
-                    }),
-                    Err((loan_id, column, why)) => {
-                        let line = Fields::line(&record);
-                        if let Some(id) = loan_id {
-                            bad.entry(id_hash(id.as_bytes()))
-                                .or_insert_with(|| format!("{}:{line}", source.name));
-                        }
-                        let reason = format!("repayments {}: {why}", source.name);
-                        let reject = Reject::new(&record, loan_id.unwrap_or(""), &column, reason);
-                        rejects.push((source.name.clone(), reject));
-                    }
-                }
-            }
-        }
-        entries.sort_unstable();
-        let state = entries.iter().map(|_| AtomicU8::new(UNSEEN)).collect();
-        let bits = (entries.len().max(1).next_power_of_two().trailing_zeros() + 1).min(31);
-        let mut starts = Vec::with_capacity((1 << bits) + 1);
-        let mut at = 0;
-        for bucket in 0..=(1u128 << bits) {
-            while at < entries.len() && entries[at].hash >> (128 - bits) < bucket {
-                at += 1;
-            }
-            starts.push(at as u32);
-        }
-        Ok(Payments {
-            files: files.to_vec(),
-            entries,
-            state,
-            starts,
-            bits,
-            bad,
-            rejects,
-            as_of,
-        })
-    }
-
-    /// The entries of a loan_id, and the index of the first.
-    fn find(&self, loan_id: &str) -> Option<(usize, &[Entry])> {
-        if self.entries.is_empty() {
-            return None;
-        }
-        self.find_hash(id_hash(loan_id.as_bytes()))
-    }
-
-    /// `find` by the loan_id's hash.
-    fn find_hash(&self, hash: u128) -> Option<(usize, &[Entry])> {
-        let bucket = (hash >> (128 - self.bits)) as usize;
-        let (start, end) = (
-            self.starts[bucket] as usize,
-            self.starts[bucket + 1] as usize,
-        );
-        let within = &self.entries[start..end];
-        let from = start + within.iter().position(|e| e.hash == hash)?;
-        let to = from
-            + self.entries[from..end]
-                .iter()
-                .take_while(|e| e.hash == hash)
-                .count();
-        Some((from, &self.entries[from..to]))
-    }
-
-    /// Where an unreadable payment of this loan_id is, if there is one.
-    pub fn unreadable(&self, loan_id: &str) -> Option<&str> {
-        if self.bad.is_empty() {
-            return None;
-        }
-        self.bad
-            .get(&id_hash(loan_id.as_bytes()))
-            .map(String::as_str)
-    }
-
-    /// The payments of a loan_id, found once for `of` and `mark_group`.
-    pub fn group(&self, loan_id: &str) -> Option<Group> {
-        self.find(loan_id).map(|(first, entries)| Group {
-            first,
-            len: entries.len(),
-        })
-    }
-
-    /// The row's payments dated on or before as_of, one per date (a date's
-    /// payments added together), in date order. Empty when it has none.
-    pub fn of(&self, group: Option<Group>) -> Vec<Payment> {
-        let Some(group) = group else {
-            return Vec::new();
-        };
-        let entries = &self.entries[group.first..group.first + group.len];
-        let as_of = day_number(self.as_of);
-        let mut payments: Vec<Payment> = Vec::with_capacity(entries.len());
-        for e in entries.iter().filter(|e| e.day <= as_of) {
-            match payments.last_mut() {
-                Some(last) if last.date == date_of(e.day) => last.cents += i128::from(e.cents),
-                _ => payments.push(Payment {
-                    date: date_of(e.day),
-                    cents: i128::from(e.cents),
-                }),
-            }
-        }
-        payments
-    }
-
-    /// Records what became of the book row with this loan_id (its first
-    /// occurrence): accepted, or rejected.
-    pub fn mark(&self, loan_id: &str, accepted: bool) {
-        self.mark_group(self.group(loan_id), accepted);
-    }
-
-    /// `mark` by the group `group` found.
-    pub fn mark_group(&self, group: Option<Group>, accepted: bool) {
-        if let Some(group) = group {
-            let state = if accepted { MATCHED } else { ROW_REJECTED };
-            let _ = self.state[group.first].compare_exchange(
-                UNSEEN,
-                state,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            );
-        }
-    }
-
-    /// Where every payment went, once the book has been read.
-    pub fn counts(&self) -> PaymentCounts {
-        let as_of = day_number(self.as_of);
-        let mut counts = PaymentCounts {
-            rejected: self.rejects.len() as u64,
-            ..PaymentCounts::default()
-        };
-        let mut state = UNSEEN;
-        for (i, e) in self.entries.iter().enumerate() {
-            if i == 0 || self.entries[i - 1].hash != e.hash {
-                state = self.state[i].load(Ordering::Relaxed);
-            }
-            match (state, e.day <= as_of) {
-                (MATCHED, true) => counts.applied += 1,
-                (MATCHED, false) => counts.after_as_of += 1,
-                _ => counts.unmatched += 1,
-            }
-        }
-        counts.read = counts.applied + counts.after_as_of + counts.unmatched + counts.rejected;
-        counts
-    }
 
     /// Writes the payments that belong to no accepted book row, in file
     /// order, reading the files again for their text.
-    pub fn write_unmatched(
-        &self,
-        file: &mut AtomicFile,
-        policy: &Policy,
-        encoding: Option<&'static Encoding>,
-    ) -> Result<(), Error> {
-        let path = file.path().display().to_string();
-        let mut out = csv::Writer::from_writer(Vec::new());
-        let csv_error = |e| Error::csv(&path, e);
-        out.write_record(UNMATCHED_HEADER).map_err(csv_error)?;
-        // The unmatched payments by their place in the files.
-        let mut wanted: Vec<(u32, u8)> = Vec::new();
-        let mut state = UNSEEN;
-        for (i, e) in self.entries.iter().enumerate() {
-            if i == 0 || self.entries[i - 1].hash != e.hash {
-                state = self.state[i].load(Ordering::Relaxed);
-            }
-            if state != MATCHED {
-                wanted.push((e.ordinal, state));
-            }
+pub fn write_unmatched(
+    payments: &Payments,
+    files: &[PathBuf],
+    file: &mut AtomicFile,
+    policy: &Policy,
+    encoding: Option<&'static Encoding>,
+) -> Result<(), Error> {
+    let path = file.path().display().to_string();
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let csv_error = |e| crate::error::csv(&path, e);
+    out.write_record(UNMATCHED_HEADER).map_err(csv_error)?;
+    // The unmatched payments by their place in the files.
+    let mut wanted = payments.unmatched().into_iter().peekable();
+    let names = column_names(policy);
+    let mut record = ByteRecord::new();
+    let mut ordinal = 0u32;
+    for name in files {
+        if wanted.peek().is_none() {
+            break;
         }
-        wanted.sort_unstable();
-        let mut wanted = wanted.into_iter().peekable();
-        let names = column_names(policy);
-        let mut record = ByteRecord::new();
-        let mut ordinal = 0u32;
-        for name in &self.files {
-            if wanted.peek().is_none() {
+        let (mut source, layout) = open(name, policy, encoding)?;
+        while source.read(&mut record)? {
+            let this = ordinal;
+            ordinal = ordinal.saturating_add(1);
+            let Some(&(next, row_rejected)) = wanted.peek() else {
                 break;
+            };
+            if next != this {
+                continue;
             }
-            let (mut source, layout) = open(name, policy, encoding)?;
-            while source.read(&mut record)? {
-                let this = ordinal;
-                ordinal = ordinal.saturating_add(1);
-                let Some(&(next, state)) = wanted.peek() else {
-                    break;
-                };
-                if next != this {
-                    continue;
-                }
-                wanted.next();
-                let Ok(row) = read_row(&record, &layout, &names) else {
-                    continue;
-                };
-                let reason = match state {
-                    ROW_REJECTED => "its book row was rejected",
-                    _ => "no such loan_id",
-                };
-                let amount = Money::new(i128::from(row.cents)).unwrap_or(Money::ZERO);
-                out.write_record([
-                    source.name.as_str(),
-                    &Fields::line(&record).to_string(),
-                    row.loan_id,
-                    &row.date.to_string(),
-                    &money(amount),
-                    reason,
-                ])
-                .map_err(csv_error)?;
-                if out.get_ref().len() > 1 << 20 {
-                    out.flush().map_err(|e| Error::io(&path, e))?;
-                    let full = std::mem::replace(&mut out, csv::Writer::from_writer(Vec::new()));
-                    let bytes = full
-                        .into_inner()
-                        .map_err(|e| Error::io(&path, e.into_error()))?;
-                    file.write_all(&bytes).map_err(|e| Error::io(&path, e))?;
-                }
+            wanted.next();
+            let record = Quoted(&record);
+            let Ok(row) = read_row(&record, &layout, &names) else {
+                continue;
+            };
+            let reason = match row_rejected {
+                true => "its book row was rejected",
+                false => "no such loan_id",
+            };
+            let amount = Money::new(i128::from(row.cents)).unwrap_or(Money::ZERO);
+            out.write_record([
+                source.name.as_str(),
+                &record.line().to_string(),
+                row.loan_id,
+                &row.date.to_string(),
+                &money(amount),
+                reason,
+            ])
+            .map_err(csv_error)?;
+            if out.get_ref().len() > 1 << 20 {
+                out.flush().map_err(|e| Error::io(&path, e))?;
+                let full = std::mem::replace(&mut out, csv::Writer::from_writer(Vec::new()));
+                let bytes = full
+                    .into_inner()
+                    .map_err(|e| Error::io(&path, e.into_error()))?;
+                file.write_all(&bytes).map_err(|e| Error::io(&path, e))?;
             }
         }
-        let bytes = out
-            .into_inner()
-            .map_err(|e| Error::io(&path, e.into_error()))?;
-        file.write_all(&bytes).map_err(|e| Error::io(&path, e))
     }
+    let bytes = out
+        .into_inner()
+        .map_err(|e| Error::io(&path, e.into_error()))?;
+    file.write_all(&bytes).map_err(|e| Error::io(&path, e))
 }
 
 /// The unmatched-payments file beside the rejects file: `rejects` in its
@@ -575,18 +167,5 @@ mod tests {
                 PathBuf::from(unmatched)
             );
         }
-    }
-
-    #[test]
-    fn day_numbers_round_trip() {
-        for text in ["1900-01-01", "1970-01-01", "2025-06-30", "2199-12-31"] {
-            let date: NaiveDate = text.parse().unwrap();
-            assert_eq!(date_of(day_number(date)), date);
-        }
-    }
-
-    #[test]
-    fn a_payment_is_held_in_32_bytes() {
-        assert_eq!(std::mem::size_of::<Entry>(), 32);
     }
 }

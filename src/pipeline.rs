@@ -9,9 +9,8 @@
 //! stages are bounded, so memory stays flat whatever the size of the book.
 //! What a command writes and folds for each record is its `Job`.
 
-use std::collections::hash_map::{DefaultHasher, Entry};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::hash::Hasher;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -30,9 +29,10 @@ use crate::error::Error;
 use crate::output::{write_reject, CsvRows, Format, Kind, RowSink, REJECTS_HEADER};
 use crate::payments::{Group, PaymentCounts, Payments};
 use crate::policy::Policy;
-use crate::record::{parse_loan, Col, Fields, Layout, Line, Loan, Reject, MAX_FIELD_BYTES};
+use crate::record::{id_hash, parse_loan, Col, Fields, Layout, Line, Loan, Reject, MAX_FIELD_BYTES};
 pub use crate::source::Input;
 use crate::source::{check_headers, Compression, Next, Source};
+use crate::split::Quoted;
 use crate::summary::SumOverflow;
 
 /// Where a record came from: the index of its input and its line there.
@@ -228,7 +228,7 @@ impl BatchRows {
             }
             Item::Record(k) => {
                 let record = &self.records[k];
-                (record.get(column), Fields::line(record))
+                (record.get(column), Fields::line(&Quoted(record)))
             }
         }
     }
@@ -266,16 +266,6 @@ impl SeenIds {
     }
 }
 
-/// The 128-bit hash loan_ids are known by (duplicates, payments).
-pub fn id_hash(id: &[u8]) -> u128 {
-    let mut high = DefaultHasher::new();
-    high.write(id);
-    let mut low = DefaultHasher::new();
-    low.write_u8(0xA5);
-    low.write(id);
-    (u128::from(high.finish()) << 64) | u128::from(low.finish())
-}
-
 /// The formatted output and counts of one chunk of records.
 struct ChunkOut {
     bytes: ChunkBytes,
@@ -311,7 +301,7 @@ pub fn run<J: Job>(
     let hashing: Vec<_> = sources.iter().map(|s| s.hashing.clone()).collect();
     let payments = match config.repayments.is_empty() {
         true => None,
-        false => Some(Payments::load(
+        false => Some(crate::payments::load(
             &config.repayments,
             &config.policy,
             config.encoding,
@@ -348,7 +338,7 @@ pub fn run<J: Job>(
     if let Some(payments) = payments {
         let mut writer = csv::Writer::from_writer(Vec::new());
         for (source, reject) in &payments.rejects {
-            write_reject(&mut writer, reject).map_err(|e| Error::csv("rejects", e))?;
+            write_reject(&mut writer, reject).map_err(|e| crate::error::csv("rejects", e))?;
             if first_rejects.len() < REPORTED_REJECTS {
                 first_rejects.push(reject_message(source, reject));
             }
@@ -481,7 +471,13 @@ pub fn run<J: Job>(
     progress.finish_and_clear();
 
     if let (Some(payments), Some(file)) = (payments, unmatched.as_mut()) {
-        payments.write_unmatched(file, &config.policy, config.encoding)?;
+        crate::payments::write_unmatched(
+            payments,
+            &config.repayments,
+            file,
+            &config.policy,
+            config.encoding,
+        )?;
     }
     let output_file = output.map(AtomicFile::finish).transpose()?;
     let rejects_file = rejects.map(AtomicFile::finish).transpose()?;
@@ -543,7 +539,7 @@ fn reject_message(source: &str, r: &Reject) -> String {
 fn write_header(file: &mut AtomicFile, header: &[String]) -> Result<(), Error> {
     let path = file.path().display().to_string();
     let mut w = csv::Writer::from_writer(file);
-    w.write_record(header).map_err(|e| Error::csv(&path, e))?;
+    w.write_record(header).map_err(|e| crate::error::csv(&path, e))?;
     w.flush().map_err(|e| Error::io(&path, e))
 }
 
@@ -736,7 +732,7 @@ fn process<J: Job>(
             Item::Line { start, end, line } => {
                 one.record(&Line::split(&chunk.rows.text[start..end], line, &mut ends))?
             }
-            Item::Record(k) => one.record(&chunk.rows.records[k])?,
+            Item::Record(k) => one.record(&Quoted(&chunk.rows.records[k]))?,
         }
     }
     out.bytes.rejects = rejects
@@ -805,7 +801,7 @@ impl<J: Job, S: RowSink> One<'_, '_, J, S> {
                 if let (Some(payments), None) = (payments, duplicate) {
                     payments.mark(&reject.loan_id, false);
                 }
-                write_reject(self.rejects, &reject).map_err(|e| Error::csv("rejects", e))?;
+                write_reject(self.rejects, &reject).map_err(|e| crate::error::csv("rejects", e))?;
                 self.out.rejected.push(reject);
             }
         }

@@ -96,7 +96,7 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     files.extend(report.unmatched_file.take().map(|f| ("unmatched", f)));
     if let Some(path) = &config.summary {
         let format = Format::of(path, config.summary_format);
-        let file = summary::write_file(path, format, &summary_header, &summary_rows, keys)?;
+        let file = crate::table::write_file(path, format, &summary_header, &summary_rows, keys)?;
         files.push(("summary", file));
     }
     report.outputs = commit_with_manifest(

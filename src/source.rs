@@ -314,7 +314,7 @@ impl Source {
     /// Parquet, also checks their types.
     pub fn layout(&mut self, policy: &Policy) -> Result<Layout, Error> {
         let header = self.header()?;
-        let layout = Layout::from_header(&header, policy, &self.name)?;
+        let layout = Layout::from_header(&crate::split::Quoted(&header), policy, &self.name)?;
         #[cfg(feature = "parquet")]
         if let Records::Parquet(reader) = &self.records {
             reader.check(&layout)?;

@@ -14,6 +14,33 @@ use csv_core::ReadRecordResult;
 
 use crate::record::{Fields, Line};
 
+/// A `csv::ByteRecord` seen as the core's `Fields` (a record with quoted
+/// fields, a header, a Parquet row made text).
+#[derive(Debug, Clone, Copy)]
+pub struct Quoted<'a>(pub &'a ByteRecord);
+
+impl Fields for Quoted<'_> {
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        self.0.get(i)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+
+    fn line(&self) -> u64 {
+        self.0.position().map_or(0, |p| p.line())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.iter()
+    }
+}
+
 /// Bytes of input buffered at a time.
 const BUFFER: usize = 1 << 18;
 
