@@ -16,6 +16,7 @@ pub mod compute;
 pub mod csv_text;
 pub mod error;
 pub mod exact;
+pub mod explain;
 pub mod money;
 pub mod output;
 pub mod parse;
