@@ -636,9 +636,13 @@ fn as_of_date(text: &str) -> PyResult<NaiveDate> {
     arrears_core::parse::date(text).map_err(|e| value_error(format!("as_of: {e}")))
 }
 
+/// The summary's keys; none given: the command line's default
+/// (`currency,product,bucket`).
 fn group_keys(names: Option<Vec<String>>) -> PyResult<Vec<GroupKey>> {
+    let Some(names) = names else {
+        return Ok(vec![GroupKey::Currency, GroupKey::Product, GroupKey::Bucket]);
+    };
     names
-        .unwrap_or_default()
         .iter()
         .flat_map(|n| n.split(','))
         .filter(|n| !n.trim().is_empty())
@@ -1133,7 +1137,7 @@ fn run<'py>(
 ) -> PyResult<(Table, Table, SummaryState, Option<Table>, (u64, u64, u64))> {
     let policy = policy_of(policy)?;
     let as_of = as_of_date(as_of)?;
-    let keys = group_keys(group_by)?;
+    let keys = arrears_core::summary::normalize_keys(&group_keys(group_by)?);
     let payments = repayments
         .map(|r| load_payments(py, r, &policy, as_of, repayments_name))
         .transpose()?;
