@@ -18,9 +18,10 @@ use arrow_array::builder::{
     Date32Builder, Decimal128Builder, Int64Builder, LargeStringBuilder,
 };
 use arrow_array::cast::AsArray;
-use arrow_array::ffi_stream::{ArrowArrayStreamReader, FFI_ArrowArrayStream};
+use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
+use arrow_array::ffi_stream::FFI_ArrowArrayStream;
 use arrow_array::types::*;
-use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchIterator, RecordBatchReader};
+use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchIterator};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::NaiveDate;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -49,8 +50,79 @@ fn value_error(message: impl std::fmt::Display) -> PyErr {
 
 // ---------------------------------------------------------------- Arrow in
 
+/// An imported Arrow C stream, read batch by batch. Unlike arrow-rs'
+/// `ArrowArrayStreamReader`, it copies a buffer that is not aligned for its
+/// type (Spark's Python workers hand over Arrow IPC buffers aligned to 8
+/// bytes, and a decimal128 wants 16) instead of panicking.
+struct StreamReader {
+    stream: FFI_ArrowArrayStream,
+    schema: SchemaRef,
+}
+
+impl StreamReader {
+    fn try_new(mut stream: FFI_ArrowArrayStream) -> Result<StreamReader, String> {
+        let (Some(get_schema), Some(_)) = (stream.get_schema, stream.release) else {
+            return Err("the Arrow stream is already released".into());
+        };
+        let mut schema = FFI_ArrowSchema::empty();
+        // SAFETY: a live stream's callbacks, as the C stream interface says.
+        let code = unsafe { get_schema(&mut stream, &mut schema) };
+        if code != 0 {
+            return Err(format!("the Arrow stream gave no schema (error {code})"));
+        }
+        let schema = Schema::try_from(&schema).map_err(|e| e.to_string())?;
+        Ok(StreamReader {
+            stream,
+            schema: Arc::new(schema),
+        })
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn last_error(&mut self) -> String {
+        let Some(get_last_error) = self.stream.get_last_error else {
+            return "unknown error".into();
+        };
+        // SAFETY: as above; the message lives until the next call.
+        let text = unsafe { get_last_error(&mut self.stream) };
+        match text.is_null() {
+            true => "unknown error".into(),
+            false => unsafe { std::ffi::CStr::from_ptr(text) }
+                .to_string_lossy()
+                .into_owned(),
+        }
+    }
+}
+
+impl Iterator for StreamReader {
+    type Item = Result<RecordBatch, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let get_next = self.stream.get_next?;
+        let mut array = FFI_ArrowArray::empty();
+        // SAFETY: as above.
+        let code = unsafe { get_next(&mut self.stream, &mut array) };
+        if code != 0 {
+            return Some(Err(self.last_error()));
+        }
+        if array.is_released() {
+            return None;
+        }
+        let struct_type = DataType::Struct(self.schema.fields().clone());
+        // SAFETY: the array the stream gave, of the stream's schema.
+        let data = unsafe { arrow_array::ffi::from_ffi_and_data_type(array, struct_type) };
+        Some(data.map_err(|e| e.to_string()).and_then(|mut data| {
+            data.align_buffers();
+            let columns = arrow_array::StructArray::from(data).into_parts().1;
+            RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| e.to_string())
+        }))
+    }
+}
+
 /// The stream an object exports through `__arrow_c_stream__`.
-fn import_stream(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<ArrowArrayStreamReader> {
+fn import_stream(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<StreamReader> {
     if !obj.hasattr("__arrow_c_stream__")? {
         return Err(PyTypeError::new_err(format!(
             "{what}: expected Arrow data (an object with __arrow_c_stream__: a pyarrow \
@@ -66,7 +138,7 @@ fn import_stream(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<ArrowArrayStrea
     // SAFETY: a capsule named arrow_array_stream holds an ArrowArrayStream;
     // from_raw moves it out and leaves a released one for the capsule.
     let stream = unsafe { FFI_ArrowArrayStream::from_raw(ptr.as_ptr().cast()) };
-    ArrowArrayStreamReader::try_new(stream).map_err(|e| value_error(format!("{what}: {e}")))
+    StreamReader::try_new(stream).map_err(|e| value_error(format!("{what}: {e}")))
 }
 
 /// A column of fields as text, back to back.
@@ -248,7 +320,7 @@ fn wanted(kind: ColKind) -> &'static str {
 /// An Arrow source read as CSV rows: its header, the columns it reads,
 /// and each batch's fields as text.
 struct Source {
-    reader: ArrowArrayStreamReader,
+    reader: StreamReader,
     names: Vec<String>,
     /// The columns converted to text: the layout's (checked), and the
     /// others whose type can be read (for a reject's raw text).
@@ -258,7 +330,7 @@ struct Source {
 }
 
 impl Source {
-    fn new(reader: ArrowArrayStreamReader) -> Source {
+    fn new(reader: StreamReader) -> Source {
         let schema = reader.schema();
         let names = schema.fields().iter().map(|f| f.name().clone()).collect();
         let read = schema.fields().iter().map(|f| readable(f.data_type())).collect();
@@ -581,6 +653,56 @@ fn rejects_table(rejects: &[Reject]) -> Table {
 #[pyclass(module = "arrears._arrears", name = "Policy", frozen)]
 struct PyPolicy {
     policy: Arc<Policy>,
+    spec: Spec,
+}
+
+/// What a policy was made from, so that it can be made again elsewhere (a
+/// Spark executor, a summary state read back) exactly: a preset's name, or
+/// TOML text and the name it had (a file's path: a relative
+/// `holidays_file` is found beside it).
+#[derive(Debug, Clone, PartialEq)]
+enum Spec {
+    Preset(String),
+    Text { text: String, origin: String },
+}
+
+impl Spec {
+    fn load(&self) -> PyResult<Policy> {
+        match self {
+            Spec::Preset(name) => Policy::load(name),
+            Spec::Text { text, origin } => Policy::from_toml(text, origin),
+        }
+        .map_err(value_error)
+    }
+
+    fn to_bytes(&self, out: &mut Vec<u8>) {
+        match self {
+            Spec::Preset(name) => {
+                out.push(0);
+                put_text(out, name);
+            }
+            Spec::Text { text, origin } => {
+                out.push(1);
+                put_text(out, text);
+                put_text(out, origin);
+            }
+        }
+    }
+
+    fn from_bytes(bytes: &mut &[u8]) -> PyResult<Spec> {
+        let (&kind, rest) = bytes
+            .split_first()
+            .ok_or_else(|| value_error("not a summary state: cut short"))?;
+        *bytes = rest;
+        Ok(match kind {
+            0 => Spec::Preset(take_text(bytes)?.to_string()),
+            1 => Spec::Text {
+                text: take_text(bytes)?.to_string(),
+                origin: take_text(bytes)?.to_string(),
+            },
+            _ => return Err(value_error("not a summary state: bad policy")),
+        })
+    }
 }
 
 #[pymethods]
@@ -602,6 +724,16 @@ impl PyPolicy {
         self.policy.describe()
     }
 
+    /// The header name the policy's `[columns]` mapping gives a canonical
+    /// column (the canonical name itself when unmapped).
+    fn header_name(&self, canonical: &str) -> String {
+        self.policy
+            .columns
+            .get(canonical)
+            .cloned()
+            .unwrap_or_else(|| canonical.to_string())
+    }
+
     /// The preset it is laid over.
     #[getter]
     fn base(&self) -> String {
@@ -618,17 +750,65 @@ impl PyPolicy {
     fn __repr__(&self) -> String {
         format!("arrears.Policy({})", self.policy.describe())
     }
+
+    /// What the policy was made from: ("preset", name) or ("toml", text,
+    /// origin); `Policy._from_source(*p._source())` makes it again.
+    fn _source(&self) -> (String, String, String) {
+        match &self.spec {
+            Spec::Preset(name) => ("preset".into(), name.clone(), String::new()),
+            Spec::Text { text, origin } => ("toml".into(), text.clone(), origin.clone()),
+        }
+    }
+
+    #[staticmethod]
+    fn _from_source(kind: &str, text: String, origin: String) -> PyResult<PyPolicy> {
+        let spec = match kind {
+            "preset" => Spec::Preset(text),
+            _ => Spec::Text { text, origin },
+        };
+        Ok(PyPolicy {
+            policy: Arc::new(spec.load()?),
+            spec,
+        })
+    }
+
+    /// Policies pickle as what they were made from (Spark ships them to
+    /// its executors so).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String, String, String))> {
+        let make = slf.get_type().getattr("_from_source")?;
+        Ok((make, slf.get()._source()))
+    }
 }
 
 fn load_policy(spec: &str) -> PyResult<PyPolicy> {
     let is_text = spec.contains('\n') || spec.contains('=') || spec.trim_start().starts_with('[');
-    let policy = match is_text {
-        true => Policy::from_toml(spec, "<policy text>"),
-        false => Policy::load(spec),
-    }
-    .map_err(value_error)?;
+    let spec = match (is_text, arrears_core::policy::preset(spec)) {
+        (true, _) => Spec::Text {
+            text: spec.to_string(),
+            origin: "<policy text>".into(),
+        },
+        (false, Some(_)) => Spec::Preset(spec.to_string()),
+        (false, None) => {
+            let text = std::fs::read_to_string(spec).map_err(|e| {
+                value_error(format!(
+                    "policy {spec}: {e} (not a file, nor a preset: {})",
+                    arrears_core::policy::preset_names().join(", ")
+                ))
+            })?;
+            let mut policy = Policy::from_toml(&text, spec).map_err(value_error)?;
+            policy.file = Some(spec.to_string());
+            return Ok(PyPolicy {
+                policy: Arc::new(policy),
+                spec: Spec::Text {
+                    text,
+                    origin: spec.to_string(),
+                },
+            });
+        }
+    };
     Ok(PyPolicy {
-        policy: Arc::new(policy),
+        policy: Arc::new(spec.load()?),
+        spec,
     })
 }
 
@@ -1004,6 +1184,7 @@ struct SummaryState {
     keys: Vec<GroupKey>,
     repayments: bool,
     policy: Arc<Policy>,
+    spec: Spec,
 }
 
 fn put_text(out: &mut Vec<u8>, text: &str) {
@@ -1025,7 +1206,7 @@ impl SummaryState {
     /// The state as bytes: the policy, the grouping and the exact tallies.
     fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let mut out = STATE_MAGIC.to_vec();
-        put_text(&mut out, &self.policy.resolved);
+        self.spec.to_bytes(&mut out);
         let keys: Vec<&str> = self.keys.iter().map(|k| k.name()).collect();
         put_text(&mut out, &keys.join(","));
         out.push(u8::from(self.repayments));
@@ -1039,12 +1220,12 @@ impl SummaryState {
         let mut rest = data
             .strip_prefix(STATE_MAGIC)
             .ok_or_else(|| value_error("not a summary state: it does not start with ARSS1"))?;
-        let toml = take_text(&mut rest)?;
+        let spec = Spec::from_bytes(&mut rest)?;
         let keys = take_text(&mut rest)?;
         let (&flag, rest) = rest
             .split_first()
             .ok_or_else(|| value_error("not a summary state: cut short"))?;
-        let policy = Policy::from_toml(toml, "<summary state>").map_err(value_error)?;
+        let policy = spec.load()?;
         let keys = group_keys(Some(vec![keys.to_string()]))?;
         let summary = Summary::from_bytes(rest).map_err(value_error)?;
         Ok(SummaryState {
@@ -1052,6 +1233,7 @@ impl SummaryState {
             keys,
             repayments: flag == 1,
             policy: Arc::new(policy),
+            spec,
         })
     }
 
@@ -1109,14 +1291,15 @@ impl SummaryState {
 
 // ---------------------------------------------------------------- functions
 
-fn policy_of(policy: &Bound<'_, PyAny>) -> PyResult<Arc<Policy>> {
+fn policy_of(policy: &Bound<'_, PyAny>) -> PyResult<(Arc<Policy>, Spec)> {
     if let Ok(p) = policy.cast::<PyPolicy>() {
-        return Ok(p.get().policy.clone());
+        return Ok((p.get().policy.clone(), p.get().spec.clone()));
     }
     let spec: String = policy.extract().map_err(|_| {
         PyTypeError::new_err("policy: expected a preset name, a file path, TOML text or arrears.policy(...)")
     })?;
-    Ok(load_policy(&spec)?.policy)
+    let p = load_policy(&spec)?;
+    Ok((p.policy, p.spec))
 }
 
 /// Runs a book: (results, rejects, summary state, unmatched, counts).
@@ -1135,7 +1318,7 @@ fn run<'py>(
     repayments_name: &str,
     results: bool,
 ) -> PyResult<(Table, Table, SummaryState, Option<Table>, (u64, u64, u64))> {
-    let policy = policy_of(policy)?;
+    let (policy, spec) = policy_of(policy)?;
     let as_of = as_of_date(as_of)?;
     let keys = arrears_core::summary::normalize_keys(&group_keys(group_by)?);
     let payments = repayments
@@ -1174,6 +1357,7 @@ fn run<'py>(
         keys,
         repayments: payments.is_some(),
         policy,
+        spec,
     };
     Ok((results, rejects_table(&rejects), state, unmatched, counts))
 }
@@ -1193,7 +1377,7 @@ fn explain<'py>(
     book_name: &str,
     repayments_name: &str,
 ) -> PyResult<(String, Vec<String>, u64, u64)> {
-    let policy = policy_of(policy)?;
+    let (policy, _) = policy_of(policy)?;
     let as_of = as_of_date(as_of)?;
     let payments = repayments
         .map(|r| load_payments(py, r, &policy, as_of, repayments_name))
