@@ -11,6 +11,15 @@ import pyarrow.csv as pv
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Run by tests/python_module.rs, the tests must use the wheel it installed,
+# not a module lying in the source tree.
+if os.environ.get("ARREARS_MODULE_DIR"):
+    import arrears
+
+    assert Path(arrears.__file__).parent == Path(os.environ["ARREARS_MODULE_DIR"]), (
+        arrears.__file__
+    )
 TESTDATA = ROOT / "testdata"
 
 
