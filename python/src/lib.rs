@@ -14,9 +14,7 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    Date32Builder, Decimal128Builder, Int64Builder, LargeStringBuilder,
-};
+use arrow_array::builder::{Date32Builder, Decimal128Builder, Int64Builder, LargeStringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
@@ -33,9 +31,11 @@ use rust_decimal::Decimal;
 use arrears_core::compute::{compute, Figures};
 use arrears_core::money::Money;
 use arrears_core::output::{results_header, write_result, Kind, RowSink, REJECTS_HEADER};
-use arrears_core::payments::{read_row, column_names, Builder, Group, PaymentLayout, Payments};
+use arrears_core::payments::{column_names, read_row, Builder, Group, PaymentLayout, Payments};
 use arrears_core::policy::Policy;
-use arrears_core::record::{id_hash, parse_loan, Col, ColKind, Fields, Layout, Loan, Record, Reject};
+use arrears_core::record::{
+    id_hash, parse_loan, Col, ColKind, Fields, Layout, Loan, Record, Reject,
+};
 use arrears_core::summary::{GroupKey, Grouping, Summary};
 use arrears_core::values;
 
@@ -132,7 +132,9 @@ fn import_stream(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<StreamReader> {
     }
     let capsule = obj.call_method1("__arrow_c_stream__", (obj.py().None(),))?;
     let capsule = capsule.cast::<PyCapsule>().map_err(|_| {
-        PyTypeError::new_err(format!("{what}: __arrow_c_stream__ did not return a capsule"))
+        PyTypeError::new_err(format!(
+            "{what}: __arrow_c_stream__ did not return a capsule"
+        ))
     })?;
     let ptr = capsule.pointer_checked(Some(c"arrow_array_stream"))?;
     // SAFETY: a capsule named arrow_array_stream holds an ArrowArrayStream;
@@ -165,7 +167,10 @@ fn categorical(dtype: &DataType) -> bool {
 }
 
 fn texty(dtype: &DataType) -> bool {
-    matches!(dtype, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+    matches!(
+        dtype,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
 }
 
 /// Whether an Arrow column can hold an input column of `kind`: what the
@@ -224,12 +229,15 @@ fn texts(array: &dyn Array) -> Result<TextColumn, String> {
     }
     macro_rules! ints {
         ($t:ty) => {
-            each!(array.as_primitive::<$t>(), |b: &mut Vec<u8>, v| values::push_int(b, v))
+            each!(array.as_primitive::<$t>(), |b: &mut Vec<u8>, v| {
+                values::push_int(b, v)
+            })
         };
     }
     macro_rules! decimal {
         ($t:ty, $scale:expr) => {{
-            let scale = u32::try_from(*$scale).map_err(|_| "a negative decimal scale".to_string())?;
+            let scale =
+                u32::try_from(*$scale).map_err(|_| "a negative decimal scale".to_string())?;
             each!(array.as_primitive::<$t>(), |b: &mut Vec<u8>, v| {
                 values::push_decimal(b, i128::from(v), scale)
             })
@@ -248,9 +256,10 @@ fn texts(array: &dyn Array) -> Result<TextColumn, String> {
         DataType::UInt16 => ints!(UInt16Type),
         DataType::UInt32 => ints!(UInt32Type),
         DataType::UInt64 => ints!(UInt64Type),
-        DataType::Float16 => each!(array.as_primitive::<Float16Type>(), |b: &mut Vec<u8>, v: F16| {
-            values::push_f32(b, v.to_f32())
-        }),
+        DataType::Float16 => each!(
+            array.as_primitive::<Float16Type>(),
+            |b: &mut Vec<u8>, v: F16| { values::push_f32(b, v.to_f32()) }
+        ),
         DataType::Float32 => each!(array.as_primitive::<Float32Type>(), values::push_f32),
         DataType::Float64 => each!(array.as_primitive::<Float64Type>(), values::push_f64),
         DataType::Decimal32(_, s) => decimal!(Decimal32Type, s),
@@ -258,12 +267,15 @@ fn texts(array: &dyn Array) -> Result<TextColumn, String> {
         DataType::Decimal128(_, s) => decimal!(Decimal128Type, s),
         DataType::Decimal256(_, s) => {
             let scale = u32::try_from(*s).map_err(|_| "a negative decimal scale".to_string())?;
-            each!(array.as_primitive::<Decimal256Type>(), |b: &mut Vec<u8>, v: arrow_buffer::i256| {
-                match v.to_i128() {
-                    Some(v) => values::push_decimal(b, v, scale),
-                    None => b.extend_from_slice(b"out of range"),
+            each!(
+                array.as_primitive::<Decimal256Type>(),
+                |b: &mut Vec<u8>, v: arrow_buffer::i256| {
+                    match v.to_i128() {
+                        Some(v) => values::push_decimal(b, v, scale),
+                        None => b.extend_from_slice(b"out of range"),
+                    }
                 }
-            })
+            )
         }
         DataType::Date32 => each!(array.as_primitive::<Date32Type>(), values::push_date32),
         DataType::Date64 => each!(array.as_primitive::<Date64Type>(), |b: &mut Vec<u8>, v| {
@@ -289,11 +301,10 @@ fn texts(array: &dyn Array) -> Result<TextColumn, String> {
             }
         }
         DataType::Null => (0..array.len()).for_each(|_| out.end()),
-        DataType::Dictionary(key, _) => {
+        DataType::Dictionary(_, _) => {
             let dict = array.as_any_dictionary();
             let values = texts(dict.values().as_ref())?;
             let keys = dict.normalized_keys();
-            let _ = key;
             for (i, k) in keys.into_iter().enumerate() {
                 if array.is_valid(i) {
                     out.bytes.extend_from_slice(values.field(k));
@@ -333,7 +344,11 @@ impl Source {
     fn new(reader: StreamReader) -> Source {
         let schema = reader.schema();
         let names = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let read = schema.fields().iter().map(|f| readable(f.data_type())).collect();
+        let read = schema
+            .fields()
+            .iter()
+            .map(|f| readable(f.data_type()))
+            .collect();
         Source {
             reader,
             names,
@@ -364,7 +379,7 @@ impl Source {
 
     /// The next batch as text columns (`None` for a column not read), its
     /// row count and the line of its first row.
-    fn next_batch(&mut self, what: &str) -> PyResult<Option<(Vec<Option<TextColumn>>, usize, u64)>> {
+    fn next_batch(&mut self, what: &str) -> PyResult<Option<TextBatch>> {
         let batch = match self.reader.next() {
             None => return Ok(None),
             Some(batch) => batch.map_err(|e| value_error(format!("{what}: {e}")))?,
@@ -385,6 +400,10 @@ impl Source {
         Ok(Some((columns, batch.num_rows(), first)))
     }
 }
+
+/// A batch as text columns (`None`: not read), its row count, and the
+/// number of its first row in the source (1 = the first row).
+type TextBatch = (Vec<Option<TextColumn>>, usize, u64);
 
 /// Row `row` of a batch's text columns into `record`, on `line`.
 fn fill(record: &mut Record, columns: &[Option<TextColumn>], row: usize, line: u64) {
@@ -440,7 +459,9 @@ impl Columns {
         let builders = columns
             .iter()
             .map(|(_, kind)| match kind {
-                Kind::Text => ColumnBuilder::Text(LargeStringBuilder::with_capacity(rows, rows * 8)),
+                Kind::Text => {
+                    ColumnBuilder::Text(LargeStringBuilder::with_capacity(rows, rows * 8))
+                }
                 Kind::Date => ColumnBuilder::Date(Date32Builder::with_capacity(rows)),
                 Kind::Count => ColumnBuilder::Count(Int64Builder::with_capacity(rows)),
                 decimal => {
@@ -583,7 +604,9 @@ fn typed_table(columns: &[(String, Kind)], rows: &[Vec<String>]) -> PyResult<Tab
     let mut table = Columns::new(columns, rows.len());
     for row in rows {
         for ((name, _), field) in columns.iter().zip(row) {
-            table.push_text(name, field).map_err(PyRuntimeError::new_err)?;
+            table
+                .push_text(name, field)
+                .map_err(PyRuntimeError::new_err)?;
         }
         table.end();
     }
@@ -616,7 +639,11 @@ impl Table {
             self.schema.clone(),
         );
         let stream = FFI_ArrowArrayStream::new(Box::new(reader));
-        PyCapsule::new(py, stream, Some(CString::new("arrow_array_stream").expect("no NUL")))
+        PyCapsule::new(
+            py,
+            stream,
+            Some(CString::new("arrow_array_stream").expect("no NUL")),
+        )
     }
 
     fn __len__(&self) -> usize {
@@ -628,7 +655,11 @@ fn rejects_table(rejects: &[Reject]) -> Table {
     let columns: Vec<(String, Kind)> = REJECTS_HEADER
         .iter()
         .map(|&name| {
-            let kind = if name == "line" { Kind::Count } else { Kind::Text };
+            let kind = if name == "line" {
+                Kind::Count
+            } else {
+                Kind::Text
+            };
             (name.to_string(), kind)
         })
         .collect();
@@ -774,7 +805,9 @@ impl PyPolicy {
 
     /// Policies pickle as what they were made from (Spark ships them to
     /// its executors so).
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String, String, String))> {
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (String, String, String))> {
         let make = slf.get_type().getattr("_from_source")?;
         Ok((make, slf.get()._source()))
     }
@@ -820,7 +853,11 @@ fn as_of_date(text: &str) -> PyResult<NaiveDate> {
 /// (`currency,product,bucket`).
 fn group_keys(names: Option<Vec<String>>) -> PyResult<Vec<GroupKey>> {
     let Some(names) = names else {
-        return Ok(vec![GroupKey::Currency, GroupKey::Product, GroupKey::Bucket]);
+        return Ok(vec![
+            GroupKey::Currency,
+            GroupKey::Product,
+            GroupKey::Bucket,
+        ]);
     };
     names
         .iter()
@@ -1016,7 +1053,14 @@ impl Run<'_> {
                     payments.mark_group(group, true);
                 }
                 if let Some(rows) = rows.as_mut() {
-                    write_result(rows, &loan, &figures, self.policy, &self.buckets, self.payments.is_some());
+                    write_result(
+                        rows,
+                        &loan,
+                        &figures,
+                        self.policy,
+                        &self.buckets,
+                        self.payments.is_some(),
+                    );
                 }
                 if let Some((ids, source)) = explain {
                     if ids.contains(loan.loan_id()) {
@@ -1030,7 +1074,9 @@ impl Run<'_> {
                         ));
                     }
                 }
-                Ok(out.summary.add(&self.grouping, &loan, &figures, self.policy))
+                Ok(out
+                    .summary
+                    .add(&self.grouping, &loan, &figures, self.policy))
             });
             match outcome {
                 Ok(folded) => {
@@ -1088,7 +1134,7 @@ fn run_book(
     book_name: &str,
     results: bool,
     explain: Option<&std::collections::HashSet<String>>,
-) -> PyResult<(Outcome, Vec<(String, Kind)>, Grouping)> {
+) -> PyResult<(Outcome, Vec<(String, Kind)>)> {
     let mut source = Source::new(import_stream(book, "book")?);
     let layout = Layout::from_header(&source.header(), policy, book_name).map_err(value_error)?;
     let checked: Vec<(ColKind, usize, &str)> = layout
@@ -1104,7 +1150,7 @@ fn run_book(
         policy,
         as_of,
         buckets: policy.bucket_labels(),
-        grouping: grouping.clone(),
+        grouping,
         columns: columns.clone(),
         payments: payments.map(|p| &p.index),
         results,
@@ -1169,7 +1215,7 @@ fn run_book(
         }
         Ok(outcome)
     })?;
-    Ok((outcome, columns, grouping))
+    Ok((outcome, columns))
 }
 
 // ---------------------------------------------------------------- summary state
@@ -1246,7 +1292,9 @@ impl SummaryState {
             ));
         }
         if other.policy.resolved != self.policy.resolved {
-            return Err(value_error("cannot merge summary states of different policies"));
+            return Err(value_error(
+                "cannot merge summary states of different policies",
+            ));
         }
         self.summary.merge(&other.summary).map_err(value_error)
     }
@@ -1296,7 +1344,9 @@ fn policy_of(policy: &Bound<'_, PyAny>) -> PyResult<(Arc<Policy>, Spec)> {
         return Ok((p.get().policy.clone(), p.get().spec.clone()));
     }
     let spec: String = policy.extract().map_err(|_| {
-        PyTypeError::new_err("policy: expected a preset name, a file path, TOML text or arrears.policy(...)")
+        PyTypeError::new_err(
+            "policy: expected a preset name, a file path, TOML text or arrears.policy(...)",
+        )
     })?;
     let p = load_policy(&spec)?;
     Ok((p.policy, p.spec))
@@ -1305,7 +1355,7 @@ fn policy_of(policy: &Bound<'_, PyAny>) -> PyResult<(Arc<Policy>, Spec)> {
 /// Runs a book: (results, rejects, summary state, unmatched, counts).
 #[pyfunction]
 #[pyo3(signature = (book, *, as_of, policy, repayments=None, group_by=None, unique_ids=false, book_name="book", repayments_name="repayments", results=true))]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn run<'py>(
     py: Python<'py>,
     book: &Bound<'py, PyAny>,
@@ -1324,7 +1374,7 @@ fn run<'py>(
     let payments = repayments
         .map(|r| load_payments(py, r, &policy, as_of, repayments_name))
         .transpose()?;
-    let (outcome, columns, _) = run_book(
+    let (outcome, columns) = run_book(
         py,
         book,
         &policy,
@@ -1347,7 +1397,11 @@ fn run<'py>(
         .map(|p| p.index.rejects.iter().map(|(_, r)| r.clone()).collect())
         .unwrap_or_default();
     rejects.extend(outcome.rejects);
-    let counts = (outcome.rows_read, outcome.accepted, outcome.rows_read - outcome.accepted);
+    let counts = (
+        outcome.rows_read,
+        outcome.accepted,
+        outcome.rows_read - outcome.accepted,
+    );
     let unmatched = payments
         .as_ref()
         .map(|p| unmatched_table(p, &policy))
@@ -1383,7 +1437,7 @@ fn explain<'py>(
         .map(|r| load_payments(py, r, &policy, as_of, repayments_name))
         .transpose()?;
     let ids: std::collections::HashSet<String> = loan_ids.iter().cloned().collect();
-    let (outcome, _, _) = run_book(
+    let (outcome, _) = run_book(
         py,
         book,
         &policy,
@@ -1401,7 +1455,12 @@ fn explain<'py>(
         .into_iter()
         .filter(|id| !outcome.explained.iter().any(|e| &e.loan_id == id))
         .collect();
-    Ok((json, missing, outcome.accepted, outcome.rows_read - outcome.accepted))
+    Ok((
+        json,
+        missing,
+        outcome.accepted,
+        outcome.rows_read - outcome.accepted,
+    ))
 }
 
 /// The names of the presets.
