@@ -384,9 +384,10 @@ impl Source {
             None => return Ok(None),
             Some(batch) => batch.map_err(|e| value_error(format!("{what}: {e}")))?,
         };
+        // Each column on its own core.
         let columns = batch
             .columns()
-            .iter()
+            .par_iter()
             .zip(&self.read)
             .enumerate()
             .map(|(i, (array, &read))| {
@@ -452,6 +453,8 @@ struct Columns {
     schema: SchemaRef,
     builders: Vec<ColumnBuilder>,
     at: usize,
+    /// A text field being joined.
+    scratch: String,
 }
 
 impl Columns {
@@ -479,6 +482,7 @@ impl Columns {
             schema: schema_of(columns),
             builders,
             at: 0,
+            scratch: String::new(),
         }
     }
 
@@ -542,20 +546,22 @@ impl RowSink for Columns {
     }
 
     fn joined<'a>(&mut self, parts: impl Iterator<Item = &'a str>, separator: u8) {
-        let ColumnBuilder::Text(b) = self.current() else {
-            unreachable!("text into a text column");
-        };
-        let mut text = String::new();
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
         for (n, part) in parts.enumerate() {
             if n > 0 {
                 text.push(separator as char);
             }
             text.push_str(part);
         }
+        let ColumnBuilder::Text(b) = self.current() else {
+            unreachable!("text into a text column");
+        };
         match text.is_empty() {
             true => b.append_null(),
-            false => b.append_value(text),
+            false => b.append_value(&text),
         }
+        self.scratch = text;
     }
 
     fn fixed(&mut self, value: Decimal, _places: u32) {
