@@ -34,6 +34,29 @@ class SummaryState:
     @property
     def loans(self) -> int: ...
 
+class Runner:
+    """A book fed in parts (what each Spark partition uses): each part's
+    results and rejects as it is computed, the summary state at the end."""
+
+    def __init__(
+        self,
+        book: Any,
+        *,
+        as_of: str,
+        policy: "str | Policy",
+        repayments: Any = None,
+        group_by: Optional[Sequence[str]] = None,
+        unique_ids: bool = False,
+        book_name: str = "book",
+        repayments_name: str = "repayments",
+        results: bool = True,
+    ) -> None: ...
+    def feed(self, part: Any) -> Tuple[Table, Table]: ...
+    def summary_state(self) -> SummaryState: ...
+    def payment_rejects(self) -> Table: ...
+    @property
+    def counts(self) -> Tuple[int, int, int]: ...
+
 def run(
     book: Any,
     *,

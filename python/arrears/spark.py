@@ -7,7 +7,9 @@ own code, through ``DataFrame.mapInArrow``.
     out.summary                                     # a pyarrow Table (small)
     out.rejects.write.csv("s3://.../rejects")       # a distributed DataFrame
 
-- results: one ``mapInArrow`` over the book; its Spark schema is declared
+- results: one ``mapInArrow`` over the book, each Arrow batch computed
+  and handed back as it comes (a partition is never held whole; loan_ids
+  are tracked across a partition's batches); its Spark schema is declared
   from the results columns (DecimalType(38,2) for money, (38,10) for daily
   rates, (38,6) for ratios, DateType, LongType, StringType), the same types
   as the command line's Parquet results.
@@ -36,7 +38,6 @@ TimestampNTZType.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence, Union
 
@@ -105,18 +106,22 @@ def _text_as_spark_wants(schema: pa.Schema, large: bool) -> pa.Schema:
     )
 
 
-def _reader(batches):
-    """The partition's batches as one RecordBatchReader, read lazily."""
-    it = iter(batches)
-    first = next(it, None)
-    if first is None:
-        return None
-    return pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], it))
+def _partition(batches, make_runner):
+    """Feeds a partition's batches one at a time to a Runner made from the
+    first; yields each batch's (runner, results, rejects)."""
+    runner = None
+    for batch in batches:
+        part = pa.Table.from_batches([batch])
+        if runner is None:
+            runner = make_runner(part)
+        results, rejects = runner.feed(part)
+        yield runner, results, rejects
 
 
-def _conform(table: pa.Table, schema: pa.Schema):
-    """Batches of `table` as Spark expects them: its declared types."""
-    for batch in table.cast(schema).to_batches():
+def _conform(table, schema: pa.Schema):
+    """Batches of `table` (Arrow data) as Spark expects them: its declared
+    types."""
+    for batch in pa.table(table).cast(schema).to_batches():
         yield batch
 
 
@@ -181,18 +186,23 @@ def run(
             return None
         return pa.ipc.open_stream(payments_ipc.value).read_all()
 
-    def results_fn(batches):
-        import arrears as a
+    def runner(results: bool):
+        def make(part):
+            from arrears import _arrears
 
-        reader = _reader(batches)
-        if reader is None:
-            return
-        out = a.run(
-            reader, as_of=as_of, policy=pol, group_by=keys,
-            repayments=payments_table(), unique_ids=unique_ids,
-            book_name=book_name, repayments_name=repayments_name,
-        )
-        yield from _conform(out.results, results_arrow)
+            return _arrears.Runner(
+                part, as_of=as_of, policy=pol, group_by=keys,
+                repayments=payments_table(), unique_ids=unique_ids,
+                book_name=book_name, repayments_name=repayments_name, results=results,
+            )
+
+        return make
+
+    def results_fn(batches):
+        # Each batch's results go back to Spark as soon as they are
+        # computed: a partition is never held whole.
+        for _, results, _ in _partition(batches, runner(True)):
+            yield from _conform(results, results_arrow)
 
     results = df.mapInArrow(results_fn, results_spark)
 
@@ -209,34 +219,33 @@ def run(
     )
 
     def states_fn(batches):
-        import arrears as a
         from pyspark import TaskContext
 
         part = TaskContext.get().partitionId()
-        reader = _reader(batches)
-        if reader is None:
-            return
-        out = a.run(
-            reader, as_of=as_of, policy=pol, group_by=keys,
-            repayments=payments_table(), unique_ids=unique_ids,
-            book_name=book_name, repayments_name=repayments_name,
-        )
-        rej = out.rejects.slice(payment_rejects)
-        n = rej.num_rows
-        yield pa.RecordBatch.from_arrays(
-            [
-                pa.array([out.summary_state.to_bytes()] + [None] * n, pa.binary()),
-                pa.array([part] * (n + 1), pa.int64()),
-                pa.concat_arrays([pa.array([None], pa.int64()), rej["line"].combine_chunks()]),
-                *[
-                    pa.concat_arrays(
-                        [pa.array([None], text), rej[c].combine_chunks().cast(text)]
-                    )
-                    for c in ("loan_id", "column", "reason", "raw")
-                ],
-            ],
-            schema=state_arrow,
-        )
+
+        def state_row(state: bytes):
+            return pa.RecordBatch.from_arrays(
+                [pa.array([state], pa.binary()), pa.array([part], pa.int64()),
+                 pa.nulls(1, pa.int64())] + [pa.nulls(1, text)] * 4,
+                schema=state_arrow,
+            )
+
+        def reject_rows(rejects: pa.Table):
+            n = rejects.num_rows
+            return pa.RecordBatch.from_arrays(
+                [pa.nulls(n, pa.binary()), pa.array([part] * n, pa.int64()),
+                 rejects["line"].combine_chunks()]
+                + [rejects[c].combine_chunks().cast(text) for c in ("loan_id", "column", "reason", "raw")],
+                schema=state_arrow,
+            )
+
+        last = None
+        for last, _, rejects in _partition(batches, runner(False)):
+            rejects = pa.table(rejects)
+            if rejects.num_rows:
+                yield reject_rows(rejects)
+        if last is not None:
+            yield state_row(last.summary_state().to_bytes())
 
     from pyspark import StorageLevel
     from pyspark.sql import functions as F

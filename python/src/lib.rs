@@ -975,18 +975,30 @@ fn unmatched_table(payments: &PaymentsIn, policy: &Policy) -> PyResult<Table> {
 // ---------------------------------------------------------------- the run
 
 /// What a book run needs, checked.
-struct Run<'a> {
-    policy: &'a Policy,
+struct Run {
+    policy: Arc<Policy>,
     as_of: NaiveDate,
     layout: Layout,
     grouping: Grouping,
     buckets: Vec<String>,
+    /// The results columns.
     columns: Vec<(String, Kind)>,
-    payments: Option<&'a Payments>,
+    payments: Option<Arc<PaymentsIn>>,
     /// Write results rows (a summary state alone does not).
     results: bool,
-    /// Keep every step, for explain.
-    trace: bool,
+    /// The loan_ids to explain (every step kept).
+    explain: Option<std::collections::HashSet<String>>,
+    /// Reject a row whose loan_id came before.
+    unique: bool,
+    book_name: String,
+}
+
+/// What a run has seen and made so far.
+#[derive(Default)]
+struct Progress {
+    /// With `unique`: each loan_id's first row.
+    seen: HashMap<u128, u64>,
+    outcome: Outcome,
 }
 
 /// One chunk's output.
@@ -1000,7 +1012,11 @@ struct ChunkOut {
     overflow: bool,
 }
 
-impl Run<'_> {
+impl Run {
+    fn payments(&self) -> Option<&Payments> {
+        self.payments.as_deref().map(|p| &p.index)
+    }
+
     /// The figures of a loan, with its payments when there are any (as the
     /// command line's pipeline does).
     fn figures(
@@ -1008,8 +1024,9 @@ impl Run<'_> {
         loan: &Loan,
         record: &Record,
     ) -> Result<(Result<Figures, &'static str>, Option<Group>), Reject> {
-        let Some(payments) = self.payments else {
-            return Ok((compute(loan, self.policy, self.as_of), None));
+        let policy = &*self.policy;
+        let Some(payments) = self.payments() else {
+            return Ok((compute(loan, policy, self.as_of), None));
         };
         if let Some(at) = payments.unreadable(loan.loan_id()) {
             return Err(Reject::new(
@@ -1021,9 +1038,10 @@ impl Run<'_> {
         }
         let group = payments.group(loan.loan_id());
         let paid = payments.of(group);
-        let figures = match paid.is_empty() && !self.trace {
-            true => compute(loan, self.policy, self.as_of),
-            false => arrears_core::repay::compute(loan, self.policy, self.as_of, &paid, self.trace),
+        let trace = self.explain.is_some();
+        let figures = match paid.is_empty() && !trace {
+            true => compute(loan, policy, self.as_of),
+            false => arrears_core::repay::compute(loan, policy, self.as_of, &paid, trace),
         };
         Ok((figures, group))
     }
@@ -1036,8 +1054,8 @@ impl Run<'_> {
         to: usize,
         first_line: u64,
         duplicates: &[(usize, String)],
-        explain: Option<(&std::collections::HashSet<String>, &str)>,
     ) -> ChunkOut {
+        let policy = &*self.policy;
         let mut out = ChunkOut::default();
         let mut rows = self.results.then(|| Columns::new(&self.columns, to - from));
         let mut record = Record::new(0);
@@ -1049,40 +1067,32 @@ impl Run<'_> {
                 .map(|i| &duplicates[i].1);
             let loan = match duplicate {
                 Some(seen) => Err(duplicate_reject(&record, &self.layout, seen)),
-                None => parse_loan(&record, &self.layout, self.policy),
+                None => parse_loan(&record, &self.layout, policy),
             };
             let outcome = loan.and_then(|loan| {
                 let (figures, group) = self.figures(&loan, &record)?;
                 let figures = figures
                     .map_err(|why| Reject::new(&record, loan.loan_id(), "", why.to_string()))?;
-                if let Some(payments) = self.payments {
+                if let Some(payments) = self.payments() {
                     payments.mark_group(group, true);
                 }
                 if let Some(rows) = rows.as_mut() {
-                    write_result(
-                        rows,
-                        &loan,
-                        &figures,
-                        self.policy,
-                        &self.buckets,
-                        self.payments.is_some(),
-                    );
+                    let repayments = self.payments.is_some();
+                    write_result(rows, &loan, &figures, policy, &self.buckets, repayments);
                 }
-                if let Some((ids, source)) = explain {
+                if let Some(ids) = &self.explain {
                     if ids.contains(loan.loan_id()) {
                         out.explained.push(arrears_core::explain::explain(
                             &loan,
                             &figures,
-                            self.policy,
+                            policy,
                             self.as_of,
-                            source,
+                            &self.book_name,
                             record.line(),
                         ));
                     }
                 }
-                Ok(out
-                    .summary
-                    .add(&self.grouping, &loan, &figures, self.policy))
+                Ok(out.summary.add(&self.grouping, &loan, &figures, policy))
             });
             match outcome {
                 Ok(folded) => {
@@ -1090,7 +1100,7 @@ impl Run<'_> {
                     out.accepted += 1;
                 }
                 Err(reject) => {
-                    if let (Some(payments), None) = (self.payments, duplicate) {
+                    if let (Some(payments), None) = (self.payments(), duplicate) {
                         payments.mark(&reject.loan_id, false);
                     }
                     out.rejects.push(reject);
@@ -1119,6 +1129,7 @@ fn duplicate_reject(record: &Record, layout: &Layout, seen: &str) -> Reject {
 }
 
 /// Everything a book run gave.
+#[derive(Default)]
 struct Outcome {
     results: Vec<RecordBatch>,
     rejects: Vec<Reject>,
@@ -1128,100 +1139,215 @@ struct Outcome {
     explained: Vec<arrears_core::explain::Explanation>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_book(
-    py: Python<'_>,
-    book: &Bound<'_, PyAny>,
-    policy: &Policy,
-    as_of: NaiveDate,
-    keys: &[GroupKey],
-    payments: Option<&PaymentsIn>,
-    unique_ids: bool,
-    book_name: &str,
-    results: bool,
-    explain: Option<&std::collections::HashSet<String>>,
-) -> PyResult<(Outcome, Vec<(String, Kind)>)> {
-    let mut source = Source::new(import_stream(book, "book")?);
-    let layout = Layout::from_header(&source.header(), policy, book_name).map_err(value_error)?;
-    let checked: Vec<(ColKind, usize, &str)> = layout
-        .columns()
-        .map(|(col, index)| (col.kind(), index, col.name()))
-        .collect();
-    source.check(&checked, book_name)?;
-    let repayments = payments.is_some();
-    let header = results_header(&layout, repayments);
-    let columns = Kind::columns(&header, 0);
-    let grouping = Grouping::new(keys, &layout, policy, repayments);
-    let run = Run {
-        policy,
-        as_of,
-        buckets: policy.bucket_labels(),
-        grouping,
-        columns: columns.clone(),
-        payments: payments.map(|p| &p.index),
-        results,
-        trace: explain.is_some(),
-        layout,
-    };
-    // With repayments, loan_ids must be unique (SPEC.md section 5).
-    let unique = unique_ids || repayments;
-    let id_column = run.layout.column(Col::LoanId).unwrap_or(0);
-    let outcome = py.detach(|| -> PyResult<Outcome> {
-        let mut seen: HashMap<u128, u64> = HashMap::new();
-        let mut outcome = Outcome {
-            results: Vec::new(),
-            rejects: Vec::new(),
-            summary: Summary::default(),
-            rows_read: 0,
-            accepted: 0,
-            explained: Vec::new(),
-        };
-        while let Some((texts, len, first)) = source.next_batch(book_name)? {
-            let mut duplicates = Vec::new();
-            if unique {
-                if let Some(ids) = &texts[id_column] {
-                    for row in 0..len {
-                        let bytes = ids.field(row);
-                        let id = std::str::from_utf8(bytes).map_or(bytes, |s| s.trim().as_bytes());
-                        if id.is_empty() {
-                            continue;
-                        }
-                        let line = first + row as u64;
-                        match seen.entry(id_hash(id)) {
-                            std::collections::hash_map::Entry::Occupied(e) => {
-                                duplicates.push((row, format!("{book_name}:{}", e.get())))
-                            }
-                            std::collections::hash_map::Entry::Vacant(e) => {
-                                e.insert(line);
-                            }
-                        }
+impl Run {
+    /// A run over a source with this header: its columns found and their
+    /// types checked before any row.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        source: &Source,
+        policy: Arc<Policy>,
+        as_of: NaiveDate,
+        keys: &[GroupKey],
+        payments: Option<Arc<PaymentsIn>>,
+        unique_ids: bool,
+        book_name: &str,
+        results: bool,
+        explain: Option<std::collections::HashSet<String>>,
+    ) -> PyResult<Run> {
+        let layout =
+            Layout::from_header(&source.header(), &policy, book_name).map_err(value_error)?;
+        let checked: Vec<(ColKind, usize, &str)> = layout
+            .columns()
+            .map(|(col, index)| (col.kind(), index, col.name()))
+            .collect();
+        source.check(&checked, book_name)?;
+        let repayments = payments.is_some();
+        let columns = Kind::columns(&results_header(&layout, repayments), 0);
+        Ok(Run {
+            as_of,
+            buckets: policy.bucket_labels(),
+            grouping: Grouping::new(keys, &layout, &policy, repayments),
+            columns,
+            policy,
+            payments,
+            results,
+            explain,
+            // With repayments, loan_ids must be unique (SPEC.md section 5).
+            unique: unique_ids || repayments,
+            book_name: book_name.to_string(),
+            layout,
+        })
+    }
+
+    /// Parses, computes, writes and folds one batch, its chunks on every
+    /// core; duplicates are found first, in row order.
+    fn batch(&self, progress: &mut Progress, batch: TextBatch) -> PyResult<()> {
+        let (texts, len, first) = batch;
+        let mut duplicates = Vec::new();
+        let id_column = self.layout.column(Col::LoanId).unwrap_or(0);
+        if let (true, Some(ids)) = (self.unique, &texts[id_column]) {
+            for row in 0..len {
+                let bytes = ids.field(row);
+                let id = std::str::from_utf8(bytes).map_or(bytes, |s| s.trim().as_bytes());
+                if id.is_empty() {
+                    continue;
+                }
+                let line = first + row as u64;
+                match progress.seen.entry(id_hash(id)) {
+                    std::collections::hash_map::Entry::Occupied(e) => {
+                        duplicates.push((row, format!("{}:{}", self.book_name, e.get())))
+                    }
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(line);
                     }
                 }
             }
-            let starts: Vec<usize> = (0..len).step_by(CHUNK).collect();
-            let explain = explain.map(|ids| (ids, book_name));
-            let chunks: Vec<ChunkOut> = starts
-                .par_iter()
-                .map(|&from| {
-                    let to = (from + CHUNK).min(len);
-                    run.chunk(&texts, from, to, first, &duplicates, explain)
-                })
-                .collect();
-            outcome.rows_read += len as u64;
-            for chunk in chunks {
-                if chunk.overflow {
-                    return Err(value_error(arrears_core::summary::SumOverflow));
-                }
-                outcome.results.extend(chunk.results);
-                outcome.rejects.extend(chunk.rejects);
-                outcome.accepted += chunk.accepted;
-                outcome.explained.extend(chunk.explained);
-                outcome.summary.merge(&chunk.summary).map_err(value_error)?;
-            }
         }
-        Ok(outcome)
-    })?;
-    Ok((outcome, columns))
+        let starts: Vec<usize> = (0..len).step_by(CHUNK).collect();
+        let chunks: Vec<ChunkOut> = starts
+            .par_iter()
+            .map(|&from| self.chunk(&texts, from, (from + CHUNK).min(len), first, &duplicates))
+            .collect();
+        let outcome = &mut progress.outcome;
+        outcome.rows_read += len as u64;
+        for chunk in chunks {
+            if chunk.overflow {
+                return Err(value_error(arrears_core::summary::SumOverflow));
+            }
+            outcome.results.extend(chunk.results);
+            outcome.rejects.extend(chunk.rejects);
+            outcome.accepted += chunk.accepted;
+            outcome.explained.extend(chunk.explained);
+            outcome.summary.merge(&chunk.summary).map_err(value_error)?;
+        }
+        Ok(())
+    }
+
+    /// The summary state of what was folded.
+    fn state(&self, summary: Summary, spec: Spec) -> SummaryState {
+        SummaryState {
+            summary,
+            keys: self.grouping.keys.clone(),
+            repayments: self.payments.is_some(),
+            policy: self.policy.clone(),
+            spec,
+        }
+    }
+}
+
+/// Runs a whole book, batch by batch.
+fn run_book(py: Python<'_>, mut source: Source, run: &Run) -> PyResult<Outcome> {
+    py.detach(|| -> PyResult<Outcome> {
+        let mut progress = Progress::default();
+        while let Some(batch) = source.next_batch(&run.book_name)? {
+            run.batch(&mut progress, batch)?;
+        }
+        Ok(progress.outcome)
+    })
+}
+
+/// A book fed in parts (a Spark partition's batches): each part's results
+/// and rejects as soon as it is computed, the summary state at the end.
+/// Rows are numbered across the parts; duplicated loan_ids are found across
+/// them.
+#[pyclass(module = "arrears._arrears")]
+struct Runner {
+    run: Run,
+    spec: Spec,
+    names: Vec<String>,
+    read: Vec<bool>,
+    progress: Progress,
+}
+
+#[pymethods]
+impl Runner {
+    /// `book`: Arrow data with the book's columns (rows are not read).
+    #[new]
+    #[pyo3(signature = (book, *, as_of, policy, repayments=None, group_by=None, unique_ids=false, book_name="book", repayments_name="repayments", results=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        book: &Bound<'_, PyAny>,
+        as_of: &str,
+        policy: &Bound<'_, PyAny>,
+        repayments: Option<&Bound<'_, PyAny>>,
+        group_by: Option<Vec<String>>,
+        unique_ids: bool,
+        book_name: &str,
+        repayments_name: &str,
+        results: bool,
+    ) -> PyResult<Runner> {
+        let (policy, spec) = policy_of(policy)?;
+        let as_of = as_of_date(as_of)?;
+        let keys = arrears_core::summary::normalize_keys(&group_keys(group_by)?);
+        let payments = repayments
+            .map(|r| load_payments(py, r, &policy, as_of, repayments_name))
+            .transpose()?
+            .map(Arc::new);
+        let source = Source::new(import_stream(book, "book")?);
+        let run = Run::new(
+            &source, policy, as_of, &keys, payments, unique_ids, book_name, results, None,
+        )?;
+        Ok(Runner {
+            run,
+            spec,
+            names: source.names.clone(),
+            read: source.read.clone(),
+            progress: Progress::default(),
+        })
+    }
+
+    /// Computes a part of the book (Arrow data with the same columns):
+    /// its results and rejects.
+    fn feed(&mut self, py: Python<'_>, part: &Bound<'_, PyAny>) -> PyResult<(Table, Table)> {
+        let mut source = Source::new(import_stream(part, &self.run.book_name)?);
+        if source.names != self.names || source.read != self.read {
+            return Err(value_error(format!(
+                "{}: a part with other columns than the first: {:?}, not {:?}",
+                self.run.book_name, source.names, self.names
+            )));
+        }
+        source.rows = self.progress.outcome.rows_read;
+        let run = &self.run;
+        let progress = &mut self.progress;
+        py.detach(|| -> PyResult<()> {
+            while let Some(batch) = source.next_batch(&run.book_name)? {
+                run.batch(progress, batch)?;
+            }
+            Ok(())
+        })?;
+        let outcome = &mut self.progress.outcome;
+        let results = Table {
+            schema: schema_of(&self.run.columns),
+            batches: std::mem::take(&mut outcome.results),
+        };
+        Ok((results, rejects_table(&std::mem::take(&mut outcome.rejects))))
+    }
+
+    /// The summary state of every part fed.
+    fn summary_state(&self) -> SummaryState {
+        self.run
+            .state(self.progress.outcome.summary.clone(), self.spec.clone())
+    }
+
+    /// The payments that could not be read, as rejects (they are not in
+    /// any part's).
+    fn payment_rejects(&self) -> Table {
+        let rejects: Vec<Reject> = self
+            .run
+            .payments
+            .as_ref()
+            .map(|p| p.index.rejects.iter().map(|(_, r)| r.clone()).collect())
+            .unwrap_or_default();
+        rejects_table(&rejects)
+    }
+
+    /// (rows read, accepted, rejected) so far.
+    #[getter]
+    fn counts(&self) -> (u64, u64, u64) {
+        let o = &self.progress.outcome;
+        (o.rows_read, o.accepted, o.rows_read - o.accepted)
+    }
 }
 
 // ---------------------------------------------------------------- summary state
@@ -1379,22 +1505,23 @@ fn run<'py>(
     let keys = arrears_core::summary::normalize_keys(&group_keys(group_by)?);
     let payments = repayments
         .map(|r| load_payments(py, r, &policy, as_of, repayments_name))
-        .transpose()?;
-    let (outcome, columns) = run_book(
-        py,
-        book,
-        &policy,
+        .transpose()?
+        .map(Arc::new);
+    let source = Source::new(import_stream(book, "book")?);
+    let run = Run::new(
+        &source,
+        policy.clone(),
         as_of,
         &keys,
-        payments.as_ref(),
+        payments.clone(),
         unique_ids,
         book_name,
         results,
         None,
     )?;
-    let schema = schema_of(&columns);
+    let outcome = run_book(py, source, &run)?;
     let results = Table {
-        schema,
+        schema: schema_of(&run.columns),
         batches: outcome.results,
     };
     // Payments that could not be read come first, as in the rejects file.
@@ -1403,22 +1530,12 @@ fn run<'py>(
         .map(|p| p.index.rejects.iter().map(|(_, r)| r.clone()).collect())
         .unwrap_or_default();
     rejects.extend(outcome.rejects);
-    let counts = (
-        outcome.rows_read,
-        outcome.accepted,
-        outcome.rows_read - outcome.accepted,
-    );
+    let counts = (outcome.rows_read, outcome.accepted, outcome.rows_read - outcome.accepted);
     let unmatched = payments
-        .as_ref()
+        .as_deref()
         .map(|p| unmatched_table(p, &policy))
         .transpose()?;
-    let state = SummaryState {
-        summary: outcome.summary,
-        keys,
-        repayments: payments.is_some(),
-        policy,
-        spec,
-    };
+    let state = run.state(outcome.summary, spec);
     Ok((results, rejects_table(&rejects), state, unmatched, counts))
 }
 
@@ -1443,18 +1560,19 @@ fn explain<'py>(
         .map(|r| load_payments(py, r, &policy, as_of, repayments_name))
         .transpose()?;
     let ids: std::collections::HashSet<String> = loan_ids.iter().cloned().collect();
-    let (outcome, _) = run_book(
-        py,
-        book,
-        &policy,
+    let source = Source::new(import_stream(book, "book")?);
+    let run = Run::new(
+        &source,
+        policy,
         as_of,
         &[],
-        payments.as_ref(),
+        payments.map(Arc::new),
         false,
         book_name,
         false,
-        Some(&ids),
+        Some(ids),
     )?;
+    let outcome = run_book(py, source, &run)?;
     let json = serde_json::to_string(&outcome.explained)
         .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
     let missing = loan_ids
@@ -1480,6 +1598,7 @@ fn _arrears(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPolicy>()?;
     m.add_class::<SummaryState>()?;
     m.add_class::<Table>()?;
+    m.add_class::<Runner>()?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(explain, m)?)?;
     m.add_function(wrap_pyfunction!(presets, m)?)?;
