@@ -263,9 +263,18 @@ def _readers():
         "polars-inferred": lambda: pl.read_csv(LOANBOOK),
         "pandas-strings": lambda: pd.read_csv(LOANBOOK, dtype=str, keep_default_na=False),
         "pandas-inferred": lambda: pd.read_csv(LOANBOOK),
-        "duckdb": lambda: __import__("duckdb").sql(
+        "duckdb-arrow": lambda: __import__("duckdb").sql(
             f"select * from read_csv('{LOANBOOK}', all_varchar=true)"
         ).arrow(),
+        # A relation itself: DuckDB streams it batch by batch.
+        "duckdb-relation": lambda: __import__("duckdb").sql(
+            f"select * from read_csv('{LOANBOOK}', all_varchar=true)"
+        ),
+        # A lazy stream: batches made as they are read.
+        "pyarrow-generator": lambda: pa.RecordBatchReader.from_batches(
+            read_strings(LOANBOOK).schema,
+            (b for b in read_strings(LOANBOOK).to_batches(max_chunksize=500)),
+        ),
     }
 
 
