@@ -31,6 +31,9 @@ own code, through ``DataFrame.mapInArrow``.
   first row), and ``partition`` says which: a Spark book has no line
   numbers of its own; ``raw`` holds the row.
 
+Each task computes on ``spark.task.cpus`` threads (RAYON_NUM_THREADS,
+unless the executors' environment sets it).
+
 Spark's TimestampType (with a time zone) is refused for date columns, as
 the command line refuses zoned timestamps: cast to DateType or
 TimestampNTZType.
@@ -186,8 +189,16 @@ def run(
             return None
         return pa.ipc.open_stream(payments_ipc.value).read_all()
 
+    # Spark runs spark.task.cpus cores' worth of work per task, several
+    # tasks per executor: the module's thread pool (rayon, one per Python
+    # worker process) takes as many threads, unless the job says otherwise.
+    task_cpus = str(spark.conf.get("spark.task.cpus", "1"))
+
     def runner(results: bool):
         def make(part):
+            import os
+
+            os.environ.setdefault("RAYON_NUM_THREADS", task_cpus)
             from arrears import _arrears
 
             return _arrears.Runner(
