@@ -1437,6 +1437,14 @@ impl SummaryState {
         py.import("pyarrow")?.call_method1("table", (table,))
     }
 
+    /// States pickle as their bytes.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let make = slf.get_type().getattr("from_bytes")?;
+        Ok((make, (slf.borrow().to_bytes(slf.py()),)))
+    }
+
     /// How many loans the tallies hold.
     #[getter]
     fn loans(&self) -> u64 {

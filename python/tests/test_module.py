@@ -431,3 +431,18 @@ def test_a_book_fed_in_parts_equals_the_whole():
     assert runner.counts == (whole.rows_read, whole.rows_accepted, whole.rows_rejected)
     with pytest.raises(ValueError, match="other columns"):
         runner.feed(book.drop_columns([book.column_names[-1]]))
+
+
+def test_policies_and_states_pickle():
+    """What Spark ships to its executors and back."""
+    import pickle
+
+    for spec in ("us-mla", str(TESTDATA / "seed_example/policy.toml"), "grace_days = 4\n"):
+        p = arrears.policy(spec)
+        again = pickle.loads(pickle.dumps(p))
+        assert again.toml == p.toml
+    book = read_strings(LOANBOOK)
+    state = arrears.summary_state(book, as_of=AS_OF, policy=arrears.policy("us-mla"))
+    again = pickle.loads(pickle.dumps(state))
+    assert again.to_bytes() == state.to_bytes()
+    assert again.finish().equals(arrears.run(book, as_of=AS_OF, policy="us-mla").summary)
