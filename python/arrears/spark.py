@@ -20,7 +20,9 @@ own code, through ``DataFrame.mapInArrow``.
   partitioning. The same pass emits the rejects, which stay distributed.
 - repayments: the payments DataFrame is collected to the driver and
   broadcast to every executor, which builds the payments index once per
-  partition. That suits payments of a few million rows (a payment is
+  partition. Each partition's state row also says which payments' book
+  rows it saw (5 bytes a payment), from which the driver gives the
+  unmatched payments, as ``run`` does. That suits payments of a few million rows (a payment is
   about 40 bytes). For larger ones, repartition both by loan_id and use
   ``groupBy(...).cogroup(...).applyInArrow`` (not provided here).
 - With repayments or ``unique_ids``, the book is first repartitioned by its
@@ -63,6 +65,9 @@ class SparkResult:
     summary: pa.Table
     #: The merged state itself (``to_bytes()`` to keep or merge further).
     summary_state: "arrears.SummaryState"
+    #: With repayments: the payments of no accepted row (file, line,
+    #: loan_id, date, amount, reason), a pyarrow Table on the driver.
+    unmatched: Optional[pa.Table] = None
 
 
 def _spark_type(t: pa.DataType):
@@ -220,6 +225,7 @@ def run(
     state_arrow = pa.schema(
         [
             pa.field("state", pa.binary()),
+            pa.field("payments_seen", pa.binary()),
             pa.field("partition", pa.int64()),
             pa.field("line", pa.int64()),
             pa.field("loan_id", text),
@@ -234,9 +240,11 @@ def run(
 
         part = TaskContext.get().partitionId()
 
-        def state_row(state: bytes):
+        def state_row(runner):
             return pa.RecordBatch.from_arrays(
-                [pa.array([state], pa.binary()), pa.array([part], pa.int64()),
+                [pa.array([runner.summary_state().to_bytes()], pa.binary()),
+                 pa.array([runner.payments_seen()], pa.binary()),
+                 pa.array([part], pa.int64()),
                  pa.nulls(1, pa.int64())] + [pa.nulls(1, text)] * 4,
                 schema=state_arrow,
             )
@@ -244,7 +252,7 @@ def run(
         def reject_rows(rejects: pa.Table):
             n = rejects.num_rows
             return pa.RecordBatch.from_arrays(
-                [pa.nulls(n, pa.binary()), pa.array([part] * n, pa.int64()),
+                [pa.nulls(n, pa.binary()), pa.nulls(n, pa.binary()), pa.array([part] * n, pa.int64()),
                  rejects["line"].combine_chunks()]
                 + [rejects[c].combine_chunks().cast(text) for c in ("loan_id", "column", "reason", "raw")],
                 schema=state_arrow,
@@ -256,7 +264,7 @@ def run(
             if rejects.num_rows:
                 yield reject_rows(rejects)
         if last is not None:
-            yield state_row(last.summary_state().to_bytes())
+            yield state_row(last)
 
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -265,8 +273,12 @@ def run(
         StorageLevel.MEMORY_AND_DISK
     )
     merged = None
-    for row in states.where(F.col("state").isNotNull()).select("state").toLocalIterator():
+    seen = []
+    for row in (
+        states.where(F.col("state").isNotNull()).select("state", "payments_seen").toLocalIterator()
+    ):
         state = arrears.SummaryState.from_bytes(bytes(row["state"]))
+        seen.append(bytes(row["payments_seen"]))
         if merged is None:
             merged = state
         else:
@@ -282,11 +294,23 @@ def run(
         first = first.add_column(0, "partition", pa.nulls(first.num_rows, pa.int64()))
         schema = spark_schema(first.schema)
         rejects = spark.createDataFrame(first.to_pylist(), schema).unionByName(rejects)
+    unmatched = None
+    if payments_ipc is not None:
+        # Each loan_id's rows are in one partition (the book was
+        # partitioned by it), so what the partitions saw, put together,
+        # is what one pass over the book would have seen.
+        unmatched = pa.table(
+            arrears._arrears.unmatched_payments(
+                pa.ipc.open_stream(payments_ipc.value).read_all(), seen,
+                as_of=as_of, policy=pol, repayments_name=repayments_name,
+            )
+        )
     return SparkResult(
         results=results,
         rejects=rejects,
         summary=merged.finish(),
         summary_state=merged,
+        unmatched=unmatched,
     )
 
 

@@ -2,7 +2,7 @@
 
 import datetime
 from dataclasses import dataclass
-from typing import Any, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import pyarrow as pa
 
@@ -14,6 +14,7 @@ class SparkResult:
     rejects: Any  # pyspark.sql.DataFrame
     summary: pa.Table
     summary_state: SummaryState
+    unmatched: Optional[pa.Table]
 
 def spark_schema(schema: pa.Schema) -> Any: ...
 def run(

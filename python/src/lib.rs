@@ -1342,6 +1342,20 @@ impl Runner {
         rejects_table(&rejects)
     }
 
+    /// The payments whose loan_id's book row this runner saw, as bytes:
+    /// for each, its ordinal (u32, little-endian) and 1 if the row was
+    /// accepted, 0 if rejected. `unmatched_payments` takes every part's.
+    fn payments_seen<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let mut out = Vec::new();
+        if let Some(p) = &self.run.payments {
+            for (ordinal, accepted) in p.index.seen() {
+                out.extend_from_slice(&ordinal.to_le_bytes());
+                out.push(u8::from(accepted));
+            }
+        }
+        PyBytes::new(py, &out)
+    }
+
     /// (rows read, accepted, rejected) so far.
     #[getter]
     fn counts(&self) -> (u64, u64, u64) {
@@ -1595,6 +1609,35 @@ fn explain<'py>(
     ))
 }
 
+/// The payments that belong to no accepted row of a book computed in
+/// parts, from what each part saw (`Runner.payments_seen`): the table
+/// `run` gives as `unmatched`.
+#[pyfunction]
+#[pyo3(signature = (repayments, seen, *, as_of, policy, repayments_name="repayments"))]
+fn unmatched_payments(
+    py: Python<'_>,
+    repayments: &Bound<'_, PyAny>,
+    seen: Vec<Vec<u8>>,
+    as_of: &str,
+    policy: &Bound<'_, PyAny>,
+    repayments_name: &str,
+) -> PyResult<Table> {
+    let (policy, _) = policy_of(policy)?;
+    let as_of = as_of_date(as_of)?;
+    let payments = load_payments(py, repayments, &policy, as_of, repayments_name)?;
+    for part in &seen {
+        if part.len() % 5 != 0 {
+            return Err(value_error("payments seen: not whole (ordinal, flag) pairs"));
+        }
+        let pairs: Vec<(u32, bool)> = part
+            .chunks_exact(5)
+            .map(|c| (u32::from_le_bytes([c[0], c[1], c[2], c[3]]), c[4] == 1))
+            .collect();
+        payments.index.mark_seen(&pairs);
+    }
+    unmatched_table(&payments, &policy)
+}
+
 /// The names of the presets.
 #[pyfunction]
 fn presets() -> Vec<&'static str> {
@@ -1610,5 +1653,6 @@ fn _arrears(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(explain, m)?)?;
     m.add_function(wrap_pyfunction!(presets, m)?)?;
+    m.add_function(wrap_pyfunction!(unmatched_payments, m)?)?;
     Ok(())
 }

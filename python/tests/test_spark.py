@@ -5,6 +5,7 @@ CSV the way the command line writes it, with 1, 3 and 8 partitions."""
 import csv
 import io
 import os
+import re
 from decimal import Decimal
 
 import pyarrow as pa
@@ -115,7 +116,7 @@ def test_spark_rejects_and_types(spark):
     assert out.summary.equals(summary)
 
 
-@pytest.mark.parametrize("name", ["repay_allocation", "repay_segments", "unique_ids"])
+@pytest.mark.parametrize("name", ["repay_allocation", "repay_segments", "repay_unmatched", "unique_ids"])
 def test_spark_repayments_and_unique_ids_equal_the_cli(spark, name):
     """Payments broadcast to the executors; with them (or unique_ids) the
     book is partitioned by loan_id, so duplicates are found as the
@@ -128,6 +129,7 @@ def test_spark_repayments_and_unique_ids_equal_the_cli(spark, name):
     out = aspark.run(
         df, as_of=case.as_of, policy=case.policy, group_by=case.group_by,
         repayments=repayments, unique_ids=case.unique_ids,
+        book_name="input.csv", repayments_name="payments.csv",
     )
     results = by_loan_id(collect(out.results))
     want = read_typed(case.dir / "expected_results.csv", results.schema)
@@ -137,12 +139,28 @@ def test_spark_repayments_and_unique_ids_equal_the_cli(spark, name):
         ("line", pa.int64()), ("loan_id", pa.string()), ("column", pa.string()),
         ("reason", pa.string()), ("raw", pa.string()),
     ]))
-    # Which repeated row is "first" is Spark's order; the rows rejected
-    # and why are the command line's.
-    key = lambda r: (r["loan_id"] or "", r["column"] or "", (r["reason"] or "").split(": first seen")[0])
+    # Which repeated row is "first" is Spark's order, and rows are
+    # numbered within partitions; the rows rejected and why are the
+    # command line's.
+    def key(r):
+        reason = re.sub(r"(input|payments)\.csv:\d+", r"\1.csv:N", r["reason"] or "")
+        return (r["loan_id"] or "", r["column"] or "", reason)
+
     assert sorted(key(r.asDict()) for r in out.rejects.collect()) == sorted(
         key(r) for r in expected.to_pylist()
     )
+    if case.payments is None:
+        assert out.unmatched is None
+        return
+    want = case.dir / "expected_unmatched.csv"
+    if want.exists():
+        expected = read_typed(want, out.unmatched.schema)
+        # Payment rows are numbered from 1 (the CSV's line 2).
+        rows = [dict(r, line=r["line"] - 1) for r in expected.to_pylist()]
+        assert out.unmatched.to_pylist() == rows
+        assert rows or name != "repay_unmatched"
+    else:
+        assert out.unmatched.num_rows == 0
 
 
 def test_spark_refuses_a_missing_column_on_the_driver(spark):
