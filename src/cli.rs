@@ -11,17 +11,17 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use encoding_rs::Encoding;
 
-use crate::audit::AuditJob;
-use crate::explain::ExplainJob;
-use crate::generate::{self, GenerateConfig};
-use crate::output::Format;
+use crate::cmd::audit::AuditJob;
+use crate::cmd::explain::ExplainJob;
+use crate::cmd::generate::{self, GenerateConfig};
+use crate::io::output::Format;
 use crate::parse;
-use crate::payments::default_unmatched_path;
-use crate::pipeline::{self, Input, PipelineConfig, Report};
+use crate::io::payments::default_unmatched_path;
+use crate::io::pipeline::{self, Input, PipelineConfig, Report};
 use crate::policy::{self, Policy};
-use crate::run::{self as run_book, RunConfig};
-use crate::source::Compression;
-use crate::summarize::{self, SummarizeConfig, NEEDS_OUTSTANDING};
+use crate::cmd::run::{self as run_book, RunConfig};
+use crate::io::source::Compression;
+use crate::cmd::summarize::{self, SummarizeConfig, NEEDS_OUTSTANDING};
 use crate::summary::{self, GroupKey};
 
 /// Exit codes a scheduler can act on.
@@ -54,7 +54,7 @@ fn check_paths(inputs: &[PathBuf], outputs: &[(&str, &Path)]) -> anyhow::Result<
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
         if matches!(ext.as_deref(), Some("gz" | "gzip" | "zst" | "zstd"))
-            && !crate::atomic::is_direct(path)
+            && !crate::io::atomic::is_direct(path)
         {
             return Err(UsageError(format!(
                 "{flag} {}: outputs are CSV or Parquet, never compressed; name it .csv (compress it afterwards) or .parquet (compressed inside)",
@@ -69,10 +69,10 @@ fn check_paths(inputs: &[PathBuf], outputs: &[(&str, &Path)]) -> anyhow::Result<
 /// `check_paths` without the check of compressed names (for `generate`,
 /// which writes compressed books).
 fn check_any_paths(inputs: &[PathBuf], outputs: &[(&str, &Path)]) -> anyhow::Result<()> {
-    match crate::paths::check(inputs, outputs) {
+    match crate::io::paths::check(inputs, outputs) {
         Ok(()) => Ok(()),
-        Err(crate::paths::PathError::Clash(m)) => Err(UsageError(m).into()),
-        Err(crate::paths::PathError::Unwritable(m)) => Err(anyhow::anyhow!(m)),
+        Err(crate::io::paths::PathError::Clash(m)) => Err(UsageError(m).into()),
+        Err(crate::io::paths::PathError::Unwritable(m)) => Err(anyhow::anyhow!(m)),
     }
 }
 
@@ -316,8 +316,8 @@ pub struct MovementArgs {
     #[arg(value_name = "CURRENT")]
     pub current: PathBuf,
     /// What a loan's state is: its bucket, its classification or its status.
-    #[arg(long, value_enum, default_value_t = crate::movement::By::Bucket)]
-    pub by: crate::movement::By,
+    #[arg(long, value_enum, default_value_t = crate::cmd::movement::By::Bucket)]
+    pub by: crate::cmd::movement::By,
     /// The policy (bucket and class order, accounting). Default: the one in
     /// CURRENT's manifest, else cn-bank.
     #[arg(long, value_name = "PRESET_OR_FILE")]
@@ -568,8 +568,8 @@ impl ReportArgs {
         let unmatched = book.unmatched_path(&self.unmatched, &rejects);
         let manifest = output
             .as_deref()
-            .filter(|p| !crate::atomic::is_direct(p))
-            .map(crate::manifest::path_for);
+            .filter(|p| !crate::io::atomic::is_direct(p))
+            .map(crate::io::manifest::path_for);
         let mut outputs: Vec<(&str, &Path)> = Vec::new();
         outputs.extend(output.as_deref().map(|p| ("-o", p)));
         outputs.push(("--rejects", &rejects));
@@ -585,7 +585,7 @@ impl ReportArgs {
 fn rejects_path(rejects: &Option<PathBuf>, output: &Option<PathBuf>) -> PathBuf {
     match (rejects, output) {
         (Some(path), _) => path.clone(),
-        (None, Some(output)) if !crate::atomic::is_direct(output) => default_rejects_path(output),
+        (None, Some(output)) if !crate::io::atomic::is_direct(output) => default_rejects_path(output),
         (None, _) => PathBuf::from("rejects.csv"),
     }
 }
@@ -636,8 +636,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
             }
             let mut outputs: Vec<(&str, &Path)> = vec![("-o", &args.output)];
             if let Some(path) = &args.repayments {
-                let plain = crate::source::BookFormat::Csv(Compression::None);
-                if crate::source::BookFormat::of(path) != plain {
+                let plain = crate::io::source::BookFormat::Csv(Compression::None);
+                if crate::io::source::BookFormat::of(path) != plain {
                     return Err(UsageError(format!(
                         "--repayments {}: generate writes payments as plain CSV",
                         path.display()
@@ -712,13 +712,13 @@ fn print_table_beside(
 ) -> anyhow::Result<Exit> {
     let taken = outputs
         .iter()
-        .any(|p| p.as_deref().is_some_and(crate::atomic::is_stdout));
+        .any(|p| p.as_deref().is_some_and(crate::io::atomic::is_stdout));
     if !taken {
         return print_table(header, rows, keys);
     }
     if !quiet {
         let mut table = Vec::new();
-        crate::table::write_table(&mut table, header, rows, keys)?;
+        crate::io::table::write_table(&mut table, header, rows, keys)?;
         let _ = io::stderr().write_all(&table);
     }
     Ok(Exit::Done)
@@ -745,7 +745,7 @@ fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
         let format = Format::of(path, args.report.format);
         files.push((
             "summary",
-            crate::table::write_file(path, format, &header, &rows, 2)?,
+            crate::io::table::write_file(path, format, &header, &rows, 2)?,
         ));
     }
     report.outputs =
@@ -827,7 +827,7 @@ fn summarize(args: &SummarizeArgs) -> anyhow::Result<Exit> {
     }
     if let Some(path) = &args.output {
         let format = Format::of(path, args.format);
-        crate::table::write_file(path, format, &done.header, &done.rows, done.keys)?.commit()?;
+        crate::io::table::write_file(path, format, &done.header, &done.rows, done.keys)?.commit()?;
     }
     if !args.quiet {
         eprintln!(
@@ -852,8 +852,8 @@ fn night_as_of(
     file: &Path,
     flag: Option<NaiveDate>,
     name: &str,
-) -> anyhow::Result<(Option<String>, Option<crate::manifest::Manifest>)> {
-    let manifest = crate::manifest::Manifest::beside(file)?;
+) -> anyhow::Result<(Option<String>, Option<crate::io::manifest::Manifest>)> {
+    let manifest = crate::io::manifest::Manifest::beside(file)?;
     let from_manifest = manifest.as_ref().map(|m| m.as_of.clone());
     let given = flag.map(|d| d.to_string());
     match (&from_manifest, &given) {
@@ -892,7 +892,7 @@ fn movement(args: &MovementArgs) -> anyhow::Result<Exit> {
         .into());
     }
     let policy = policy_of(args.policy.as_deref(), manifest.as_ref(), &args.current)?;
-    let config = crate::movement::MovementConfig {
+    let config = crate::cmd::movement::MovementConfig {
         previous: args.previous.clone(),
         current: args.current.clone(),
         by: args.by,
@@ -904,7 +904,7 @@ fn movement(args: &MovementArgs) -> anyhow::Result<Exit> {
         journal: args.journal.clone(),
         format: args.format,
     };
-    let done = crate::movement::run(&config)?;
+    let done = crate::cmd::movement::run(&config)?;
     if !args.quiet {
         let unknown = || "unknown: no manifest".to_string();
         eprintln!(
@@ -934,7 +934,7 @@ fn movement(args: &MovementArgs) -> anyhow::Result<Exit> {
                 text,
                 "{currency}: loans from PREVIOUS's state (rows) to CURRENT's (columns)"
             )?;
-            crate::table::write_table(&mut text, &header, &rows, 1)?;
+            crate::io::table::write_table(&mut text, &header, &rows, 1)?;
             writeln!(text)?;
         }
     }
@@ -944,7 +944,7 @@ fn movement(args: &MovementArgs) -> anyhow::Result<Exit> {
             text,
             "provision movement (opening + charge - release - write_offs = closing)"
         )?;
-        crate::table::write_table(&mut text, header, rows, 1)?;
+        crate::io::table::write_table(&mut text, header, rows, 1)?;
     }
     print_quietly(&text)
 }
@@ -953,13 +953,13 @@ fn movement(args: &MovementArgs) -> anyhow::Result<Exit> {
 /// the default preset.
 fn policy_of(
     flag: Option<&str>,
-    manifest: Option<&crate::manifest::Manifest>,
+    manifest: Option<&crate::io::manifest::Manifest>,
     results: &Path,
 ) -> anyhow::Result<Policy> {
     Ok(match (flag, manifest) {
         (Some(spec), _) => Policy::load(spec)?,
         (None, Some(m)) => {
-            let origin = crate::manifest::path_for(results).display().to_string();
+            let origin = crate::io::manifest::path_for(results).display().to_string();
             let mut policy = Policy::from_toml(&m.policy.resolved, &origin)?;
             policy.file = m.policy.file.clone();
             // The manifest names the preset it was laid over (the resolved
@@ -998,7 +998,7 @@ fn report_page(args: &ReportPageArgs) -> anyhow::Result<Exit> {
         }
     }
     let policy = policy_of(args.policy.as_deref(), manifest.as_ref(), first)?;
-    let config = crate::report::ReportConfig {
+    let config = crate::cmd::report::ReportConfig {
         inputs: args.inputs.clone(),
         previous: args.previous.clone(),
         policy,
@@ -1007,7 +1007,7 @@ fn report_page(args: &ReportPageArgs) -> anyhow::Result<Exit> {
         as_of: as_of.clone(),
         previous_as_of,
     };
-    let done = crate::report::run(&config)?;
+    let done = crate::cmd::report::run(&config)?;
     if !args.quiet {
         let place = std::fs::canonicalize(&done.written.path)
             .map(|p| format!(" (file://{})", p.display()))
@@ -1048,7 +1048,7 @@ fn check_rejects(rejected: u64, allowed: u64) -> Exit {
 
 fn print_table(header: &[String], rows: &[Vec<String>], keys: usize) -> anyhow::Result<Exit> {
     let mut table = Vec::new();
-    crate::table::write_table(&mut table, header, rows, keys)?;
+    crate::io::table::write_table(&mut table, header, rows, keys)?;
     print_quietly(&table)
 }
 

@@ -20,8 +20,7 @@ use crate::repay::Payment;
 #[cfg(test)]
 use crate::record::Record;
 
-/// The columns of a payments file, canonical names.
-pub const PAYMENT_COLUMNS: [&str; 3] = ["loan_id", "date", "amount"];
+pub use crate::policy::PAYMENT_COLUMNS;
 
 /// Where the payment columns sit in one file.
 #[derive(Debug, Clone, Copy)]

@@ -15,9 +15,9 @@ use std::path::Path;
 
 use chrono::{Days, NaiveDate};
 
-use crate::atomic::AtomicFile;
+use crate::io::atomic::AtomicFile;
 use crate::error::Error;
-use crate::source::{BookFormat, Compression};
+use crate::io::source::{BookFormat, Compression};
 
 pub struct GenerateConfig {
     pub rows: u64,
@@ -272,8 +272,8 @@ fn write_parquet(
     file: &mut AtomicFile,
     make: &dyn Fn(Each) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    use crate::output::Kind;
-    use crate::parquet::{Columns, ParquetSink};
+    use crate::io::output::Kind;
+    use crate::io::parquet::{Columns, ParquetSink};
     let name = file.path().display().to_string();
     let columns: Vec<(String, Kind)> = HEADER.iter().map(|h| (h.to_string(), Kind::Text)).collect();
     let mut sink = ParquetSink::new(file, &columns, None)?;

@@ -7,8 +7,8 @@ use chrono::NaiveDate;
 
 pub use arrears_core::explain::*;
 use crate::compute::Figures;
-use crate::output::RowSink;
-use crate::pipeline::{Job, Origin};
+use crate::io::output::RowSink;
+use crate::io::pipeline::{Job, Origin};
 use crate::policy::Policy;
 use crate::record::Loan;
 use crate::summary::SumOverflow;

@@ -13,7 +13,7 @@ use crate::compute::Status;
 use crate::error::Error;
 use crate::money::Money;
 use crate::policy::{Component, Policy};
-use crate::source::Source;
+use crate::io::source::Source;
 use crate::summary::{push_key_part, Contribution, Summary, NPL_CLASSES};
 
 /// Group keys made from a date column: its year and month, `YYYY-MM`.
@@ -282,11 +282,11 @@ impl ResultsFile {
         }
         let fields: Vec<usize> = NEEDED.iter().filter_map(|c| find(c)).collect();
         let outstanding = find("outstanding");
-        let repaid: Option<Vec<usize>> = crate::output::REPAY_COLUMNS
+        let repaid: Option<Vec<usize>> = crate::io::output::REPAY_COLUMNS
             .iter()
             .map(|c| find(c))
             .collect();
-        let as_of_text = crate::manifest::Manifest::beside(path)?.map(|m| m.as_of);
+        let as_of_text = crate::io::manifest::Manifest::beside(path)?.map(|m| m.as_of);
         let mut all_rules = Vec::new();
         for keys in groupings {
             let mut rules = Vec::new();

@@ -11,14 +11,14 @@ use csv::ByteRecord;
 use encoding_rs::Encoding;
 
 pub use arrears_core::payments::*;
-use crate::atomic::AtomicFile;
+use crate::io::atomic::AtomicFile;
 use crate::error::Error;
 use crate::money::Money;
-use crate::output::money;
+use crate::io::output::money;
 use crate::policy::Policy;
 use crate::record::{ColKind, Fields};
-use crate::source::{Compression, Input, Source};
-use crate::split::Quoted;
+use crate::io::source::{Compression, Input, Source};
+use crate::io::split::Quoted;
 
 /// The unmatched-payments file's columns.
 pub const UNMATCHED_HEADER: [&str; 6] = ["file", "line", "loan_id", "date", "amount", "reason"];

@@ -5,9 +5,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::atomic::{AtomicFile, Finished};
+use crate::io::atomic::{AtomicFile, Finished};
 use crate::error::{self, Error};
-use crate::output::Format;
+use crate::io::output::Format;
 
 /// Writes a summary table to `path`, finished but not yet committed (see
 /// `atomic::commit_all`). Its first `keys` columns are group keys: text,
@@ -27,8 +27,8 @@ pub fn write_file(
         }
         #[cfg(feature = "parquet")]
         Format::Parquet => {
-            let columns = crate::output::Kind::columns(header, keys);
-            crate::parquet::write_table(path, &columns, rows)
+            let columns = crate::io::output::Kind::columns(header, keys);
+            crate::io::parquet::write_table(path, &columns, rows)
         }
         #[cfg(not(feature = "parquet"))]
         Format::Parquet => {

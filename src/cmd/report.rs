@@ -23,12 +23,12 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::atomic::{AtomicFile, Written};
+use crate::io::atomic::{AtomicFile, Written};
 use crate::error::Error;
 use crate::money::Money;
-use crate::movement::{By, MovementConfig};
+use crate::cmd::movement::{By, MovementConfig};
 use crate::policy::Policy;
-use crate::summarize::{self, Observer, RowView, Summarized};
+use crate::cmd::summarize::{self, Observer, RowView, Summarized};
 use crate::summary::Contribution;
 
 /// How many of the largest excesses the cap audit lists.
@@ -288,7 +288,7 @@ pub fn run(config: &ReportConfig) -> Result<Reported, Error> {
     let movement = match &config.previous {
         Some(previous) => {
             let current = config.inputs.first().cloned().unwrap_or_default();
-            let done = crate::movement::run(&MovementConfig {
+            let done = crate::cmd::movement::run(&MovementConfig {
                 previous: previous.clone(),
                 current,
                 by: By::Bucket,
@@ -324,7 +324,7 @@ pub fn run(config: &ReportConfig) -> Result<Reported, Error> {
 }
 
 fn has_column(path: &std::path::Path, column: &str) -> Result<bool, Error> {
-    use crate::source::{Compression, Input, Source};
+    use crate::io::source::{Compression, Input, Source};
     let mut source = Source::open(&Input::File(path.to_path_buf()), None, Compression::None)?;
     let header = source.header()?;
     Ok(header
@@ -371,7 +371,7 @@ struct Page<'a> {
     config: &'a ReportConfig,
     summaries: &'a [Summarized],
     extras: &'a BTreeMap<String, CurrencyExtras>,
-    movement: Option<&'a crate::movement::Outcome>,
+    movement: Option<&'a crate::cmd::movement::Outcome>,
     cn: bool,
 }
 
@@ -1193,7 +1193,7 @@ fn esc(s: &str) -> String {
 }
 
 fn money(m: Money) -> String {
-    crate::output::money(m.decimal())
+    crate::io::output::money(m.decimal())
 }
 
 /// For drawing only: charts are pictures; the tables hold the figures.
@@ -1204,7 +1204,7 @@ fn num(v: &str) -> f64 {
 /// `part / whole`, half-up to 6 decimals, as the summary's ratios.
 fn ratio(part: &str, whole: &str) -> String {
     match (part.parse::<u64>(), whole.parse::<u64>()) {
-        (Ok(p), Ok(w)) if w > 0 => crate::movement::rate(p, w),
+        (Ok(p), Ok(w)) if w > 0 => crate::cmd::movement::rate(p, w),
         _ => String::new(),
     }
 }

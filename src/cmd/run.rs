@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::atomic::{commit_all, Finished, Written};
+use crate::io::atomic::{commit_all, Finished, Written};
 use crate::compute::Figures;
 use crate::error::Error;
-use crate::manifest::{Manifest, Rows};
-use crate::output::{results_header, write_result, Format, RowSink};
-use crate::pipeline::{self, Job, Origin, PipelineConfig, Report};
+use crate::io::manifest::{Manifest, Rows};
+use crate::io::output::{results_header, write_result, Format, RowSink};
+use crate::io::pipeline::{self, Job, Origin, PipelineConfig, Report};
 use crate::policy::Policy;
 use crate::record::{Layout, Loan};
 use crate::summary::{self, GroupKey, Grouping, SumOverflow, Summary};
@@ -96,7 +96,7 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     files.extend(report.unmatched_file.take().map(|f| ("unmatched", f)));
     if let Some(path) = &config.summary {
         let format = Format::of(path, config.summary_format);
-        let file = crate::table::write_file(path, format, &summary_header, &summary_rows, keys)?;
+        let file = crate::io::table::write_file(path, format, &summary_header, &summary_rows, keys)?;
         files.push(("summary", file));
     }
     report.outputs = commit_with_manifest(
@@ -141,7 +141,7 @@ pub fn commit_with_manifest<S>(
         manifest.repayments = config
             .repayments
             .iter()
-            .map(|p| crate::source::digest_file(p))
+            .map(|p| crate::io::source::digest_file(p))
             .collect::<Result<_, _>>()?;
         let file = manifest.write(path)?;
         files.push(("manifest", file));

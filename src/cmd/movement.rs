@@ -16,7 +16,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::error::Error;
 use crate::policy::{AccountingMethod, Policy};
-use crate::source::Source;
+use crate::io::source::Source;
 
 /// What a loan's state is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -360,9 +360,9 @@ pub fn read_night(
         // reads its books; any other record comes through csv_core.
         let line_holder;
         let row: &dyn FieldsDyn = match source.next(&mut record)? {
-            crate::split::Next::End => break,
-            crate::split::Next::Record => &record,
-            crate::split::Next::Plain { line } => {
+            crate::io::split::Next::End => break,
+            crate::io::split::Next::Record => &record,
+            crate::io::split::Next::Plain { line } => {
                 text.clear();
                 text.extend_from_slice(source.plain());
                 line_holder = crate::record::Line::split(&text, line, &mut ends);
@@ -801,7 +801,7 @@ pub struct MovementConfig {
     pub matrix: Option<std::path::PathBuf>,
     pub provisions: Option<std::path::PathBuf>,
     pub journal: Option<std::path::PathBuf>,
-    pub format: Option<crate::output::Format>,
+    pub format: Option<crate::io::output::Format>,
 }
 
 /// What `arrears movement` did.
@@ -811,18 +811,18 @@ pub struct Outcome {
     pub states: Vec<String>,
     pub ranked: u16,
     pub loans: u64,
-    pub outputs: Vec<crate::atomic::Written>,
+    pub outputs: Vec<crate::io::atomic::Written>,
 }
 
 /// Where the per-loan moves go, row by row.
 enum MovesSink<'a> {
     /// Written straight into a buffer (no allocation per row).
-    Csv(&'a mut crate::atomic::AtomicFile, Vec<u8>),
+    Csv(&'a mut crate::io::atomic::AtomicFile, Vec<u8>),
     #[cfg(feature = "parquet")]
     Parquet {
-        sink: Box<crate::parquet::ParquetSink<'a>>,
-        chunk: crate::parquet::Columns,
-        columns: Vec<(String, crate::output::Kind)>,
+        sink: Box<crate::io::parquet::ParquetSink<'a>>,
+        chunk: crate::io::parquet::Columns,
+        columns: Vec<(String, crate::io::output::Kind)>,
     },
 }
 
@@ -831,12 +831,12 @@ impl MovesSink<'_> {
         match self {
             MovesSink::Csv(file, buf) => {
                 use std::io::Write;
-                crate::output::push_field(buf, id.as_bytes());
+                crate::io::output::push_field(buf, id.as_bytes());
                 buf.push(b',');
                 buf.extend_from_slice(&m.currency);
                 for state in [m.from, m.to] {
                     buf.push(b',');
-                    crate::output::push_field(buf, states[state as usize].as_bytes());
+                    crate::io::output::push_field(buf, states[state as usize].as_bytes());
                 }
                 for amount in [
                     m.outstanding_previous,
@@ -869,7 +869,7 @@ impl MovesSink<'_> {
                     })?;
                 if chunk.rows() == 1 << 15 {
                     sink.push(chunk)?;
-                    *chunk = crate::parquet::Columns::new(columns);
+                    *chunk = crate::io::parquet::Columns::new(columns);
                 }
                 Ok(())
             }
@@ -894,29 +894,29 @@ impl MovesSink<'_> {
 }
 
 fn moves_sink<'a>(
-    file: &'a mut crate::atomic::AtomicFile,
-    format: crate::output::Format,
+    file: &'a mut crate::io::atomic::AtomicFile,
+    format: crate::io::output::Format,
 ) -> Result<MovesSink<'a>, Error> {
     match format {
-        crate::output::Format::Csv => {
+        crate::io::output::Format::Csv => {
             let mut buf = Vec::with_capacity(1 << 17);
             buf.extend_from_slice(MOVES_HEADER.join(",").as_bytes());
             buf.push(b'\n');
             Ok(MovesSink::Csv(file, buf))
         }
         #[cfg(feature = "parquet")]
-        crate::output::Format::Parquet => {
+        crate::io::output::Format::Parquet => {
             let header: Vec<String> = MOVES_HEADER.iter().map(|s| s.to_string()).collect();
-            let columns = crate::output::Kind::columns(&header, 0);
-            let sink = crate::parquet::ParquetSink::new(file, &columns, None)?;
+            let columns = crate::io::output::Kind::columns(&header, 0);
+            let sink = crate::io::parquet::ParquetSink::new(file, &columns, None)?;
             Ok(MovesSink::Parquet {
                 sink: Box::new(sink),
-                chunk: crate::parquet::Columns::new(&columns),
+                chunk: crate::io::parquet::Columns::new(&columns),
                 columns,
             })
         }
         #[cfg(not(feature = "parquet"))]
-        crate::output::Format::Parquet => Err(Error::Header {
+        crate::io::output::Format::Parquet => Err(Error::Header {
             path: file.path().display().to_string(),
             message: "this build of arrears has no Parquet support".into(),
         }),
@@ -925,8 +925,8 @@ fn moves_sink<'a>(
 
 /// Compares the two nights and writes every output asked for, all or none.
 pub fn run(config: &MovementConfig) -> Result<Outcome, Error> {
-    use crate::atomic::AtomicFile;
-    use crate::output::Format;
+    use crate::io::atomic::AtomicFile;
+    use crate::io::output::Format;
     let states = states(config.by, &config.policy);
     let ranked = match config.by {
         By::Status => 0,
@@ -990,10 +990,10 @@ pub fn run(config: &MovementConfig) -> Result<Outcome, Error> {
     ] {
         if let Some(path) = path {
             let format = Format::of(path, config.format);
-            files.push(crate::table::write_file(path, format, header, rows, 0)?);
+            files.push(crate::io::table::write_file(path, format, header, rows, 0)?);
         }
     }
-    let outputs = crate::atomic::commit_all(files)?;
+    let outputs = crate::io::atomic::commit_all(files)?;
     Ok(Outcome {
         movement,
         tables,

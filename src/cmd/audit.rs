@@ -9,8 +9,8 @@ use rust_decimal::Decimal;
 
 use crate::compute::Figures;
 use crate::money::Money;
-use crate::output::{money, push_loan_key, push_result_field, ratio6, RowSink, RESULT_COLUMNS};
-use crate::pipeline::{Job, Origin};
+use crate::io::output::{money, push_loan_key, push_result_field, ratio6, RowSink, RESULT_COLUMNS};
+use crate::io::pipeline::{Job, Origin};
 use crate::policy::Policy;
 use crate::record::{Layout, Loan};
 use crate::summary::SumOverflow;
