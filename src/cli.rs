@@ -22,7 +22,7 @@ use crate::policy::{self, Policy};
 use crate::cmd::run::{self as run_book, RunConfig};
 use crate::io::source::Compression;
 use crate::cmd::summarize::{self, SummarizeConfig, NEEDS_OUTSTANDING};
-use crate::summary::{self, GroupKey};
+use crate::summary::GroupKey;
 
 /// Exit codes a scheduler can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use crate::io::output::{results_header, write_result, Format, RowSink};
 use crate::io::pipeline::{self, Job, Origin, PipelineConfig, Report};
 use crate::policy::Policy;
 use crate::record::{Layout, Loan};
-use crate::summary::{self, GroupKey, Grouping, SumOverflow, Summary};
+use crate::summary::{GroupKey, Grouping, SumOverflow, Summary};
 
 /// Everything `arrears run` needs, validated.
 #[derive(Debug, Clone)]

@@ -26,7 +26,7 @@ pub use crate::policy::PAYMENT_COLUMNS;
 #[derive(Debug, Clone, Copy)]
 pub struct PaymentLayout {
     /// Field index of loan_id, date, amount.
-    index: [usize; 3],
+    pub index: [usize; 3],
     width: usize,
 }
 
