@@ -492,7 +492,7 @@ impl BookArgs {
         unmatched: Option<PathBuf>,
     ) -> anyhow::Result<PipelineConfig> {
         if self.repayments.iter().any(|p| p.as_os_str() == "-") {
-            anyhow::bail!("--repayments takes files, not standard input");
+            return Err(UsageError("--repayments takes files, not standard input".into()).into());
         }
         let format = output
             .as_deref()
