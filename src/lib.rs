@@ -38,12 +38,14 @@ pub mod io {
     pub mod table;
 }
 
-/// The commands, one file each.
+/// The commands, one file each: what the command does, and `command`, its
+/// command line (flags checked, the work run, the report printed).
 pub mod cmd {
     pub mod audit;
     pub mod explain;
     pub mod generate;
     pub mod movement;
+    pub mod policy;
     pub mod report;
     pub mod run;
     pub mod summarize;

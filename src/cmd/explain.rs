@@ -5,13 +5,15 @@ use std::collections::HashSet;
 
 use chrono::NaiveDate;
 
-pub use arrears_core::explain::*;
 use crate::compute::Figures;
 use crate::io::output::RowSink;
 use crate::io::pipeline::{Job, Origin};
 use crate::policy::Policy;
 use crate::record::Loan;
 use crate::summary::SumOverflow;
+pub use arrears_core::explain::*;
+use crate::cli::{print_quietly, Exit, ExplainArgs};
+use crate::io::pipeline::{self, Input};
 
 /// Collects explanations of the named loans, in input order.
 pub struct ExplainJob<'a> {
@@ -61,4 +63,44 @@ impl Job for ExplainJob<'_> {
         into.extend(other);
         Ok(())
     }
+}
+
+pub fn command(args: &ExplainArgs) -> anyhow::Result<Exit> {
+    let mut config = args.book.pipeline(None, None, None, None)?;
+    config.trace = true;
+    let job = ExplainJob {
+        policy: &config.policy,
+        as_of: config.as_of,
+        ids: args.loan_ids.iter().cloned().collect(),
+        sources: config.inputs.iter().map(Input::name).collect(),
+    };
+    let (_, report) = pipeline::run(&config, |_| job)?;
+    let found = &report.stats;
+    let text = if args.json {
+        serde_json::to_string_pretty(found)? + "\n"
+    } else {
+        let rounding = config.policy.rounding.name();
+        found
+            .iter()
+            .map(|e| e.text(rounding))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    print_quietly(text.as_bytes())?;
+    let missing: Vec<&str> = args
+        .loan_ids
+        .iter()
+        .filter(|id| !found.iter().any(|e| &e.loan_id == *id))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        return Ok(Exit::Done);
+    }
+    eprintln!(
+        "arrears: not found among the {} accepted rows ({} rows were rejected): {}",
+        report.rows_accepted,
+        report.rows_rejected,
+        missing.join(", ")
+    );
+    Ok(Exit::Failed)
 }

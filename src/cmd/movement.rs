@@ -15,8 +15,10 @@ use indexmap::IndexMap;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::error::Error;
-use crate::policy::{AccountingMethod, Policy};
 use crate::io::source::Source;
+use crate::policy::{AccountingMethod, Policy};
+use crate::cli::{check_paths, night_as_of, policy_of, print_quietly, Exit, MovementArgs, UsageError};
+use std::io::Write as _;
 
 /// What a loan's state is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -666,6 +668,89 @@ impl Movement {
         }
         blocks
     }
+}
+
+pub fn command(args: &MovementArgs) -> anyhow::Result<Exit> {
+    let started = std::time::Instant::now();
+    let mut outputs: Vec<(&str, &Path)> = Vec::new();
+    outputs.extend(args.moves.as_deref().map(|p| ("-o", p)));
+    outputs.extend(args.summary.as_deref().map(|p| ("--summary", p)));
+    outputs.extend(args.provisions.as_deref().map(|p| ("--provisions", p)));
+    outputs.extend(args.journal.as_deref().map(|p| ("--journal", p)));
+    check_paths(&[args.previous.clone(), args.current.clone()], &outputs)?;
+    let (previous_as_of, _) = night_as_of(&args.previous, args.previous_as_of, "PREVIOUS")?;
+    let (as_of, manifest) = night_as_of(&args.current, args.as_of, "CURRENT")?;
+    if let (Some(p), Some(c)) = (&previous_as_of, &as_of) {
+        if p > c {
+            return Err(UsageError(format!(
+                "PREVIOUS is as of {p}, after CURRENT's {c}: are the two files swapped?"
+            ))
+            .into());
+        }
+    }
+    if args.journal.is_some() && as_of.is_none() {
+        return Err(UsageError(format!(
+            "the journal is dated CURRENT's as-of, and {} has no manifest: pass --as-of",
+            args.current.display()
+        ))
+        .into());
+    }
+    let policy = policy_of(args.policy.as_deref(), manifest.as_ref(), &args.current)?;
+    let config = crate::cmd::movement::MovementConfig {
+        previous: args.previous.clone(),
+        current: args.current.clone(),
+        by: args.by,
+        policy,
+        as_of: as_of.clone().unwrap_or_default(),
+        moves: args.moves.clone(),
+        matrix: args.summary.clone(),
+        provisions: args.provisions.clone(),
+        journal: args.journal.clone(),
+        format: args.format,
+    };
+    let done = crate::cmd::movement::run(&config)?;
+    if !args.quiet {
+        let unknown = || "unknown: no manifest".to_string();
+        eprintln!(
+            "arrears: {} (as of {}) -> {} (as of {}), by {}, policy {}: {} moves in {:.2} s",
+            args.previous.display(),
+            previous_as_of.unwrap_or_else(unknown),
+            args.current.display(),
+            as_of.unwrap_or_else(unknown),
+            format!("{:?}", args.by).to_lowercase(),
+            config.policy.describe(),
+            done.loans,
+            started.elapsed().as_secs_f64()
+        );
+        if !done.outputs.is_empty() {
+            let names: Vec<String> = done
+                .outputs
+                .iter()
+                .map(|w| w.path.display().to_string())
+                .collect();
+            eprintln!("arrears: wrote {}", names.join(", "));
+        }
+    }
+    let mut text = Vec::new();
+    if args.summary.is_none() {
+        for (currency, header, rows) in done.movement.readable(&done.states, done.ranked) {
+            writeln!(
+                text,
+                "{currency}: loans from PREVIOUS's state (rows) to CURRENT's (columns)"
+            )?;
+            crate::io::table::write_table(&mut text, &header, &rows, 1)?;
+            writeln!(text)?;
+        }
+    }
+    if args.provisions.is_none() {
+        let (header, rows) = &done.tables.provisions;
+        writeln!(
+            text,
+            "provision movement (opening + charge - release - write_offs = closing)"
+        )?;
+        crate::io::table::write_table(&mut text, header, rows, 1)?;
+    }
+    print_quietly(&text)
 }
 
 #[cfg(test)]

@@ -23,13 +23,14 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::io::atomic::{AtomicFile, Written};
-use crate::error::Error;
-use crate::money::Money;
 use crate::cmd::movement::{By, MovementConfig};
-use crate::policy::Policy;
 use crate::cmd::summarize::{self, Observer, RowView, Summarized};
+use crate::error::Error;
+use crate::io::atomic::{AtomicFile, Written};
+use crate::money::Money;
+use crate::policy::Policy;
 use crate::summary::Contribution;
+use crate::cli::{check_paths, night_as_of, policy_of, Exit, ReportPageArgs, UsageError};
 
 /// How many of the largest excesses the cap audit lists.
 pub const TOP: usize = 20;
@@ -1755,6 +1756,65 @@ table.data td.n{text-align:right}
   a{color:inherit;text-decoration:none}
 }
 "#;
+
+pub fn command(args: &ReportPageArgs) -> anyhow::Result<Exit> {
+    let started = std::time::Instant::now();
+    let mut inputs = args.inputs.clone();
+    inputs.extend(args.previous.clone());
+    check_paths(&inputs, &[("-o", args.output.as_path())])?;
+    if args.previous.is_some() && args.inputs.len() != 1 {
+        return Err(UsageError(format!(
+            "--previous compares two nights of one book: give one results file, not {}",
+            args.inputs.len()
+        ))
+        .into());
+    }
+    let first = &args.inputs[0];
+    let (as_of, manifest) = night_as_of(first, None, "RESULTS")?;
+    let previous_as_of = match &args.previous {
+        Some(p) => night_as_of(p, None, "PREVIOUS")?.0,
+        None => None,
+    };
+    if let (Some(p), Some(c)) = (&previous_as_of, &as_of) {
+        if p > c {
+            return Err(UsageError(format!(
+                "--previous is as of {p}, after the results' {c}: are the two files swapped?"
+            ))
+            .into());
+        }
+    }
+    let policy = policy_of(args.policy.as_deref(), manifest.as_ref(), first)?;
+    let config = crate::cmd::report::ReportConfig {
+        inputs: args.inputs.clone(),
+        previous: args.previous.clone(),
+        policy,
+        group_by: args.group_by.clone(),
+        output: args.output.clone(),
+        as_of: as_of.clone(),
+        previous_as_of,
+    };
+    let done = crate::cmd::report::run(&config)?;
+    if !args.quiet {
+        let place = std::fs::canonicalize(&done.written.path)
+            .map(|p| format!(" (file://{})", p.display()))
+            .unwrap_or_default();
+        eprintln!(
+            "arrears: report of {} results rows as of {}, {} currencies, policy {}{}, in {:.2} s: wrote {}, {} bytes{}",
+            done.rows_read,
+            as_of.unwrap_or_else(|| "an unknown date".into()),
+            done.currencies,
+            config.policy.describe(),
+            args.previous
+                .as_ref()
+                .map_or_else(String::new, |p| format!(", against {}", p.display())),
+            started.elapsed().as_secs_f64(),
+            done.written.path.display(),
+            done.written.size,
+            place
+        );
+    }
+    Ok(Exit::Done)
+}
 
 #[cfg(test)]
 mod tests {
