@@ -7,15 +7,15 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
-use arrears::compute::compute;
 use arrears::cmd::generate::{write_book, GenerateConfig};
-use arrears::io::output::{write_result, CsvRows};
-use arrears::parse;
-use arrears::io::pipeline::{Input, PipelineConfig};
-use arrears::policy::Policy;
-use arrears::io::split::Quoted;
-use arrears::record::{parse_loan, Layout, Record};
 use arrears::cmd::run::{run, RunConfig};
+use arrears::compute::compute;
+use arrears::io::output::{write_result, CsvRows};
+use arrears::io::pipeline::{Input, PipelineConfig};
+use arrears::io::split::Quoted;
+use arrears::parse;
+use arrears::policy::Policy;
+use arrears::record::{parse_loan, Layout, Record};
 use arrears::summary::GroupKey;
 
 const ROWS: u64 = 50_000;

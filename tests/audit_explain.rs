@@ -226,8 +226,16 @@ fn explain_names_principal_days_once_in_a_limit_with_payments() {
     let run = run_in(
         &dir,
         &[
-            "explain", "input.csv", "--as-of", "2025-03-31", "--policy", "policy.toml",
-            "--repayments", "payments.csv", "--loan-id", "CA-collected-over-cap",
+            "explain",
+            "input.csv",
+            "--as-of",
+            "2025-03-31",
+            "--policy",
+            "policy.toml",
+            "--repayments",
+            "payments.csv",
+            "--loan-id",
+            "CA-collected-over-cap",
         ],
     );
     run.expect_code(0);

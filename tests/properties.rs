@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use proptest::prelude::*;
 
+use arrears::cmd::run::{run, RunConfig};
 use arrears::io::pipeline::{Input, PipelineConfig};
 use arrears::policy::Policy;
-use arrears::cmd::run::{run, RunConfig};
 use arrears::summary::GroupKey;
 
 fn scratch(name: &str) -> PathBuf {

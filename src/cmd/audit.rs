@@ -7,17 +7,17 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
+use crate::cli::{all_rejects, check_rejects, report_text, AuditArgs, Exit};
+use crate::cmd::run::{self as run_book, print_table_beside};
 use crate::compute::Figures;
+use crate::io::output::Format;
 use crate::io::output::{money, push_loan_key, push_result_field, ratio6, RowSink, RESULT_COLUMNS};
+use crate::io::pipeline;
 use crate::io::pipeline::{Job, Origin};
 use crate::money::Money;
 use crate::policy::Policy;
 use crate::record::{Layout, Loan};
 use crate::summary::SumOverflow;
-use crate::cli::{all_rejects, check_rejects, report_text, AuditArgs, Exit};
-use crate::cmd::run::{self as run_book, print_table_beside};
-use crate::io::output::Format;
-use crate::io::pipeline;
 
 /// The results columns an audit row repeats, after `loan_id` and the dimensions.
 const AUDIT_COLUMNS: [&str; 15] = [

@@ -5,15 +5,15 @@ use std::collections::HashSet;
 
 use chrono::NaiveDate;
 
+use crate::cli::{print_quietly, Exit, ExplainArgs};
 use crate::compute::Figures;
 use crate::io::output::RowSink;
+use crate::io::pipeline::{self, Input};
 use crate::io::pipeline::{Job, Origin};
 use crate::policy::Policy;
 use crate::record::Loan;
 use crate::summary::SumOverflow;
 pub use arrears_core::explain::*;
-use crate::cli::{print_quietly, Exit, ExplainArgs};
-use crate::io::pipeline::{self, Input};
 
 /// Collects explanations of the named loans, in input order.
 pub struct ExplainJob<'a> {

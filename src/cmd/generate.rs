@@ -15,12 +15,11 @@ use std::path::Path;
 
 use chrono::{Days, NaiveDate};
 
+use crate::cli::{check_any_paths, Exit, GenerateArgs, UsageError};
+use crate::cmd::generate;
 use crate::error::Error;
 use crate::io::atomic::AtomicFile;
 use crate::io::source::{BookFormat, Compression};
-use crate::cli::{check_any_paths, Exit, GenerateArgs, UsageError};
-use crate::cmd::generate;
-
 
 pub struct GenerateConfig {
     pub rows: u64,

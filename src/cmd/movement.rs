@@ -14,10 +14,12 @@ use indexmap::map::Entry as MapEntry;
 use indexmap::IndexMap;
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use crate::cli::{
+    check_paths, night_as_of, policy_of, print_quietly, Exit, MovementArgs, UsageError,
+};
 use crate::error::Error;
 use crate::io::source::Source;
 use crate::policy::{AccountingMethod, Policy};
-use crate::cli::{check_paths, night_as_of, policy_of, print_quietly, Exit, MovementArgs, UsageError};
 use std::io::Write as _;
 
 /// What a loan's state is read from.

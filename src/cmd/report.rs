@@ -23,6 +23,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::cli::{check_paths, night_as_of, policy_of, Exit, ReportPageArgs, UsageError};
 use crate::cmd::movement::{By, MovementConfig};
 use crate::cmd::summarize::{self, Observer, RowView, Summarized};
 use crate::error::Error;
@@ -30,7 +31,6 @@ use crate::io::atomic::{AtomicFile, Written};
 use crate::money::Money;
 use crate::policy::Policy;
 use crate::summary::Contribution;
-use crate::cli::{check_paths, night_as_of, policy_of, Exit, ReportPageArgs, UsageError};
 
 /// How many of the largest excesses the cap audit lists.
 pub const TOP: usize = 20;

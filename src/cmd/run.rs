@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::cli::{all_rejects, check_rejects, print_table, report_text, Exit, RunArgs};
 use crate::compute::Figures;
 use crate::error::Error;
 use crate::io::atomic::{commit_all, Finished, Written};
@@ -12,7 +13,6 @@ use crate::io::pipeline::{self, Job, Origin, PipelineConfig, Report};
 use crate::policy::Policy;
 use crate::record::{Layout, Loan};
 use crate::summary::{GroupKey, Grouping, SumOverflow, Summary};
-use crate::cli::{all_rejects, check_rejects, print_table, report_text, Exit, RunArgs};
 use std::io::Write as _;
 
 /// Everything `arrears run` needs, validated.

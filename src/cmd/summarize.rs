@@ -9,14 +9,14 @@ use csv::ByteRecord;
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
+use crate::cli::{check_paths, print_table, Exit, SummarizeArgs};
 use crate::compute::Status;
 use crate::error::Error;
+use crate::io::output::Format;
 use crate::io::source::Source;
 use crate::money::Money;
 use crate::policy::{Component, Policy};
 use crate::summary::{push_key_part, Contribution, Summary, NPL_CLASSES};
-use crate::cli::{check_paths, print_table, Exit, SummarizeArgs};
-use crate::io::output::Format;
 
 /// Group keys made from a date column: its year and month, `YYYY-MM`.
 const MONTH_KEYS: [(&str, &str); 2] = [("due_month", "due_date"), ("end_month", "end_date")];

@@ -31,10 +31,10 @@ use polars_parquet::write::{
 use rayon::prelude::*;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::io::atomic::AtomicFile;
 use crate::error::Error;
-use crate::money::Money;
+use crate::io::atomic::AtomicFile;
 use crate::io::output::{Kind, RowSink};
+use crate::money::Money;
 use crate::record::{ColKind, Layout};
 
 /// Precision of every decimal column: money can reach 2^96 units (29

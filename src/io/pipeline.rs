@@ -23,16 +23,18 @@ use encoding_rs::Encoding;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::io::atomic::AtomicFile;
 use crate::compute::{compute, Figures};
 use crate::error::Error;
+use crate::io::atomic::AtomicFile;
 use crate::io::output::{write_reject, CsvRows, Format, Kind, RowSink, REJECTS_HEADER};
 use crate::io::payments::{Group, PaymentCounts, Payments};
-use crate::policy::Policy;
-use crate::record::{id_hash, parse_loan, Col, Fields, Layout, Line, Loan, Reject, MAX_FIELD_BYTES};
 pub use crate::io::source::Input;
 use crate::io::source::{check_headers, Compression, Next, Source};
 use crate::io::split::Quoted;
+use crate::policy::Policy;
+use crate::record::{
+    id_hash, parse_loan, Col, Fields, Layout, Line, Loan, Reject, MAX_FIELD_BYTES,
+};
 use crate::summary::SumOverflow;
 
 /// Where a record came from: the index of its input and its line there.
@@ -539,7 +541,8 @@ fn reject_message(source: &str, r: &Reject) -> String {
 fn write_header(file: &mut AtomicFile, header: &[String]) -> Result<(), Error> {
     let path = file.path().display().to_string();
     let mut w = csv::Writer::from_writer(file);
-    w.write_record(header).map_err(|e| crate::error::csv(&path, e))?;
+    w.write_record(header)
+        .map_err(|e| crate::error::csv(&path, e))?;
     w.flush().map_err(|e| Error::io(&path, e))
 }
 

@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex};
 use csv::ByteRecord;
 use encoding_rs::Encoding;
 
-use crate::io::crlf::CrlfToLf;
 use crate::error::Error;
-use crate::policy::Policy;
-use crate::record::Layout;
+use crate::io::crlf::CrlfToLf;
 pub use crate::io::split::Next;
 use crate::io::split::Splitter;
+use crate::policy::Policy;
+use crate::record::Layout;
 
 /// Where a loan book is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use unicode_width::UnicodeWidthStr;
 
-use crate::io::atomic::{AtomicFile, Finished};
 use crate::error::{self, Error};
+use crate::io::atomic::{AtomicFile, Finished};
 use crate::io::output::Format;
 
 /// Writes a summary table to `path`, finished but not yet committed (see
@@ -92,7 +92,6 @@ pub fn write_table<W: Write>(
     }
     Ok(())
 }
-
 
 #[cfg(test)]
 mod tests {

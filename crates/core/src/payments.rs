@@ -15,10 +15,10 @@ use crate::error::Error;
 use crate::money::Money;
 use crate::parse;
 use crate::policy::Policy;
-use crate::record::{id_hash, Fields, Reject};
-use crate::repay::Payment;
 #[cfg(test)]
 use crate::record::Record;
+use crate::record::{id_hash, Fields, Reject};
+use crate::repay::Payment;
 
 pub use crate::policy::PAYMENT_COLUMNS;
 
@@ -514,7 +514,10 @@ mod tests {
         assert_eq!(l1[0].cents, 1250);
         p.mark("L1", true);
         let counts = p.counts();
-        assert_eq!((counts.applied, counts.after_as_of, counts.unmatched), (2, 1, 1));
+        assert_eq!(
+            (counts.applied, counts.after_as_of, counts.unmatched),
+            (2, 1, 1)
+        );
         assert_eq!(p.unmatched(), vec![(4, false)]);
     }
 }
