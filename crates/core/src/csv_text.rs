@@ -20,4 +20,3 @@ pub fn push_field(out: &mut Vec<u8>, field: &[u8]) {
     }
     out.push(b'"');
 }
-

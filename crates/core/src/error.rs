@@ -44,7 +44,7 @@ pub enum Error {
     #[error("{path}: Parquet: {message}")]
     Parquet { path: String, message: String },
     #[error(transparent)]
-    Overflow(#[from] crate::summary::SumOverflow),
+    Overflow(#[from] crate::money::SumOverflow),
 }
 
 impl Error {

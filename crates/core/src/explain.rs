@@ -533,14 +533,14 @@ pub fn explain(
                 Some(pd) if !matches!(cap.limit, Limit::PrincipalRatio { .. }) => {
                     (format!("principal-days {}", cent_days(pd)), "1".to_string())
                 }
-                _ => (money(loan.principal), days.to_string()),
+                _ => (format!("principal {}", money(loan.principal)), days.to_string()),
             };
             let formula = match &cap.limit {
                 Limit::AnnualRate { rate, year_days } => {
-                    format!("annual_rate: principal {p} x {} x {days} / {year_days}", rate.normalize())
+                    format!("annual_rate: {p} x {} x {days} / {year_days}", rate.normalize())
                 }
-                Limit::DailyRate { rate } => format!("daily_rate: principal {p} x {} x {days}", rate.normalize()),
-                Limit::PrincipalRatio { ratio } => format!("principal_ratio: principal {p} x {}", ratio.normalize()),
+                Limit::DailyRate { rate } => format!("daily_rate: {p} x {} x {days}", rate.normalize()),
+                Limit::PrincipalRatio { ratio } => format!("principal_ratio: {p} x {}", ratio.normalize()),
                 Limit::Fixed { amount } => format!("fixed: {}", amount.normalize()),
                 Limit::ComponentRatio { ratio, of } => {
                     let names: Vec<&str> = of.iter().map(|&c| component_name(c)).collect();

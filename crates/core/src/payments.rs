@@ -15,19 +15,18 @@ use crate::error::Error;
 use crate::money::Money;
 use crate::parse;
 use crate::policy::Policy;
-use crate::record::{id_hash, Fields, Reject};
-use crate::repay::Payment;
 #[cfg(test)]
 use crate::record::Record;
+use crate::record::{id_hash, Fields, Reject};
+use crate::repay::Payment;
 
-/// The columns of a payments file, canonical names.
-pub const PAYMENT_COLUMNS: [&str; 3] = ["loan_id", "date", "amount"];
+pub use crate::policy::PAYMENT_COLUMNS;
 
 /// Where the payment columns sit in one file.
 #[derive(Debug, Clone, Copy)]
 pub struct PaymentLayout {
     /// Field index of loan_id, date, amount.
-    index: [usize; 3],
+    pub index: [usize; 3],
     width: usize,
 }
 
@@ -586,7 +585,10 @@ mod tests {
         assert_eq!(l1[0].cents, 1250);
         p.mark("L1", true);
         let counts = p.counts();
-        assert_eq!((counts.applied, counts.after_as_of, counts.unmatched), (2, 1, 1));
+        assert_eq!(
+            (counts.applied, counts.after_as_of, counts.unmatched),
+            (2, 1, 1)
+        );
         assert_eq!(p.unmatched(), vec![(4, false)]);
     }
 }

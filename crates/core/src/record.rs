@@ -855,12 +855,13 @@ mod tests {
 
     #[test]
     fn duplicate_header_is_an_error() {
-        let header = Record::of([
-            "loan_id",
-            "principal",
-            "due_date",
-            "daily_rate",
-            "Principal",
+        let header = Record::of(
+            [
+                "loan_id",
+                "principal",
+                "due_date",
+                "daily_rate",
+                "Principal",
             ],
             1,
         );

@@ -79,10 +79,7 @@ pub fn normalize_keys(keys: &[GroupKey]) -> Vec<GroupKey> {
     out
 }
 
-/// A summary sum beyond what a 2-decimal amount holds exactly (about 7.9e26).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a summary sum exceeds the range of an exact 2-decimal amount (about 7.9e26)")]
-pub struct SumOverflow;
+pub use crate::money::SumOverflow;
 
 /// Adds `value` to the exact sum `sum` (integer cents: a `Decimal` sum past
 /// 28 digits would drop its cents; this one stops with `SumOverflow`).

@@ -5,9 +5,11 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::atomic::{AtomicFile, Finished};
+use unicode_width::UnicodeWidthStr;
+
 use crate::error::{self, Error};
-use crate::output::Format;
+use crate::io::atomic::{AtomicFile, Finished};
+use crate::io::output::Format;
 
 /// Writes a summary table to `path`, finished but not yet committed (see
 /// `atomic::commit_all`). Its first `keys` columns are group keys: text,
@@ -27,8 +29,8 @@ pub fn write_file(
         }
         #[cfg(feature = "parquet")]
         Format::Parquet => {
-            let columns = crate::output::Kind::columns(header, keys);
-            crate::parquet::write_table(path, &columns, rows)
+            let columns = crate::io::output::Kind::columns(header, keys);
+            crate::io::parquet::write_table(path, &columns, rows)
         }
         #[cfg(not(feature = "parquet"))]
         Format::Parquet => {
@@ -52,7 +54,8 @@ pub fn write_csv<W: Write>(out: W, header: &[String], rows: &[Vec<String>]) -> c
     Ok(())
 }
 
-/// Writes the summary as an aligned table: keys left, figures right. Line
+/// Writes the summary as an aligned table: keys left, figures right,
+/// aligned by display width (a Chinese character takes two columns). Line
 /// breaks inside a key print as `\n`, so every group stays on one line.
 pub fn write_table<W: Write>(
     mut out: W,
@@ -65,10 +68,10 @@ pub fn write_table<W: Write>(
         .iter()
         .map(|row| row.iter().map(one_line).collect())
         .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(cell.width());
         }
     }
     for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
@@ -77,7 +80,7 @@ pub fn write_table<W: Write>(
             .zip(&widths)
             .enumerate()
             .map(|(i, (cell, &w))| {
-                let pad = " ".repeat(w - cell.chars().count());
+                let pad = " ".repeat(w - cell.width());
                 if i < keys {
                     format!("{cell}{pad}")
                 } else {
@@ -89,7 +92,6 @@ pub fn write_table<W: Write>(
     }
     Ok(())
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -107,6 +109,21 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "product      loans\nmulti\\nline      1\na               12\n"
+        );
+    }
+
+    #[test]
+    fn wide_characters_take_two_columns() {
+        let header = vec!["product".to_string(), "loans".to_string()];
+        let rows = vec![
+            vec!["消费贷".to_string(), "1".to_string()],
+            vec!["a".to_string(), "12".to_string()],
+        ];
+        let mut out = Vec::new();
+        write_table(&mut out, &header, &rows, 1).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "product  loans\n消费贷       1\na           12\n"
         );
     }
 }

@@ -9,11 +9,13 @@ use csv::ByteRecord;
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
+use crate::cli::{check_paths, print_table, Exit, SummarizeArgs};
 use crate::compute::Status;
 use crate::error::Error;
+use crate::io::output::Format;
+use crate::io::source::Source;
 use crate::money::Money;
 use crate::policy::{Component, Policy};
-use crate::source::Source;
 use crate::summary::{push_key_part, Contribution, Summary, NPL_CLASSES};
 
 /// Group keys made from a date column: its year and month, `YYYY-MM`.
@@ -282,11 +284,11 @@ impl ResultsFile {
         }
         let fields: Vec<usize> = NEEDED.iter().filter_map(|c| find(c)).collect();
         let outstanding = find("outstanding");
-        let repaid: Option<Vec<usize>> = crate::output::REPAY_COLUMNS
+        let repaid: Option<Vec<usize>> = crate::io::output::REPAY_COLUMNS
             .iter()
             .map(|c| find(c))
             .collect();
-        let as_of_text = crate::manifest::Manifest::beside(path)?.map(|m| m.as_of);
+        let as_of_text = crate::io::manifest::Manifest::beside(path)?.map(|m| m.as_of);
         let mut all_rules = Vec::new();
         for keys in groupings {
             let mut rules = Vec::new();
@@ -549,4 +551,48 @@ impl Row<'_> {
         };
         Ok((order, text))
     }
+}
+
+pub fn command(args: &SummarizeArgs) -> anyhow::Result<Exit> {
+    let started = std::time::Instant::now();
+    let outputs: Vec<(&str, &Path)> = args
+        .output
+        .as_deref()
+        .map(|p| ("-o", p))
+        .into_iter()
+        .collect();
+    check_paths(&args.inputs, &outputs)?;
+    let config = SummarizeConfig {
+        inputs: args.inputs.clone(),
+        group_by: args.group_by.clone(),
+        policy: Policy::load(&args.policy)?,
+    };
+    let done = summarize(&config)?;
+    if !done.without_outstanding.is_empty() {
+        eprintln!(
+            "arrears: warning: no outstanding column in {}: {} left empty (results written before outstanding was always a column: run them again)",
+            done.without_outstanding.join(", "),
+            NEEDS_OUTSTANDING.join(", ")
+        );
+    }
+    if let Some(path) = &args.output {
+        let format = Format::of(path, args.format);
+        crate::io::table::write_file(path, format, &done.header, &done.rows, done.keys)?
+            .commit()?;
+    }
+    if !args.quiet {
+        eprintln!(
+            "arrears: {} results rows from {} files summarized in {:.2} s{}",
+            done.rows_read,
+            args.inputs.len(),
+            started.elapsed().as_secs_f64(),
+            args.output
+                .as_ref()
+                .map_or_else(String::new, |p| format!("; wrote {}", p.display()))
+        );
+    }
+    if args.output.is_none() {
+        return print_table(&done.header, &done.rows, done.keys);
+    }
+    Ok(Exit::Done)
 }

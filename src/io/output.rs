@@ -38,4 +38,3 @@ pub fn write_reject<W: Write>(out: &mut csv::Writer<W>, r: &Reject) -> csv::Resu
         &r.raw,
     ])
 }
-

@@ -31,10 +31,10 @@ use polars_parquet::write::{
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
-use crate::atomic::AtomicFile;
 use crate::error::Error;
+use crate::io::atomic::AtomicFile;
+use crate::io::output::{Kind, RowSink};
 use crate::money::Money;
-use crate::output::{Kind, RowSink};
 use crate::record::{ColKind, Layout};
 use arrears_core::values::{self, decimal_units, push_decimal, units};
 
@@ -808,7 +808,7 @@ pub fn write_table(
     path: &Path,
     columns: &[(String, Kind)],
     rows: &[Vec<String>],
-) -> Result<crate::atomic::Finished, Error> {
+) -> Result<crate::io::atomic::Finished, Error> {
     let name = path.display().to_string();
     let mut table = Columns::new(columns);
     for row in rows {
@@ -859,7 +859,7 @@ mod tests {
 
     #[test]
     fn typed_rows_hold_what_csv_prints() {
-        use crate::output::CsvRows;
+        use crate::io::output::CsvRows;
         let columns: Vec<(String, Kind)> = [
             "loan_id",
             "principal",

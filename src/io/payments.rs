@@ -10,15 +10,15 @@ use chrono::NaiveDate;
 use csv::ByteRecord;
 use encoding_rs::Encoding;
 
-pub use arrears_core::payments::*;
-use crate::atomic::AtomicFile;
 use crate::error::Error;
+use crate::io::atomic::AtomicFile;
+use crate::io::output::money;
+use crate::io::source::{Compression, Input, Source};
+use crate::io::split::Quoted;
 use crate::money::Money;
-use crate::output::money;
 use crate::policy::Policy;
 use crate::record::{ColKind, Fields};
-use crate::source::{Compression, Input, Source};
-use crate::split::Quoted;
+pub use arrears_core::payments::*;
 
 /// The unmatched-payments file's columns.
 pub const UNMATCHED_HEADER: [&str; 6] = ["file", "line", "loan_id", "date", "amount", "reason"];
@@ -64,8 +64,8 @@ pub fn load(
     Ok(builder.finish())
 }
 
-    /// Writes the payments that belong to no accepted book row, in file
-    /// order, reading the files again for their text.
+/// Writes the payments that belong to no accepted book row, in file
+/// order, reading the files again for their text.
 pub fn write_unmatched(
     payments: &Payments,
     files: &[PathBuf],

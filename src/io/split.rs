@@ -298,7 +298,7 @@ mod tests {
                         Next::End => (None, 0),
                         Next::Record => (
                             Some(fields(&|i| got.get(i).map(<[u8]>::to_vec))),
-                            Fields::line(&got),
+                            Fields::line(&Quoted(&got)),
                         ),
                         Next::Plain { line } => {
                             let plain = Line::split(splitter.plain(), line, &mut ends);
@@ -310,7 +310,7 @@ mod tests {
                     match splitter.read(&mut got).unwrap() {
                         true => (
                             Some(fields(&|i| got.get(i).map(<[u8]>::to_vec))),
-                            Fields::line(&got),
+                            Fields::line(&Quoted(&got)),
                         ),
                         false => (None, 0),
                     }
