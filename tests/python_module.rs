@@ -45,7 +45,7 @@ fn require_tools() {
     if !ok("python3", &["-m", "maturin", "--version"]) && !ok("maturin", &["--version"]) {
         missing.push("maturin");
     }
-    for module in ["pytest", "pyspark", "pyarrow", "polars", "pandas", "duckdb"] {
+    for module in ["pytest", "pyspark", "pyarrow", "polars", "pandas", "duckdb", "mypy"] {
         if !ok("python3", &["-c", &format!("import {module}")]) {
             missing.push(module);
         }

@@ -8,6 +8,18 @@ import pyarrow as pa
 
 from ._arrears import Policy as Policy, SummaryState as SummaryState
 
+__all__ = [
+    "run",
+    "Result",
+    "policy",
+    "Policy",
+    "presets",
+    "explain",
+    "summary_state",
+    "SummaryState",
+    "NotFound",
+]
+
 _Date = Union[str, datetime.date]
 _Policy = Union[str, Policy]
 _Keys = Union[str, Sequence[str], None]

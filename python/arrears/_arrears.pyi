@@ -1,11 +1,14 @@
 """Type stubs of the Rust extension (python/src/lib.rs)."""
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple, final
 
+__all__ = ["Policy", "SummaryState", "Table", "Runner", "run", "explain", "presets", "unmatched_payments"]
+
+@final
 class Policy:
     """A policy: a preset's name, a TOML file's path, or TOML text."""
 
-    def __init__(self, spec: str) -> None: ...
+    def __new__(cls, spec: str) -> "Policy": ...
     @property
     def name(self) -> str: ...
     @property
@@ -16,12 +19,14 @@ class Policy:
     def describe(self) -> str: ...
     def header_name(self, canonical: str) -> str: ...
 
+@final
 class Table:
     """An Arrow table exported through ``__arrow_c_stream__``."""
 
     def __arrow_c_stream__(self, requested_schema: Optional[object] = None) -> object: ...
     def __len__(self) -> int: ...
 
+@final
 class SummaryState:
     """The summary's exact, mergeable tallies."""
 
@@ -34,12 +39,13 @@ class SummaryState:
     @property
     def loans(self) -> int: ...
 
+@final
 class Runner:
     """A book fed in parts (what each Spark partition uses): each part's
     results and rejects as it is computed, the summary state at the end."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         book: Any,
         *,
         as_of: str,
@@ -50,7 +56,7 @@ class Runner:
         book_name: str = "book",
         repayments_name: str = "repayments",
         results: bool = True,
-    ) -> None: ...
+    ) -> "Runner": ...
     def feed(self, part: Any) -> Tuple[Table, Table]: ...
     def summary_state(self) -> SummaryState: ...
     def payment_rejects(self) -> Table: ...

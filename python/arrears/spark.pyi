@@ -14,7 +14,9 @@ class SparkResult:
     rejects: Any  # pyspark.sql.DataFrame
     summary: pa.Table
     summary_state: SummaryState
-    unmatched: Optional[pa.Table]
+    unmatched: Optional[pa.Table] = None
+
+REJECT_COLUMNS: list[str]
 
 def spark_schema(schema: pa.Schema) -> Any: ...
 def run(

@@ -1646,6 +1646,7 @@ fn presets() -> Vec<&'static str> {
 
 #[pymodule]
 fn _arrears(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__all__", vec!["Policy", "SummaryState", "Table", "Runner", "run", "explain", "presets", "unmatched_payments"])?;
     m.add_class::<PyPolicy>()?;
     m.add_class::<SummaryState>()?;
     m.add_class::<Table>()?;

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pv
 import pyarrow.parquet as pq
 import pytest
+from pathlib import Path
 
 import arrears
 from conftest import (
@@ -446,3 +447,18 @@ def test_policies_and_states_pickle():
     again = pickle.loads(pickle.dumps(state))
     assert again.to_bytes() == state.to_bytes()
     assert again.finish().equals(arrears.run(book, as_of=AS_OF, policy="us-mla").summary)
+
+
+def test_type_stubs_match_the_module(tmp_path):
+    """The .pyi stubs say what the module really has (mypy's stubtest)."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "mypy.ini"
+    config.write_text("[mypy]\nignore_missing_imports = True\ncache_dir = /dev/null\n")
+    package = Path(arrears.__file__).parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "--mypy-config-file", str(config), "arrears"],
+        cwd=package, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
