@@ -4,19 +4,20 @@ Locally (PySpark's local mode, the module installed with `pip install ./python`)
 
     python3 examples/spark_run.py testdata/loanbook.csv --as-of 2025-06-30 --out /tmp/arrears-spark
 
-On a cluster, with the wheel shipped to the executors (built once with
-`maturin build --release -m python/Cargo.toml -o dist/`; the wheel is abi3,
-for any CPython 3.9+ on the cluster's platform):
+On a cluster: the wheel holds a compiled extension, so it goes into the
+executors' Python (not --py-files, which cannot carry one): installed in the
+cluster's image, or packed with its environment and shipped with the job
+(README, "On Spark"):
 
-    spark-submit --master yarn --deploy-mode cluster \\
-        --py-files dist/arrears-0.1.0-cp39-abi3-manylinux_2_34_x86_64.whl \\
-        examples/spark_run.py s3a://bank/books/2025-06-30/ --format parquet \\
-        --as-of 2025-06-30 --policy cn-bank --group-by product,bucket \\
+    maturin build --release -m python/Cargo.toml -o dist/
+    python3 -m venv arrears_env
+    arrears_env/bin/pip install dist/arrears-0.1.0-cp39-abi3-*.whl pandas venv-pack
+    arrears_env/bin/venv-pack -p arrears_env -o arrears_env.tar.gz
+    PYSPARK_PYTHON=./environment/bin/python spark-submit --master yarn --deploy-mode cluster \
+        --archives arrears_env.tar.gz#environment \
+        examples/spark_run.py s3a://bank/books/2025-06-30/ --format parquet \
+        --as-of 2025-06-30 --policy cn-bank --group-by product,bucket \
         --out s3a://bank/arrears/2025-06-30
-
-(`--py-files` puts the wheel on the executors' and the driver's path; with
-pip-managed environments, `pip install arrears-*.whl` into the image or the
-conda/venv archive shipped with `--archives` instead.)
 
 Writes, under --out: results/ (Parquet, typed as the command line's
 results), rejects/ (CSV), and summary.csv (the command line's summary,
