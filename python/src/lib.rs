@@ -898,21 +898,8 @@ fn load_payments(
         .map_err(value_error)?;
     let kinds = [ColKind::Text, ColKind::Date, ColKind::Number];
     let names = arrears_core::payments::PAYMENT_COLUMNS;
-    let index_of = |i: usize| -> usize {
-        // The layout's columns, found again by name (PaymentLayout keeps
-        // them private): the first column whose name maps to it.
-        let wanted = policy
-            .repayment_columns
-            .get(names[i])
-            .map_or_else(|| names[i].to_string(), |h| h.trim().to_lowercase());
-        source
-            .names
-            .iter()
-            .position(|n| n.trim().to_lowercase() == wanted)
-            .unwrap_or(0)
-    };
     let columns: Vec<(ColKind, usize, &str)> =
-        (0..3).map(|i| (kinds[i], index_of(i), names[i])).collect();
+        (0..3).map(|i| (kinds[i], layout.index[i], names[i])).collect();
     source.check(&columns, name)?;
     let mut rows = Vec::new();
     py.detach(|| -> PyResult<()> {

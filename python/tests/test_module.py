@@ -205,6 +205,15 @@ def test_wrong_type_names_column_type_and_accepted_types():
     )
     with pytest.raises(ValueError, match=r'column "principal" \(principal\) has type List.*expected text, decimals, integers or floats'):
         arrears.run(book, as_of=AS_OF)
+    good = book.set_column(1, "principal", pa.array(["100"]))
+    paid = pa.table({"loan_id": ["A"], "date": pa.array([[1]], pa.list_(pa.int64())), "amount": ["1"]})
+    with pytest.raises(ValueError, match=r'repayments: column "date" \(date\) has type List.*expected dates'):
+        arrears.run(good, as_of=AS_OF, repayments=paid)
+    with pytest.raises(ValueError, match=r"missing required column\(s\): amount"):
+        arrears.run(good, as_of=AS_OF, repayments=paid.drop_columns(["amount"]))
+    zoned = book.set_column(2, "due_date", pa.array([0], pa.timestamp("s", tz="UTC")))
+    with pytest.raises(ValueError, match=r"has type Timestamp.*UTC.*expected dates, naive timestamps or text"):
+        arrears.run(zoned.set_column(1, "principal", pa.array(["100"])), as_of=AS_OF)
 
 
 def test_bad_policy_raises_naming_the_field():
