@@ -338,7 +338,14 @@ struct Source {
     read: Vec<bool>,
     /// Rows handed out so far.
     rows: u64,
+    /// A batch larger than `SLICE_ROWS`, handed out in slices: the batch
+    /// and where its next slice starts.
+    pending: Option<(RecordBatch, usize)>,
 }
+
+/// Rows converted to text at a time: a book that comes as one huge batch
+/// (a pyarrow Table of one chunk) is still read a slice at a time.
+const SLICE_ROWS: usize = 65_536;
 
 impl Source {
     fn new(reader: StreamReader) -> Source {
@@ -354,6 +361,7 @@ impl Source {
             names,
             read,
             rows: 0,
+            pending: None,
         }
     }
 
@@ -380,10 +388,18 @@ impl Source {
     /// The next batch as text columns (`None` for a column not read), its
     /// row count and the line of its first row.
     fn next_batch(&mut self, what: &str) -> PyResult<Option<TextBatch>> {
-        let batch = match self.reader.next() {
-            None => return Ok(None),
-            Some(batch) => batch.map_err(|e| value_error(format!("{what}: {e}")))?,
+        let (whole, at) = match self.pending.take() {
+            Some(pending) => pending,
+            None => match self.reader.next() {
+                None => return Ok(None),
+                Some(batch) => (batch.map_err(|e| value_error(format!("{what}: {e}")))?, 0),
+            },
         };
+        let len = SLICE_ROWS.min(whole.num_rows() - at);
+        let batch = whole.slice(at, len);
+        if at + len < whole.num_rows() {
+            self.pending = Some((whole, at + len));
+        }
         // Each column on its own core.
         let columns = batch
             .columns()
