@@ -41,8 +41,11 @@ use arrears_core::values;
 
 /// Precision of every decimal column, as the command line's Parquet.
 const PRECISION: u8 = 38;
-/// Rows computed per task (and per output batch).
+/// Rows computed per task (and per output batch), at most; a batch is
+/// cut into at least four tasks a core, so that both cores stay busy on
+/// the small batches readers hand out (pyarrow.csv: about 12,000 rows).
 const CHUNK: usize = 4096;
+const MIN_CHUNK: usize = 512;
 
 fn value_error(message: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(message.to_string())
@@ -1206,10 +1209,13 @@ impl Run {
                 }
             }
         }
-        let starts: Vec<usize> = (0..len).step_by(CHUNK).collect();
+        let chunk = len
+            .div_ceil(4 * rayon::current_num_threads())
+            .clamp(MIN_CHUNK, CHUNK);
+        let starts: Vec<usize> = (0..len).step_by(chunk).collect();
         let chunks: Vec<ChunkOut> = starts
             .par_iter()
-            .map(|&from| self.chunk(&texts, from, (from + CHUNK).min(len), first, &duplicates))
+            .map(|&from| self.chunk(&texts, from, (from + chunk).min(len), first, &duplicates))
             .collect();
         let outcome = &mut progress.outcome;
         outcome.rows_read += len as u64;
