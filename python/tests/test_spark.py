@@ -167,3 +167,12 @@ def test_spark_refuses_a_missing_column_on_the_driver(spark):
     df = spark.createDataFrame([("A", "100")], ["loan_id", "principal"])
     with pytest.raises(ValueError, match="missing required column"):
         aspark.run(df, as_of=AS_OF)
+
+
+def test_spark_empty_book_gives_the_cli_empty_summary(spark):
+    case = Case("header_only")
+    df = spark.read.option("header", True).csv(str(case.input))
+    df = spark.createDataFrame([], df.schema).repartition(2)
+    out = aspark.run(df, as_of=case.as_of)
+    assert out.results.count() == 0 and out.rejects.count() == 0
+    assert summary_csv(out.summary) == (case.dir / "expected_summary.csv").read_bytes()
