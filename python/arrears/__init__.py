@@ -119,6 +119,7 @@ def run(
     unique_ids: bool = False,
     book_name: str = "book",
     repayments_name: str = "repayments",
+    wide_decimals: bool = False,
 ) -> Result:
     """Runs a loan book valued at ``as_of`` (a date or ``YYYY-MM-DD``):
     what ``arrears run`` writes, as pyarrow Tables.
@@ -130,6 +131,9 @@ def run(
     or ``"product,status"``). ``unique_ids``: reject a row whose loan_id
     came before (``--unique-ids``). ``book_name``/``repayments_name``: how
     messages name the inputs (a duplicate's "first seen at book:3").
+    ``wide_decimals``: decimal columns as decimal(38,s) instead of
+    decimal(18,s), as ``--wide-decimals`` (an amount of more than 18 digits
+    otherwise raises ValueError naming its row, loan_id and column).
     """
     results, rejects, state, unmatched, (read, accepted, rejected) = _arrears.run(
         _arrow(book, "book"),
@@ -140,11 +144,12 @@ def run(
         unique_ids=unique_ids,
         book_name=book_name,
         repayments_name=repayments_name,
+        wide_decimals=wide_decimals,
     )
     return Result(
         results=_table(results),
         rejects=_table(rejects),
-        summary=state.finish(),
+        summary=state.finish(wide_decimals=wide_decimals),
         summary_state=state,
         unmatched=None if unmatched is None else _table(unmatched),
         rows_read=read,

@@ -47,6 +47,7 @@ def run(
     unique_ids: bool = False,
     book_name: str = "book",
     repayments_name: str = "repayments",
+    wide_decimals: bool = False,
 ) -> Result: ...
 def summary_state(
     book: Any,

@@ -34,8 +34,9 @@ class SummaryState:
     @staticmethod
     def from_bytes(data: bytes) -> "SummaryState": ...
     def merge(self, other: "SummaryState") -> None: ...
-    def finish(self) -> Any:
-        """The summary table (a pyarrow Table), exactly the command line's."""
+    def finish(self, *, wide_decimals: bool = False) -> Any:
+        """The summary table (a pyarrow Table), exactly the command line's;
+        decimal(18,s) columns, or decimal(38,s) with ``wide_decimals``."""
     @property
     def loans(self) -> int: ...
 
@@ -56,6 +57,7 @@ class Runner:
         book_name: str = "book",
         repayments_name: str = "repayments",
         results: bool = True,
+        wide_decimals: bool = False,
     ) -> "Runner": ...
     def feed(self, part: Any) -> Tuple[Table, Table]: ...
     def summary_state(self) -> SummaryState: ...
@@ -75,6 +77,7 @@ def run(
     book_name: str = "book",
     repayments_name: str = "repayments",
     results: bool = True,
+    wide_decimals: bool = False,
 ) -> Tuple[Table, Table, SummaryState, Optional[Table], Tuple[int, int, int]]: ...
 def explain(
     book: Any,
@@ -94,4 +97,5 @@ def unmatched_payments(
     as_of: str,
     policy: "str | Policy",
     repayments_name: str = "repayments",
+    wide_decimals: bool = False,
 ) -> Table: ...

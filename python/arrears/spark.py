@@ -10,9 +10,10 @@ own code, through ``DataFrame.mapInArrow``.
 - results: one ``mapInArrow`` over the book, each Arrow batch computed
   and handed back as it comes (a partition is never held whole; loan_ids
   are tracked across a partition's batches); its Spark schema is declared
-  from the results columns (DecimalType(38,2) for money, (38,10) for daily
-  rates, (38,6) for ratios, DateType, LongType, StringType), the same types
-  as the command line's Parquet results.
+  from the results columns (DecimalType(18,2) for money, (18,10) for daily
+  rates, (18,6) for ratios, or precision 38 with ``wide_decimals=True``;
+  DateType, LongType, StringType), the same types as the command line's
+  Parquet results.
 - summary: a second ``mapInArrow`` folds each partition into a summary
   state (exact tallies, a few kB) and emits it as one row; only those rows
   travel to the driver, which merges them (``SummaryState.merge``) and
@@ -143,12 +144,14 @@ def run(
     unique_ids: bool = False,
     book_name: str = "book",
     repayments_name: str = "repayments",
+    wide_decimals: bool = False,
 ) -> SparkResult:
     """Runs a Spark DataFrame book: results and rejects as DataFrames, the
     summary as a pyarrow Table. ``repayments``: a Spark DataFrame (or any
     Arrow data) of loan_id, date, amount, broadcast to the executors; the
     payments that could not be read are the first rejects (partition
-    null). ``book_name``/``repayments_name``: how messages name them."""
+    null). ``book_name``/``repayments_name``: how messages name them.
+    ``wide_decimals``: decimal(38,s) columns instead of decimal(18,s)."""
     spark = df.sparkSession
     pol = policy if isinstance(policy, arrears.Policy) else arrears.policy(policy)
     as_of = arrears._date(as_of)
@@ -175,7 +178,7 @@ def run(
     probe = arrears.run(
         book_schema.empty_table(), as_of=as_of, policy=pol, group_by=keys,
         repayments=None if payments_ipc is None else pa.ipc.open_stream(payments_ipc.value).read_all(),
-        unique_ids=unique_ids, repayments_name=repayments_name,
+        unique_ids=unique_ids, repayments_name=repayments_name, wide_decimals=wide_decimals,
     )
     payment_rejects = probe.rejects.num_rows
     large = str(spark.conf.get("spark.sql.execution.arrow.useLargeVarTypes", "false")).lower() == "true"
@@ -210,6 +213,7 @@ def run(
                 part, as_of=as_of, policy=pol, group_by=keys,
                 repayments=payments_table(), unique_ids=unique_ids,
                 book_name=book_name, repayments_name=repayments_name, results=results,
+                wide_decimals=wide_decimals,
             )
 
         return make
@@ -303,12 +307,13 @@ def run(
             arrears._arrears.unmatched_payments(
                 pa.ipc.open_stream(payments_ipc.value).read_all(), seen,
                 as_of=as_of, policy=pol, repayments_name=repayments_name,
+                wide_decimals=wide_decimals,
             )
         )
     return SparkResult(
         results=results,
         rejects=rejects,
-        summary=merged.finish(),
+        summary=merged.finish(wide_decimals=wide_decimals),
         summary_state=merged,
         unmatched=unmatched,
     )

@@ -29,4 +29,5 @@ def run(
     unique_ids: bool = False,
     book_name: str = "book",
     repayments_name: str = "repayments",
+    wide_decimals: bool = False,
 ) -> SparkResult: ...

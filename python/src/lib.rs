@@ -39,8 +39,17 @@ use arrears_core::record::{
 use arrears_core::summary::{GroupKey, Grouping, Summary};
 use arrears_core::values;
 
-/// Precision of every decimal column, as the command line's Parquet.
-const PRECISION: u8 = 38;
+/// Precision of the decimal columns, as the command line's Parquet: 18
+/// digits by default (what an INT64 holds), 38 with `wide_decimals=True`.
+const PRECISION: u8 = 18;
+const WIDE_PRECISION: u8 = 38;
+
+fn precision_of(wide_decimals: bool) -> u8 {
+    match wide_decimals {
+        true => WIDE_PRECISION,
+        false => PRECISION,
+    }
+}
 /// Rows computed per task (and per output batch), at most; a batch is
 /// cut into at least four tasks a core, so that both cores stay busy on
 /// the small batches readers hand out (pyarrow.csv: about 12,000 rows).
@@ -438,22 +447,22 @@ fn fill(record: &mut Record, columns: &[Option<TextColumn>], row: usize, line: u
 
 // ---------------------------------------------------------------- Arrow out
 
-fn arrow_type(kind: Kind) -> DataType {
+fn arrow_type(kind: Kind, precision: u8) -> DataType {
     match kind {
         Kind::Text => DataType::LargeUtf8,
         Kind::Money | Kind::Rate | Kind::Ratio => {
-            DataType::Decimal128(PRECISION, kind.scale().unwrap_or(0) as i8)
+            DataType::Decimal128(precision, kind.scale().unwrap_or(0) as i8)
         }
         Kind::Date => DataType::Date32,
         Kind::Count => DataType::Int64,
     }
 }
 
-fn schema_of(columns: &[(String, Kind)]) -> SchemaRef {
+fn schema_of(columns: &[(String, Kind)], precision: u8) -> SchemaRef {
     Arc::new(Schema::new(
         columns
             .iter()
-            .map(|(name, kind)| Field::new(name, arrow_type(*kind), true))
+            .map(|(name, kind)| Field::new(name, arrow_type(*kind, precision), true))
             .collect::<Vec<_>>(),
     ))
 }
@@ -477,7 +486,7 @@ struct Columns {
 }
 
 impl Columns {
-    fn new(columns: &[(String, Kind)], rows: usize) -> Columns {
+    fn new(columns: &[(String, Kind)], rows: usize, precision: u8) -> Columns {
         let builders = columns
             .iter()
             .map(|(_, kind)| match kind {
@@ -490,7 +499,7 @@ impl Columns {
                     let scale = decimal.scale().unwrap_or(0);
                     ColumnBuilder::Decimal(
                         Decimal128Builder::with_capacity(rows)
-                            .with_precision_and_scale(PRECISION, scale as i8)
+                            .with_precision_and_scale(precision, scale as i8)
                             .expect("a valid decimal type"),
                         scale,
                     )
@@ -498,7 +507,7 @@ impl Columns {
             })
             .collect();
         Columns {
-            schema: schema_of(columns),
+            schema: schema_of(columns, precision),
             builders,
             at: 0,
             scratch: String::new(),
@@ -542,7 +551,9 @@ impl Columns {
         Ok(())
     }
 
-    fn finish(mut self) -> RecordBatch {
+    /// The columns as a batch; an error names the first row, column and
+    /// value that the decimal columns' precision does not hold.
+    fn finish(mut self) -> Result<RecordBatch, String> {
         let arrays: Vec<ArrayRef> = self
             .builders
             .iter_mut()
@@ -555,7 +566,32 @@ impl Columns {
                 }
             })
             .collect();
-        RecordBatch::try_new(self.schema, arrays).expect("columns of the schema")
+        for (field, array) in self.schema.fields().iter().zip(&arrays) {
+            let DataType::Decimal128(precision, scale) = *field.data_type() else {
+                continue;
+            };
+            let Some(values) = array.as_any().downcast_ref::<arrow_array::Decimal128Array>()
+            else {
+                continue;
+            };
+            let max = 10i128.pow(u32::from(precision)) - 1;
+            let wide = values.iter().position(|v| v.is_some_and(|v| v.abs() > max));
+            if let Some(row) = wide {
+                let value = values.value_as_string(row);
+                let digits = value.chars().filter(char::is_ascii_digit).count();
+                let loan = arrays[0]
+                    .as_any()
+                    .downcast_ref::<arrow_array::LargeStringArray>()
+                    .map_or(String::new(), |ids| format!(" (loan_id {:?})", ids.value(row)));
+                return Err(format!(
+                    "row {}{loan} of a batch: column {} holds {value} ({digits} digits), more than the {precision} of decimal({precision},{scale}); \
+                     nothing was returned. Pass wide_decimals=True to get every decimal column as decimal({WIDE_PRECISION},s)",
+                    row + 1,
+                    field.name()
+                ));
+            }
+        }
+        Ok(RecordBatch::try_new(self.schema, arrays).expect("columns of the schema"))
     }
 }
 
@@ -625,8 +661,12 @@ impl RowSink for Columns {
 }
 
 /// A table of text rows, typed by `columns`.
-fn typed_table(columns: &[(String, Kind)], rows: &[Vec<String>]) -> PyResult<Table> {
-    let mut table = Columns::new(columns, rows.len());
+fn typed_table(
+    columns: &[(String, Kind)],
+    rows: &[Vec<String>],
+    precision: u8,
+) -> PyResult<Table> {
+    let mut table = Columns::new(columns, rows.len(), precision);
     for row in rows {
         for ((name, _), field) in columns.iter().zip(row) {
             table
@@ -638,7 +678,7 @@ fn typed_table(columns: &[(String, Kind)], rows: &[Vec<String>]) -> PyResult<Tab
     let schema = table.schema.clone();
     Ok(Table {
         schema,
-        batches: vec![table.finish()],
+        batches: vec![table.finish().map_err(value_error)?],
     })
 }
 
@@ -688,7 +728,7 @@ fn rejects_table(rejects: &[Reject]) -> Table {
             (name.to_string(), kind)
         })
         .collect();
-    let mut table = Columns::new(&columns, rejects.len());
+    let mut table = Columns::new(&columns, rejects.len(), PRECISION);
     for r in rejects {
         table.count(r.line as i64);
         for text in [&r.loan_id, &r.column, &r.reason, &r.raw] {
@@ -699,7 +739,7 @@ fn rejects_table(rejects: &[Reject]) -> Table {
     let schema = table.schema.clone();
     Table {
         schema,
-        batches: vec![table.finish()],
+        batches: vec![table.finish().expect("no decimal column")],
     }
 }
 
@@ -941,7 +981,7 @@ fn load_payments(
 }
 
 /// The payments that belong to no accepted book row, in input order.
-fn unmatched_table(payments: &PaymentsIn, policy: &Policy) -> PyResult<Table> {
+fn unmatched_table(payments: &PaymentsIn, policy: &Policy, precision: u8) -> PyResult<Table> {
     let columns: Vec<(String, Kind)> = [
         ("file", Kind::Text),
         ("line", Kind::Count),
@@ -954,7 +994,7 @@ fn unmatched_table(payments: &PaymentsIn, policy: &Policy) -> PyResult<Table> {
     .to_vec();
     let names = column_names(policy);
     let unmatched = payments.index.unmatched();
-    let mut table = Columns::new(&columns, unmatched.len());
+    let mut table = Columns::new(&columns, unmatched.len(), precision);
     for (ordinal, row_rejected) in unmatched {
         let record = &payments.rows[ordinal as usize];
         let Ok(row) = read_row(record, &payments.layout, &names) else {
@@ -974,7 +1014,7 @@ fn unmatched_table(payments: &PaymentsIn, policy: &Policy) -> PyResult<Table> {
     let schema = table.schema.clone();
     Ok(Table {
         schema,
-        batches: vec![table.finish()],
+        batches: vec![table.finish().map_err(value_error)?],
     })
 }
 
@@ -997,6 +1037,8 @@ struct Run {
     /// Reject a row whose loan_id came before.
     unique: bool,
     book_name: String,
+    /// Of the decimal columns: 18, or 38 with `wide_decimals`.
+    precision: u8,
 }
 
 /// What a run has seen and made so far.
@@ -1016,6 +1058,8 @@ struct ChunkOut {
     accepted: u64,
     explained: Vec<arrears_core::explain::Explanation>,
     overflow: bool,
+    /// A decimal that the results' precision does not hold.
+    too_wide: Option<String>,
 }
 
 impl Run {
@@ -1063,7 +1107,9 @@ impl Run {
     ) -> ChunkOut {
         let policy = &*self.policy;
         let mut out = ChunkOut::default();
-        let mut rows = self.results.then(|| Columns::new(&self.columns, to - from));
+        let mut rows = self
+            .results
+            .then(|| Columns::new(&self.columns, to - from, self.precision));
         let mut record = Record::new(0);
         for row in from..to {
             fill(&mut record, columns, row, first_line + row as u64);
@@ -1113,7 +1159,10 @@ impl Run {
                 }
             }
         }
-        out.results = rows.map(Columns::finish);
+        match rows.map(Columns::finish).transpose() {
+            Ok(results) => out.results = results,
+            Err(why) => out.too_wide = Some(why),
+        }
         out
     }
 }
@@ -1182,6 +1231,7 @@ impl Run {
             unique: unique_ids || repayments,
             book_name: book_name.to_string(),
             layout,
+            precision: PRECISION,
         })
     }
 
@@ -1222,6 +1272,9 @@ impl Run {
         for chunk in chunks {
             if chunk.overflow {
                 return Err(value_error(arrears_core::summary::SumOverflow));
+            }
+            if let Some(why) = chunk.too_wide {
+                return Err(value_error(format!("{}: {why}", self.book_name)));
             }
             outcome.results.extend(chunk.results);
             outcome.rejects.extend(chunk.rejects);
@@ -1272,7 +1325,7 @@ struct Runner {
 impl Runner {
     /// `book`: Arrow data with the book's columns (rows are not read).
     #[new]
-    #[pyo3(signature = (book, *, as_of, policy, repayments=None, group_by=None, unique_ids=false, book_name="book", repayments_name="repayments", results=true))]
+    #[pyo3(signature = (book, *, as_of, policy, repayments=None, group_by=None, unique_ids=false, book_name="book", repayments_name="repayments", results=true, wide_decimals=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -1285,6 +1338,7 @@ impl Runner {
         book_name: &str,
         repayments_name: &str,
         results: bool,
+        wide_decimals: bool,
     ) -> PyResult<Runner> {
         let (policy, spec) = policy_of(policy)?;
         let as_of = as_of_date(as_of)?;
@@ -1294,9 +1348,10 @@ impl Runner {
             .transpose()?
             .map(Arc::new);
         let source = Source::new(import_stream(book, "book")?);
-        let run = Run::new(
+        let mut run = Run::new(
             &source, policy, as_of, &keys, payments, unique_ids, book_name, results, None,
         )?;
+        run.precision = precision_of(wide_decimals);
         Ok(Runner {
             run,
             spec,
@@ -1327,7 +1382,7 @@ impl Runner {
         })?;
         let outcome = &mut self.progress.outcome;
         let results = Table {
-            schema: schema_of(&self.run.columns),
+            schema: schema_of(&self.run.columns, self.run.precision),
             batches: std::mem::take(&mut outcome.results),
         };
         Ok((results, rejects_table(&std::mem::take(&mut outcome.rejects))))
@@ -1454,9 +1509,11 @@ impl SummaryState {
         self.summary.merge(&other.summary).map_err(value_error)
     }
 
-    /// The summary table, exactly the command line's, as a pyarrow Table.
-    fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let table = Bound::new(py, self.table()?)?;
+    /// The summary table, exactly the command line's, as a pyarrow Table;
+    /// its decimals as decimal(18,s), or decimal(38,s) with `wide_decimals`.
+    #[pyo3(signature = (*, wide_decimals=false))]
+    fn finish<'py>(&self, py: Python<'py>, wide_decimals: bool) -> PyResult<Bound<'py, PyAny>> {
+        let table = Bound::new(py, self.table(precision_of(wide_decimals))?)?;
         py.import("pyarrow")?.call_method1("table", (table,))
     }
 
@@ -1487,7 +1544,7 @@ impl SummaryState {
 }
 
 impl SummaryState {
-    fn table(&self) -> PyResult<Table> {
+    fn table(&self, precision: u8) -> PyResult<Table> {
         let names: Vec<&str> = arrears_core::summary::normalize_keys(&self.keys)
             .iter()
             .map(|k| k.name())
@@ -1496,7 +1553,7 @@ impl SummaryState {
             .summary
             .table(&names, &self.policy, self.repayments)
             .map_err(value_error)?;
-        typed_table(&Kind::columns(&header, names.len()), &rows)
+        typed_table(&Kind::columns(&header, names.len()), &rows, precision)
     }
 }
 
@@ -1517,7 +1574,7 @@ fn policy_of(policy: &Bound<'_, PyAny>) -> PyResult<(Arc<Policy>, Spec)> {
 
 /// Runs a book: (results, rejects, summary state, unmatched, counts).
 #[pyfunction]
-#[pyo3(signature = (book, *, as_of, policy, repayments=None, group_by=None, unique_ids=false, book_name="book", repayments_name="repayments", results=true))]
+#[pyo3(signature = (book, *, as_of, policy, repayments=None, group_by=None, unique_ids=false, book_name="book", repayments_name="repayments", results=true, wide_decimals=false))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn run<'py>(
     py: Python<'py>,
@@ -1530,6 +1587,7 @@ fn run<'py>(
     book_name: &str,
     repayments_name: &str,
     results: bool,
+    wide_decimals: bool,
 ) -> PyResult<(Table, Table, SummaryState, Option<Table>, (u64, u64, u64))> {
     let (policy, spec) = policy_of(policy)?;
     let as_of = as_of_date(as_of)?;
@@ -1539,7 +1597,7 @@ fn run<'py>(
         .transpose()?
         .map(Arc::new);
     let source = Source::new(import_stream(book, "book")?);
-    let run = Run::new(
+    let mut run = Run::new(
         &source,
         policy.clone(),
         as_of,
@@ -1550,9 +1608,10 @@ fn run<'py>(
         results,
         None,
     )?;
+    run.precision = precision_of(wide_decimals);
     let outcome = run_book(py, source, &run)?;
     let results = Table {
-        schema: schema_of(&run.columns),
+        schema: schema_of(&run.columns, run.precision),
         batches: outcome.results,
     };
     // Payments that could not be read come first, as in the rejects file.
@@ -1564,7 +1623,7 @@ fn run<'py>(
     let counts = (outcome.rows_read, outcome.accepted, outcome.rows_read - outcome.accepted);
     let unmatched = payments
         .as_deref()
-        .map(|p| unmatched_table(p, &policy))
+        .map(|p| unmatched_table(p, &policy, run.precision))
         .transpose()?;
     let state = run.state(outcome.summary, spec);
     Ok((results, rejects_table(&rejects), state, unmatched, counts))
@@ -1622,7 +1681,7 @@ fn explain<'py>(
 /// parts, from what each part saw (`Runner.payments_seen`): the table
 /// `run` gives as `unmatched`.
 #[pyfunction]
-#[pyo3(signature = (repayments, seen, *, as_of, policy, repayments_name="repayments"))]
+#[pyo3(signature = (repayments, seen, *, as_of, policy, repayments_name="repayments", wide_decimals=false))]
 fn unmatched_payments(
     py: Python<'_>,
     repayments: &Bound<'_, PyAny>,
@@ -1630,6 +1689,7 @@ fn unmatched_payments(
     as_of: &str,
     policy: &Bound<'_, PyAny>,
     repayments_name: &str,
+    wide_decimals: bool,
 ) -> PyResult<Table> {
     let (policy, _) = policy_of(policy)?;
     let as_of = as_of_date(as_of)?;
@@ -1644,7 +1704,7 @@ fn unmatched_payments(
             .collect();
         payments.index.mark_seen(&pairs);
     }
-    unmatched_table(&payments, &policy)
+    unmatched_table(&payments, &policy, precision_of(wide_decimals))
 }
 
 /// The names of the presets.

@@ -419,6 +419,37 @@ def test_decimal_and_categorical_columns():
     }]
 
 
+def test_decimals_are_18_digits_unless_wide_decimals(tmp_path):
+    """As the command line's Parquet: decimal(18,s) by default; an amount
+    past 18 digits raises, naming row, loan_id and column, and never comes
+    back cut; with wide_decimals=True every decimal column is decimal(38,s)
+    and the amount is exact. The command line refuses and accepts alike."""
+    book = pa.table({
+        "loan_id": ["small", "huge"],
+        "principal": ["1000", "12345678901234567.89"],
+        "due_date": ["2025-01-01", "2025-01-01"],
+        "daily_rate": ["0.0005", "0.0005"],
+    })
+    out = arrears.run(book.slice(0, 1), as_of="2025-02-01")
+    assert out.results.schema.field("principal").type == pa.decimal128(18, 2)
+    assert out.results.schema.field("daily_rate").type == pa.decimal128(18, 10)
+    assert out.summary.schema.field("principal").type == pa.decimal128(18, 2)
+    with pytest.raises(ValueError, match=r'"huge".*column principal holds 12345678901234567\.89 \(19 digits\).*wide_decimals=True'):
+        arrears.run(book, as_of="2025-02-01")
+    wide = arrears.run(book, as_of="2025-02-01", wide_decimals=True)
+    assert wide.results.schema.field("principal").type == pa.decimal128(38, 2)
+    assert wide.summary.schema.field("principal").type == pa.decimal128(38, 2)
+    assert wide.results["principal"].to_pylist() == [Decimal("1000.00"), Decimal("12345678901234567.89")]
+    csv = tmp_path / "book.csv"
+    pv.write_csv(book, csv)
+    refused = run_cli("run", csv, "--as-of", "2025-02-01", "-o", tmp_path / "r.parquet", "-q")
+    assert refused.returncode != 0 and "--wide-decimals" in refused.stderr, refused.stderr
+    assert not (tmp_path / "r.parquet").exists()
+    done = run_cli("run", csv, "--as-of", "2025-02-01", "-o", tmp_path / "r.parquet", "-q", "--wide-decimals")
+    assert done.returncode == 0, done.stderr
+    assert pq.read_table(tmp_path / "r.parquet").equals(wide.results)
+
+
 def test_a_book_fed_in_parts_equals_the_whole():
     """The Runner (what each Spark partition uses): parts fed one by one
     give the whole run's results, rejects (row numbers across parts,
