@@ -94,9 +94,10 @@ def main():
     stream = fs.create(path, True)
     stream.write(bytearray(text.encode()))
     stream.close()
+    parts = df.rdd.getNumPartitions()
     print(
         f"arrears: {out.summary_state.loans} loans valued in "
-        f"{time.perf_counter() - started:.1f} s on {df.rdd.getNumPartitions()} partitions; "
+        f"{time.perf_counter() - started:.1f} s on {parts} partition{'s' if parts != 1 else ''}; "
         f"wrote {args.out}/results, {args.out}/rejects, {args.out}/summary.csv"
     )
     spark.stop()

@@ -240,9 +240,21 @@ fn explain_names_principal_days_once_in_a_limit_with_payments() {
     );
     run.expect_code(0);
     let out = run.stdout();
-    let line = "annual_rate: principal-days 29400.00 x 0.365 x 1 / 365 = 29.40";
+    let line = "annual_rate: principal-days 29400.00 x 0.365 / 365 = 29.40";
     assert!(out.contains(line), "no {line:?}{}", run.dump());
     assert!(!out.contains("principal principal-days"), "{}", run.dump());
+
+    let dir = testdata().join("preset_cn_private_lending");
+    let run = run_in(
+        &dir,
+        &[
+            "explain", "input.csv", "--as-of", "2025-06-10", "--policy", "cn-private-lending",
+            "--loan-id", "under-new-lpr",
+        ],
+    );
+    run.expect_code(0);
+    let line = "lpr_multiple: principal 36500.00 x 4 x LPR 0.03 (in force on 2025-05-20, contract_date) x 10 / 365 = 120.00";
+    assert!(run.stdout().contains(line), "no {line:?}{}", run.dump());
 }
 
 #[test]

@@ -98,9 +98,15 @@ def spark_schema(schema: pa.Schema):
 
 def _arrow_schema(spark_schema_):
     """The Arrow schema Spark hands mapInArrow for a Spark schema."""
+    import inspect
+
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    return to_arrow_schema(spark_schema_)
+    # PySpark 4.3 wants the time zone of TimestampType columns; Spark hands
+    # them to mapInArrow in UTC (earlier versions assume it).
+    params = inspect.signature(to_arrow_schema).parameters
+    zone = {"timezone": "UTC"} if "timezone" in params else {}
+    return to_arrow_schema(spark_schema_, **zone)
 
 
 def _text_as_spark_wants(schema: pa.Schema, large: bool) -> pa.Schema:

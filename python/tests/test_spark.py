@@ -9,6 +9,7 @@ import re
 from decimal import Decimal
 
 import pyarrow as pa
+import pyarrow.csv  # noqa: F401  (pa.csv)
 import pyarrow.parquet as pq
 import pytest
 
@@ -176,3 +177,31 @@ def test_spark_empty_book_gives_the_cli_empty_summary(spark):
     out = aspark.run(df, as_of=case.as_of)
     assert out.results.count() == 0 and out.rejects.count() == 0
     assert summary_csv(out.summary) == (case.dir / "expected_summary.csv").read_bytes()
+
+
+def test_spark_refuses_zoned_timestamps_and_takes_dates(spark):
+    """A TimestampType date column is refused on the driver with the
+    column named (README: cast to DateType or TimestampNTZType); cast to
+    DateType, the book gives the results of its text."""
+    from pyspark.sql import functions as F
+
+    case = Case("day_counting")
+    df = spark.read.option("header", True).csv(str(case.input))
+    zoned = df.withColumn("due_date", F.to_timestamp("due_date"))
+    with pytest.raises(ValueError, match=r'column "due_date".*Timestamp'):
+        aspark.run(zoned, as_of=case.as_of, policy=case.policy)
+    dated = df.withColumn("due_date", F.to_date("due_date")).withColumn(
+        "paid_date", F.to_date("paid_date")
+    )
+    out = aspark.run(dated, as_of=case.as_of, policy=case.policy)
+    got = pa.Table.from_pylist(
+        [r.asDict() for r in out.results.orderBy("loan_id").collect()]
+    )
+    want = arrears.run(
+        pa.csv.read_csv(case.input, convert_options=pa.csv.ConvertOptions(
+            column_types={n: pa.string() for n in df.columns})),
+        as_of=case.as_of, policy=case.policy,
+    ).results.sort_by("loan_id")
+    assert got.num_rows == want.num_rows > 0
+    for column in ("loan_id", "due_date", "days_overdue", "total_capped"):
+        assert got.column(column).to_pylist() == want.column(column).to_pylist(), column

@@ -531,15 +531,15 @@ pub fn explain(
             // With payments, limits that run with days run on principal-days.
             let (p, days) = match pd {
                 Some(pd) if !matches!(cap.limit, Limit::PrincipalRatio { .. }) => {
-                    (format!("principal-days {}", cent_days(pd)), "1".to_string())
+                    (format!("principal-days {}", cent_days(pd)), String::new())
                 }
-                _ => (format!("principal {}", money(loan.principal)), days.to_string()),
+                _ => (format!("principal {}", money(loan.principal)), format!(" x {days}")),
             };
             let formula = match &cap.limit {
                 Limit::AnnualRate { rate, year_days } => {
-                    format!("annual_rate: {p} x {} x {days} / {year_days}", rate.normalize())
+                    format!("annual_rate: {p} x {}{days} / {year_days}", rate.normalize())
                 }
-                Limit::DailyRate { rate } => format!("daily_rate: {p} x {} x {days}", rate.normalize()),
+                Limit::DailyRate { rate } => format!("daily_rate: {p} x {}{days}", rate.normalize()),
                 Limit::PrincipalRatio { ratio } => format!("principal_ratio: {p} x {}", ratio.normalize()),
                 Limit::Fixed { amount } => format!("fixed: {}", amount.normalize()),
                 Limit::ComponentRatio { ratio, of } => {
@@ -554,7 +554,7 @@ pub fn explain(
                     };
                     let lpr = policy.lpr_at(date).unwrap_or_default();
                     format!(
-                        "lpr_multiple: principal {p} x {} x LPR {} (in force on {date}, {column}) x {days} / {year_days}",
+                        "lpr_multiple: {p} x {} x LPR {} (in force on {date}, {column}){days} / {year_days}",
                         multiple.normalize(),
                         lpr.normalize()
                     )
