@@ -196,6 +196,13 @@ pub struct ReportArgs {
     /// `unmatched` (out/r.rejects.csv -> out/r.unmatched.csv).
     #[arg(long, value_name = "UNMATCHED.csv", value_parser = csv_path)]
     pub unmatched: Option<PathBuf>,
+    /// Parquet outputs: money, rates and ratios as decimal(38, s) (16
+    /// bytes a value) instead of decimal(18, s) (an INT64 in the file).
+    /// Without it, an amount of more than 18 digits (10^16 or more, in
+    /// money) fails the run, naming the file, loan, column and value; with
+    /// it, every amount a valid book can hold fits. CSV is the same either way.
+    #[arg(long)]
+    pub wide_decimals: bool,
 }
 
 #[derive(Debug, Args)]
@@ -291,6 +298,13 @@ pub struct SummarizeArgs {
     /// The format of -o. Default: by its extension.
     #[arg(long, value_name = "FORMAT", value_enum)]
     pub format: Option<Format>,
+    /// Parquet outputs: money, rates and ratios as decimal(38, s) (16
+    /// bytes a value) instead of decimal(18, s) (an INT64 in the file).
+    /// Without it, an amount of more than 18 digits (10^16 or more, in
+    /// money) fails the run, naming the file, loan, column and value; with
+    /// it, every amount a valid book can hold fits. CSV is the same either way.
+    #[arg(long)]
+    pub wide_decimals: bool,
     /// No report on stderr; errors and warnings still print.
     #[arg(short, long)]
     pub quiet: bool,
@@ -337,6 +351,13 @@ pub struct MovementArgs {
     /// The format of every output. Default: by each file's extension.
     #[arg(long, value_name = "FORMAT", value_enum)]
     pub format: Option<Format>,
+    /// Parquet outputs: money, rates and ratios as decimal(38, s) (16
+    /// bytes a value) instead of decimal(18, s) (an INT64 in the file).
+    /// Without it, an amount of more than 18 digits (10^16 or more, in
+    /// money) fails the run, naming the file, loan, column and value; with
+    /// it, every amount a valid book can hold fits. CSV is the same either way.
+    #[arg(long)]
+    pub wide_decimals: bool,
     /// CURRENT's as-of date, for a file without a manifest.
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub as_of: Option<NaiveDate>,
@@ -600,6 +621,16 @@ pub fn default_rejects_path(results: &Path) -> PathBuf {
 
 /// Runs a parsed command line and says how it ended.
 pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
+    // Decided before anything is written: the Parquet decimal width of
+    // every output of the command.
+    #[cfg(feature = "parquet")]
+    crate::parquet::set_wide_decimals(match &cli.command {
+        Command::Run(args) => args.report.wide_decimals,
+        Command::Audit(args) => args.report.wide_decimals,
+        Command::Summarize(args) => args.wide_decimals,
+        Command::Movement(args) => args.wide_decimals,
+        _ => false,
+    });
     match cli.command {
         Command::Run(args) => run(&args),
         Command::Audit(args) => audit(&args),
@@ -817,7 +848,15 @@ fn summarize(args: &SummarizeArgs) -> anyhow::Result<Exit> {
         group_by: args.group_by.clone(),
         policy: Policy::load(&args.policy)?,
     };
-    let done = summarize::summarize(&config)?;
+    // Into a file, row by row; on stdout, as a table.
+    let (done, file) = match &args.output {
+        Some(path) => {
+            let format = Format::of(path, args.format);
+            let (done, file) = summarize::summarize_into(&config, path, format)?;
+            (done, Some(file))
+        }
+        None => (summarize::summarize(&config)?, None),
+    };
     if !done.without_outstanding.is_empty() {
         eprintln!(
             "arrears: warning: no outstanding column in {}: {} left empty (results written before outstanding was always a column: run them again)",
@@ -825,9 +864,8 @@ fn summarize(args: &SummarizeArgs) -> anyhow::Result<Exit> {
             NEEDS_OUTSTANDING.join(", ")
         );
     }
-    if let Some(path) = &args.output {
-        let format = Format::of(path, args.format);
-        summary::write_file(path, format, &done.header, &done.rows, done.keys)?.commit()?;
+    if let Some(file) = file {
+        file.commit()?;
     }
     if !args.quiet {
         eprintln!(

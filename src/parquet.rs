@@ -37,9 +37,39 @@ use crate::money::Money;
 use crate::output::{Kind, RowSink};
 use crate::record::{ColKind, Layout};
 
-/// Precision of every decimal column: money can reach 2^96 units (29
-/// digits), so 18 digits would not hold every valid book.
-pub const PRECISION: usize = 38;
+/// Precision of the decimal columns by default: 18 digits, stored as
+/// INT64 in the file (8 bytes a value, integer statistics), as analysts'
+/// tools write money. A value of more digits (money of 10^16 or more) fails
+/// the run rather than lose a digit (`ParquetSink::write`), and the run can
+/// be repeated with `--wide-decimals`.
+pub const PRECISION: usize = 18;
+
+/// Precision with `--wide-decimals`: money can reach 2^96 units (29
+/// digits), and decimal(38, s) (16-byte values) holds every valid book.
+pub const WIDE_PRECISION: usize = 38;
+
+/// Whether this process writes wide decimals (`--wide-decimals`): decided
+/// once, from the command line, before any output is written, so every
+/// Parquet file of a run has one type per column whatever its values.
+static WIDE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Chooses the decimal width of every Parquet output of this process.
+pub fn set_wide_decimals(wide: bool) {
+    WIDE.store(wide, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The precision of every decimal column written.
+pub fn precision() -> usize {
+    match WIDE.load(std::sync::atomic::Ordering::Relaxed) {
+        true => WIDE_PRECISION,
+        false => PRECISION,
+    }
+}
+
+/// The largest magnitude `precision` digits hold, in units.
+fn max_units(precision: usize) -> u128 {
+    10u128.pow(precision as u32) - 1
+}
 
 /// Rows a Parquet book is read in at a time.
 const READ_ROWS: usize = 32_768;
@@ -374,7 +404,7 @@ fn dtype(kind: Kind) -> DataType {
     match kind {
         Kind::Text => DataType::String,
         Kind::Money | Kind::Rate | Kind::Ratio => {
-            DataType::Decimal(PRECISION, kind.scale().unwrap_or(0) as usize)
+            DataType::Decimal(precision(), kind.scale().unwrap_or(0) as usize)
         }
         Kind::Date => DataType::Date,
         Kind::Count => DataType::Int64,
@@ -525,7 +555,7 @@ impl Values {
                 valid,
                 scale,
             } => Int128Chunked::from_vec_validity(name, units, validity(valid))
-                .into_decimal_unchecked(PRECISION, scale as usize)
+                .into_decimal_unchecked(precision(), scale as usize)
                 .into_series(),
             Values::Date { days, valid } => {
                 Int32Chunked::from_vec_validity(name, days, validity(valid))
@@ -535,6 +565,34 @@ impl Values {
             Values::Count { values, valid } => {
                 Int64Chunked::from_vec_validity(name, values, validity(valid)).into_series()
             }
+        }
+    }
+}
+
+impl Values {
+    /// The column as the Arrow array its pages are encoded from. A decimal
+    /// of at most 18 digits goes out as the INT64 it is stored as (checked
+    /// to fit first: `Columns::too_wide`), so polars-parquet encodes plain
+    /// integers (integer statistics, a min-max dictionary decision) instead
+    /// of 16-byte values and a cardinality estimate of them.
+    fn into_array(self, name: PlSmallStr) -> Box<dyn polars_arrow::array::Array> {
+        use polars_arrow::array::PrimitiveArray;
+        use polars_arrow::datatypes::ArrowDataType;
+        match self {
+            Values::Decimal { units, valid, .. } if precision() <= PRECISION => {
+                let narrow: Vec<i64> = units.iter().map(|&u| u as i64).collect();
+                let bitmap = polars_arrow::bitmap::Bitmap::from_iter(valid);
+                let validity = (bitmap.unset_bits() > 0).then_some(bitmap);
+                Box::new(PrimitiveArray::<i64>::new(
+                    ArrowDataType::Int64,
+                    narrow.into(),
+                    validity,
+                ))
+            }
+            values => values
+                .into_series(name)
+                .rechunk()
+                .to_arrow(0, CompatLevel::newest()),
         }
     }
 }
@@ -591,6 +649,54 @@ impl Columns {
         }
         self.rows += 1;
         Ok(())
+    }
+
+    /// The first value of a decimal column that `precision` digits do not
+    /// hold, as a message naming the row (`before` rows precede these in
+    /// the file), its first text field (the loan_id of results), the column
+    /// and the value; `None` when every value fits.
+    fn too_wide(&self, precision: usize, before: u64) -> Option<String> {
+        let max = max_units(precision);
+        let (row, column, units, scale) = self
+            .values
+            .iter()
+            .enumerate()
+            .filter_map(|(c, values)| match values {
+                Values::Decimal {
+                    units,
+                    valid,
+                    scale,
+                } => units
+                    .iter()
+                    .zip(valid)
+                    .position(|(u, &v)| v && u.unsigned_abs() > max)
+                    .map(|row| (row, c, units[row], *scale)),
+                _ => None,
+            })
+            .min_by_key(|&(row, c, ..)| (row, c))?;
+        let mut value = Vec::new();
+        push_decimal(&mut value, units, scale);
+        let named = self
+            .values
+            .iter()
+            .zip(&self.names)
+            .find_map(|(values, name)| match values {
+                Values::Text(text) => Some(format!(
+                    ", {name} {:?}",
+                    String::from_utf8_lossy(text.field(row))
+                )),
+                _ => None,
+            })
+            .unwrap_or_default();
+        Some(format!(
+            "row {}{named}: column {} holds {} ({} digits), more than the {precision} of decimal({precision},{scale}); \
+             nothing was written. Run again with --wide-decimals to write every decimal column as decimal({WIDE_PRECISION},s), \
+             which holds every amount a valid book can have (or write CSV)",
+            before + row as u64 + 1,
+            self.names[column],
+            String::from_utf8_lossy(&value),
+            units.unsigned_abs().to_string().len().max(scale as usize + 1),
+        ))
     }
 
     /// Appends rows `from..to` of `other`, which has the same columns.
@@ -749,6 +855,8 @@ pub struct ParquetSink<'a> {
     pool: Option<&'a rayon::ThreadPool>,
     group: Columns,
     path: String,
+    /// Rows in the row groups written so far.
+    rows_written: u64,
 }
 
 impl<'a> ParquetSink<'a> {
@@ -802,6 +910,7 @@ impl<'a> ParquetSink<'a> {
             pool,
             group: Columns::with_capacity(columns, ROW_GROUP),
             path,
+            rows_written: 0,
         })
     }
 
@@ -822,6 +931,13 @@ impl<'a> ParquetSink<'a> {
         let fresh = Columns::with_capacity(&self.schema, ROW_GROUP);
         let group = std::mem::replace(&mut self.group, fresh);
         let rows = group.rows as u64;
+        if let Some(message) = group.too_wide(precision(), self.rows_written) {
+            return Err(Error::Parquet {
+                path: self.path.clone(),
+                message,
+            });
+        }
+        self.rows_written += rows;
         let columns: Vec<_> = group
             .names
             .into_iter()
@@ -833,7 +949,7 @@ impl<'a> ParquetSink<'a> {
             columns
                 .into_par_iter()
                 .map(|((name, values), (ty, encoding))| {
-                    encode(values.into_series(name.into()), ty, encoding, options)
+                    encode(values.into_array(name.into()), ty, encoding, options)
                 })
                 .collect()
         };
@@ -862,12 +978,11 @@ impl<'a> ParquetSink<'a> {
 /// One column of a row group as compressed pages, as polars' own writer
 /// makes them (the same encodings, statistics and compression).
 fn encode(
-    series: Series,
+    array: Box<dyn polars_arrow::array::Array>,
     ty: &ParquetType,
     encoding: &[Encoding],
     options: WriteOptions,
 ) -> PolarsResult<Vec<CompressedPage>> {
-    let array = series.rechunk().to_arrow(0, CompatLevel::newest());
     let mut pages = Vec::new();
     for leaf in array_to_columns(&array, ty.clone(), options, encoding)? {
         for page in leaf {
@@ -884,18 +999,35 @@ pub fn write_table(
     columns: &[(String, Kind)],
     rows: &[Vec<String>],
 ) -> Result<crate::atomic::Finished, Error> {
+    write_table_with(path, columns, &mut |each| {
+        rows.iter().try_for_each(|row| each(row.clone()))
+    })
+}
+
+/// `write_table` for rows made one at a time (`summary::write_file_with`):
+/// a row group's rows at most are held.
+pub fn write_table_with(
+    path: &Path,
+    columns: &[(String, Kind)],
+    fill: &mut dyn FnMut(&mut crate::summary::RowFn<'_>) -> Result<(), Error>,
+) -> Result<crate::atomic::Finished, Error> {
     let name = path.display().to_string();
+    let mut file = AtomicFile::create(path)?;
+    let mut sink = ParquetSink::new(&mut file, columns, None)?;
     let mut table = Columns::new(columns);
-    for row in rows {
+    fill(&mut |row| {
         table
             .push(row.iter().map(|f| f.as_bytes()))
             .map_err(|message| Error::Parquet {
                 path: name.clone(),
                 message,
             })?;
-    }
-    let mut file = AtomicFile::create(path)?;
-    let mut sink = ParquetSink::new(&mut file, columns, None)?;
+        if table.rows() == ROW_GROUP {
+            sink.push(&table)?;
+            table = Columns::new(columns);
+        }
+        Ok(())
+    })?;
     sink.push(&table)?;
     sink.finish()?;
     file.finish()
@@ -1024,7 +1156,7 @@ mod tests {
             df.dtypes(),
             vec![
                 DataType::String,
-                DataType::Decimal(38, 2),
+                DataType::Decimal(PRECISION, 2),
                 DataType::Date,
                 DataType::Int64
             ]
