@@ -589,12 +589,76 @@ impl Values {
                     validity,
                 ))
             }
+            Values::Text(column) => match text_dictionary(&column) {
+                Some(dictionary) => dictionary,
+                None => Values::Text(column)
+                    .into_series(name)
+                    .rechunk()
+                    .to_arrow(0, CompatLevel::newest()),
+            },
             values => values
                 .into_series(name)
                 .rechunk()
                 .to_arrow(0, CompatLevel::newest()),
         }
     }
+}
+
+/// Most distinct values of a text column encoded through `text_dictionary`.
+const DICTIONARY_VALUES: usize = 32;
+
+/// A text column of at most `DICTIONARY_VALUES` distinct values (product,
+/// region, currency, status, bucket, classification, the caps: all but the
+/// ids) as the dictionary array polars-parquet would make of it: values in
+/// order of first appearance, keys `u32`, an empty field null. Its pages
+/// are then the same bytes, without polars' cardinality estimate and hash
+/// table over every value (a tenth of a Parquet run's work); `None` for
+/// any other column, which polars encodes as before.
+fn text_dictionary(column: &TextColumn) -> Option<Box<dyn polars_arrow::array::Array>> {
+    use polars_arrow::array::{DictionaryArray, PrimitiveArray, Utf8ViewArray};
+    use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+    let mut values: Vec<&[u8]> = Vec::with_capacity(DICTIONARY_VALUES);
+    let mut keys: Vec<u32> = Vec::with_capacity(column.len());
+    let mut valid: Vec<bool> = Vec::with_capacity(column.len());
+    let mut start = 0;
+    for &end in &column.ends {
+        let field = &column.bytes[start..end as usize];
+        start = end as usize;
+        if field.is_empty() {
+            keys.push(0);
+            valid.push(false);
+            continue;
+        }
+        let key = match values.iter().position(|v| *v == field) {
+            Some(key) => key,
+            None if values.len() < DICTIONARY_VALUES => {
+                values.push(field);
+                values.len() - 1
+            }
+            None => return None,
+        };
+        keys.push(key as u32);
+        valid.push(true);
+    }
+    if values.is_empty() {
+        return None;
+    }
+    let texts = values
+        .iter()
+        .map(|v| std::str::from_utf8(v).ok())
+        .collect::<Option<Vec<&str>>>()?;
+    let bitmap = polars_arrow::bitmap::Bitmap::from_iter(valid);
+    let validity = (bitmap.unset_bits() > 0).then_some(bitmap);
+    let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), validity);
+    let dtype = ArrowDataType::Dictionary(
+        IntegerType::UInt32,
+        Box::new(ArrowDataType::Utf8View),
+        false,
+    );
+    let values = Utf8ViewArray::from_slice_values(texts);
+    DictionaryArray::<u32>::try_new(dtype, keys, Box::new(values))
+        .ok()
+        .map(|array| Box::new(array) as Box<dyn polars_arrow::array::Array>)
 }
 
 /// Rows of typed columns, built from CSV field text: the workers build
@@ -1119,6 +1183,42 @@ mod tests {
             1,
             "empty is null"
         );
+    }
+
+    #[test]
+    fn few_distinct_texts_make_a_dictionary_in_order_of_appearance() {
+        use polars_arrow::array::{DictionaryArray, Utf8ViewArray};
+        let mut column = Values::new(Kind::Text, 0);
+        for field in ["overdue", "", "current", "overdue", "逾期", "current"] {
+            column.push(field).unwrap();
+        }
+        let Values::Text(text) = column else {
+            unreachable!()
+        };
+        let array = text_dictionary(&text).expect("a dictionary");
+        let array = array
+            .as_any()
+            .downcast_ref::<DictionaryArray<u32>>()
+            .unwrap();
+        let keys: Vec<_> = array.keys().iter().map(|k| k.copied()).collect();
+        assert_eq!(keys, [Some(0), None, Some(1), Some(0), Some(2), Some(1)]);
+        let values = array
+            .values()
+            .as_any()
+            .downcast_ref::<Utf8ViewArray>()
+            .unwrap();
+        let values: Vec<_> = values.values_iter().collect();
+        assert_eq!(values, ["overdue", "current", "逾期"]);
+        // Ids (more distinct values) and empty columns: polars decides.
+        let mut ids = Values::new(Kind::Text, 0);
+        for i in 0..=DICTIONARY_VALUES {
+            ids.push(&format!("L{i}")).unwrap();
+        }
+        let Values::Text(ids) = ids else {
+            unreachable!()
+        };
+        assert!(text_dictionary(&ids).is_none());
+        assert!(text_dictionary(&TextColumn::default()).is_none());
     }
 
     #[test]
