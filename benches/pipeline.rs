@@ -6,16 +6,16 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use csv::ByteRecord;
 
+use arrears::cmd::generate::{write_book, GenerateConfig};
+use arrears::cmd::run::{run, RunConfig};
 use arrears::compute::compute;
-use arrears::generate::{write_book, GenerateConfig};
-use arrears::output::{write_result, CsvRows};
+use arrears::io::output::{write_result, CsvRows};
+use arrears::io::pipeline::{Input, PipelineConfig};
+use arrears::io::split::Quoted;
 use arrears::parse;
-use arrears::pipeline::{Input, PipelineConfig};
 use arrears::policy::Policy;
-use arrears::record::{parse_loan, Layout};
-use arrears::run::{run, RunConfig};
+use arrears::record::{parse_loan, Layout, Record};
 use arrears::summary::GroupKey;
 
 const ROWS: u64 = 50_000;
@@ -41,17 +41,21 @@ fn book() -> PathBuf {
     path
 }
 
-fn records() -> (Layout, Vec<ByteRecord>, u64) {
+fn records() -> (Layout, Vec<Record>, u64) {
     let path = book();
     let bytes = std::fs::metadata(&path).unwrap().len();
     let mut reader = csv::Reader::from_path(&path).unwrap();
     let layout = Layout::from_header(
-        reader.byte_headers().unwrap(),
+        &Quoted(reader.byte_headers().unwrap()),
         &Policy::load("cn-bank").unwrap(),
         "bench",
     )
     .unwrap();
-    let records = reader.byte_records().map(Result::unwrap).collect();
+    let records = reader
+        .byte_records()
+        .enumerate()
+        .map(|(i, r)| Record::of(r.unwrap().iter(), i as u64 + 2))
+        .collect();
     (layout, records, bytes)
 }
 

@@ -11,18 +11,16 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use encoding_rs::Encoding;
 
-use crate::audit::AuditJob;
-use crate::explain::ExplainJob;
-use crate::generate::{self, GenerateConfig};
-use crate::output::Format;
+use crate::cmd;
+use crate::cmd::run::RunConfig;
+
+use crate::io::output::Format;
+use crate::io::payments::default_unmatched_path;
+use crate::io::pipeline::{Input, PipelineConfig, Report};
+use crate::io::source::Compression;
 use crate::parse;
-use crate::payments::default_unmatched_path;
-use crate::pipeline::{self, Input, PipelineConfig, Report};
 use crate::policy::{self, Policy};
-use crate::run::{self as run_book, RunConfig};
-use crate::source::Compression;
-use crate::summarize::{self, SummarizeConfig, NEEDS_OUTSTANDING};
-use crate::summary::{self, GroupKey};
+use crate::summary::GroupKey;
 
 /// Exit codes a scheduler can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +43,7 @@ pub struct UsageError(pub String);
 
 /// Checks a command's inputs and outputs before any work (see `paths`):
 /// a clash is a usage error, an unwritable output a failure.
-fn check_paths(inputs: &[PathBuf], outputs: &[(&str, &Path)]) -> anyhow::Result<()> {
+pub(crate) fn check_paths(inputs: &[PathBuf], outputs: &[(&str, &Path)]) -> anyhow::Result<()> {
     // Outputs are CSV or Parquet; a compressed name would hold plain CSV
     // that no reader (arrears included) takes for what it says.
     for (flag, path) in outputs {
@@ -54,7 +52,7 @@ fn check_paths(inputs: &[PathBuf], outputs: &[(&str, &Path)]) -> anyhow::Result<
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
         if matches!(ext.as_deref(), Some("gz" | "gzip" | "zst" | "zstd"))
-            && !crate::atomic::is_direct(path)
+            && !crate::io::atomic::is_direct(path)
         {
             return Err(UsageError(format!(
                 "{flag} {}: outputs are CSV or Parquet, never compressed; name it .csv (compress it afterwards) or .parquet (compressed inside)",
@@ -68,11 +66,11 @@ fn check_paths(inputs: &[PathBuf], outputs: &[(&str, &Path)]) -> anyhow::Result<
 
 /// `check_paths` without the check of compressed names (for `generate`,
 /// which writes compressed books).
-fn check_any_paths(inputs: &[PathBuf], outputs: &[(&str, &Path)]) -> anyhow::Result<()> {
-    match crate::paths::check(inputs, outputs) {
+pub(crate) fn check_any_paths(inputs: &[PathBuf], outputs: &[(&str, &Path)]) -> anyhow::Result<()> {
+    match crate::io::paths::check(inputs, outputs) {
         Ok(()) => Ok(()),
-        Err(crate::paths::PathError::Clash(m)) => Err(UsageError(m).into()),
-        Err(crate::paths::PathError::Unwritable(m)) => Err(anyhow::anyhow!(m)),
+        Err(crate::io::paths::PathError::Clash(m)) => Err(UsageError(m).into()),
+        Err(crate::io::paths::PathError::Unwritable(m)) => Err(anyhow::anyhow!(m)),
     }
 }
 
@@ -330,8 +328,8 @@ pub struct MovementArgs {
     #[arg(value_name = "CURRENT")]
     pub current: PathBuf,
     /// What a loan's state is: its bucket, its classification or its status.
-    #[arg(long, value_enum, default_value_t = crate::movement::By::Bucket)]
-    pub by: crate::movement::By,
+    #[arg(long, value_enum, default_value_t = crate::cmd::movement::By::Bucket)]
+    pub by: crate::cmd::movement::By,
     /// The policy (bucket and class order, accounting). Default: the one in
     /// CURRENT's manifest, else cn-bank.
     #[arg(long, value_name = "PRESET_OR_FILE")]
@@ -513,7 +511,7 @@ impl BookArgs {
         unmatched: Option<PathBuf>,
     ) -> anyhow::Result<PipelineConfig> {
         if self.repayments.iter().any(|p| p.as_os_str() == "-") {
-            anyhow::bail!("--repayments takes files, not standard input");
+            return Err(UsageError("--repayments takes files, not standard input".into()).into());
         }
         let format = output
             .as_deref()
@@ -580,7 +578,7 @@ impl ReportArgs {
     /// The rejects file, the unmatched-payments file (with --repayments)
     /// and the manifest, checked against the inputs (books and payment
     /// files) and each other.
-    fn checked(
+    pub(crate) fn checked(
         &self,
         output: &Option<PathBuf>,
         book: &BookArgs,
@@ -589,8 +587,8 @@ impl ReportArgs {
         let unmatched = book.unmatched_path(&self.unmatched, &rejects);
         let manifest = output
             .as_deref()
-            .filter(|p| !crate::atomic::is_direct(p))
-            .map(crate::manifest::path_for);
+            .filter(|p| !crate::io::atomic::is_direct(p))
+            .map(crate::io::manifest::path_for);
         let mut outputs: Vec<(&str, &Path)> = Vec::new();
         outputs.extend(output.as_deref().map(|p| ("-o", p)));
         outputs.push(("--rejects", &rejects));
@@ -603,10 +601,12 @@ impl ReportArgs {
 }
 
 /// The rejects file: as given, or beside the output, or in the working directory.
-fn rejects_path(rejects: &Option<PathBuf>, output: &Option<PathBuf>) -> PathBuf {
+pub(crate) fn rejects_path(rejects: &Option<PathBuf>, output: &Option<PathBuf>) -> PathBuf {
     match (rejects, output) {
         (Some(path), _) => path.clone(),
-        (None, Some(output)) if !crate::atomic::is_direct(output) => default_rejects_path(output),
+        (None, Some(output)) if !crate::io::atomic::is_direct(output) => {
+            default_rejects_path(output)
+        }
         (None, _) => PathBuf::from("rejects.csv"),
     }
 }
@@ -624,7 +624,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
     // Decided before anything is written: the Parquet decimal width of
     // every output of the command.
     #[cfg(feature = "parquet")]
-    crate::parquet::set_wide_decimals(match &cli.command {
+    crate::io::parquet::set_wide_decimals(match &cli.command {
         Command::Run(args) => args.report.wide_decimals,
         Command::Audit(args) => args.report.wide_decimals,
         Command::Summarize(args) => args.wide_decimals,
@@ -632,266 +632,25 @@ pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
         _ => false,
     });
     match cli.command {
-        Command::Run(args) => run(&args),
-        Command::Audit(args) => audit(&args),
-        Command::Explain(args) => explain(&args),
-        Command::Summarize(args) => summarize(&args),
-        Command::Movement(args) => movement(&args),
-        Command::Report(args) => report_page(&args),
-        Command::Policy(args) => {
-            if args.list {
-                for name in policy::preset_names() {
-                    println!("{name}");
-                }
-                return Ok(Exit::Done);
-            }
-            if let Some(text) = policy::preset(&args.preset) {
-                return print_quietly(text.as_bytes());
-            }
-            // A file: checked, and printed as resolved over its base preset.
-            let resolved = Policy::load(&args.preset)?;
-            let text = format!(
-                "# {}: checked; resolved over preset {}\n{}",
-                args.preset, resolved.base, resolved.resolved
-            );
-            print_quietly(text.as_bytes())
-        }
-        Command::Generate(args) => {
-            if !generate::writable_name(&args.output) {
-                return Err(UsageError(format!(
-                    "{}: generate writes {}; `run` would not read this name as what was written",
-                    args.output.display(),
-                    generate::EXTENSIONS
-                ))
-                .into());
-            }
-            let mut outputs: Vec<(&str, &Path)> = vec![("-o", &args.output)];
-            if let Some(path) = &args.repayments {
-                let plain = crate::source::BookFormat::Csv(Compression::None);
-                if crate::source::BookFormat::of(path) != plain {
-                    return Err(UsageError(format!(
-                        "--repayments {}: generate writes payments as plain CSV",
-                        path.display()
-                    ))
-                    .into());
-                }
-            }
-            outputs.extend(args.repayments.as_deref().map(|p| ("--repayments", p)));
-            outputs.extend(args.next_night.as_deref().map(|p| ("--next-night", p)));
-            for (flag, path) in &outputs {
-                if !generate::writable_name(path) {
-                    return Err(UsageError(format!(
-                        "{flag} {}: generate writes {}",
-                        path.display(),
-                        generate::EXTENSIONS
-                    ))
-                    .into());
-                }
-            }
-            check_any_paths(&[], &outputs)?;
-            let config = GenerateConfig {
-                rows: args.rows,
-                seed: args.seed,
-                as_of: args.as_of,
-            };
-            generate::write_book(&config, &args.output)?;
-            if let Some(path) = &args.repayments {
-                generate::write_payments(&config, path)?;
-            }
-            if let Some(path) = &args.next_night {
-                let next = args.next_as_of.unwrap_or_else(|| {
-                    args.as_of
-                        .checked_add_months(chrono::Months::new(1))
-                        .unwrap_or(args.as_of)
-                });
-                generate::write_next_night(&config, next, path)?;
-            }
-            Ok(Exit::Done)
-        }
+        Command::Run(args) => cmd::run::command(&args),
+        Command::Audit(args) => cmd::audit::command(&args),
+        Command::Explain(args) => cmd::explain::command(&args),
+        Command::Summarize(args) => cmd::summarize::command(&args),
+        Command::Movement(args) => cmd::movement::command(&args),
+        Command::Report(args) => cmd::report::command(&args),
+        Command::Policy(args) => cmd::policy::command(&args),
+        Command::Generate(args) => cmd::generate::command(&args),
     }
-}
-
-fn run(args: &RunArgs) -> anyhow::Result<Exit> {
-    let config = args.config()?;
-    let outcome = run_book::run(&config)?;
-    if !args.book.quiet {
-        eprint!(
-            "{}",
-            report_text(&config.pipeline, &outcome.report, "written")
-        );
-    }
-    if config.summary.is_none() {
-        let table = (
-            &outcome.summary_header,
-            &outcome.summary_rows,
-            outcome.group_keys,
-        );
-        print_table_beside(table, &[&args.results], args.book.quiet)?;
-    }
-    Ok(check_rejects(
-        all_rejects(&outcome.report),
-        args.report.max_rejects,
-    ))
-}
-
-/// Prints a table on stdout, or on stderr when one of `outputs` is
-/// standard output (`-`) already (and then not at all with --quiet).
-fn print_table_beside(
-    (header, rows, keys): (&Vec<String>, &Vec<Vec<String>>, usize),
-    outputs: &[&Option<PathBuf>],
-    quiet: bool,
-) -> anyhow::Result<Exit> {
-    let taken = outputs
-        .iter()
-        .any(|p| p.as_deref().is_some_and(crate::atomic::is_stdout));
-    if !taken {
-        return print_table(header, rows, keys);
-    }
-    if !quiet {
-        let mut table = Vec::new();
-        summary::write_table(&mut table, header, rows, keys)?;
-        let _ = io::stderr().write_all(&table);
-    }
-    Ok(Exit::Done)
-}
-
-fn audit(args: &AuditArgs) -> anyhow::Result<Exit> {
-    let (rejects, unmatched, manifest) = args.report.checked(&args.breaches, &args.book)?;
-    let config = args.book.pipeline(
-        args.breaches.clone(),
-        args.report.format,
-        Some(rejects),
-        unmatched,
-    )?;
-    let policy = &config.policy;
-    let repayments = !config.repayments.is_empty();
-    let (_, mut report) =
-        pipeline::run(&config, |layout| AuditJob::new(policy, layout, repayments))?;
-    let (header, rows) = report.stats.table(policy);
-    let mut files = Vec::new();
-    files.extend(report.output_file.take().map(|f| ("breaches", f)));
-    files.extend(report.rejects_file.take().map(|f| ("rejects", f)));
-    files.extend(report.unmatched_file.take().map(|f| ("unmatched", f)));
-    if let Some(path) = &args.report.summary {
-        let format = Format::of(path, args.report.format);
-        files.push((
-            "summary",
-            summary::write_file(path, format, &header, &rows, 2)?,
-        ));
-    }
-    report.outputs =
-        run_book::commit_with_manifest("audit", &config, &report, files, manifest.as_deref())?;
-    if !args.book.quiet {
-        eprint!("{}", report_text(&config, &report, "checked"));
-        eprintln!(
-            "arrears: {} rows breach at least one cap",
-            report.rows_output
-        );
-    }
-    if args.report.summary.is_none() {
-        print_table_beside((&header, &rows, 2), &[&args.breaches], args.book.quiet)?;
-    }
-    Ok(check_rejects(all_rejects(&report), args.report.max_rejects))
-}
-
-fn explain(args: &ExplainArgs) -> anyhow::Result<Exit> {
-    let mut config = args.book.pipeline(None, None, None, None)?;
-    config.trace = true;
-    let job = ExplainJob {
-        policy: &config.policy,
-        as_of: config.as_of,
-        ids: args.loan_ids.iter().cloned().collect(),
-        sources: config.inputs.iter().map(Input::name).collect(),
-    };
-    let (_, report) = pipeline::run(&config, |_| job)?;
-    let found = &report.stats;
-    let text = if args.json {
-        serde_json::to_string_pretty(found)? + "\n"
-    } else {
-        let rounding = config.policy.rounding.name();
-        found
-            .iter()
-            .map(|e| e.text(rounding))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    print_quietly(text.as_bytes())?;
-    let missing: Vec<&str> = args
-        .loan_ids
-        .iter()
-        .filter(|id| !found.iter().any(|e| &e.loan_id == *id))
-        .map(String::as_str)
-        .collect();
-    if missing.is_empty() {
-        return Ok(Exit::Done);
-    }
-    eprintln!(
-        "arrears: not found among the {} accepted rows ({} rows were rejected): {}",
-        report.rows_accepted,
-        report.rows_rejected,
-        missing.join(", ")
-    );
-    Ok(Exit::Failed)
-}
-
-fn summarize(args: &SummarizeArgs) -> anyhow::Result<Exit> {
-    let started = std::time::Instant::now();
-    let outputs: Vec<(&str, &Path)> = args
-        .output
-        .as_deref()
-        .map(|p| ("-o", p))
-        .into_iter()
-        .collect();
-    check_paths(&args.inputs, &outputs)?;
-    let config = SummarizeConfig {
-        inputs: args.inputs.clone(),
-        group_by: args.group_by.clone(),
-        policy: Policy::load(&args.policy)?,
-    };
-    // Into a file, row by row; on stdout, as a table.
-    let (done, file) = match &args.output {
-        Some(path) => {
-            let format = Format::of(path, args.format);
-            let (done, file) = summarize::summarize_into(&config, path, format)?;
-            (done, Some(file))
-        }
-        None => (summarize::summarize(&config)?, None),
-    };
-    if !done.without_outstanding.is_empty() {
-        eprintln!(
-            "arrears: warning: no outstanding column in {}: {} left empty (results written before outstanding was always a column: run them again)",
-            done.without_outstanding.join(", "),
-            NEEDS_OUTSTANDING.join(", ")
-        );
-    }
-    if let Some(file) = file {
-        file.commit()?;
-    }
-    if !args.quiet {
-        eprintln!(
-            "arrears: {} results rows from {} files summarized in {:.2} s{}",
-            done.rows_read,
-            args.inputs.len(),
-            started.elapsed().as_secs_f64(),
-            args.output
-                .as_ref()
-                .map_or_else(String::new, |p| format!("; wrote {}", p.display()))
-        );
-    }
-    if args.output.is_none() {
-        return print_table(&done.header, &done.rows, done.keys);
-    }
-    Ok(Exit::Done)
 }
 
 /// A file's as-of date: from its manifest, or the flag standing in for it;
 /// both given and different is an error.
-fn night_as_of(
+pub(crate) fn night_as_of(
     file: &Path,
     flag: Option<NaiveDate>,
     name: &str,
-) -> anyhow::Result<(Option<String>, Option<crate::manifest::Manifest>)> {
-    let manifest = crate::manifest::Manifest::beside(file)?;
+) -> anyhow::Result<(Option<String>, Option<crate::io::manifest::Manifest>)> {
+    let manifest = crate::io::manifest::Manifest::beside(file)?;
     let from_manifest = manifest.as_ref().map(|m| m.as_of.clone());
     let given = flag.map(|d| d.to_string());
     match (&from_manifest, &given) {
@@ -904,100 +663,17 @@ fn night_as_of(
     }
 }
 
-fn movement(args: &MovementArgs) -> anyhow::Result<Exit> {
-    let started = std::time::Instant::now();
-    let mut outputs: Vec<(&str, &Path)> = Vec::new();
-    outputs.extend(args.moves.as_deref().map(|p| ("-o", p)));
-    outputs.extend(args.summary.as_deref().map(|p| ("--summary", p)));
-    outputs.extend(args.provisions.as_deref().map(|p| ("--provisions", p)));
-    outputs.extend(args.journal.as_deref().map(|p| ("--journal", p)));
-    check_paths(&[args.previous.clone(), args.current.clone()], &outputs)?;
-    let (previous_as_of, _) = night_as_of(&args.previous, args.previous_as_of, "PREVIOUS")?;
-    let (as_of, manifest) = night_as_of(&args.current, args.as_of, "CURRENT")?;
-    if let (Some(p), Some(c)) = (&previous_as_of, &as_of) {
-        if p > c {
-            return Err(UsageError(format!(
-                "PREVIOUS is as of {p}, after CURRENT's {c}: are the two files swapped?"
-            ))
-            .into());
-        }
-    }
-    if args.journal.is_some() && as_of.is_none() {
-        return Err(UsageError(format!(
-            "the journal is dated CURRENT's as-of, and {} has no manifest: pass --as-of",
-            args.current.display()
-        ))
-        .into());
-    }
-    let policy = policy_of(args.policy.as_deref(), manifest.as_ref(), &args.current)?;
-    let config = crate::movement::MovementConfig {
-        previous: args.previous.clone(),
-        current: args.current.clone(),
-        by: args.by,
-        policy,
-        as_of: as_of.clone().unwrap_or_default(),
-        moves: args.moves.clone(),
-        matrix: args.summary.clone(),
-        provisions: args.provisions.clone(),
-        journal: args.journal.clone(),
-        format: args.format,
-    };
-    let done = crate::movement::run(&config)?;
-    if !args.quiet {
-        let unknown = || "unknown: no manifest".to_string();
-        eprintln!(
-            "arrears: {} (as of {}) -> {} (as of {}), by {}, policy {}: {} moves in {:.2} s",
-            args.previous.display(),
-            previous_as_of.unwrap_or_else(unknown),
-            args.current.display(),
-            as_of.unwrap_or_else(unknown),
-            format!("{:?}", args.by).to_lowercase(),
-            config.policy.describe(),
-            done.loans,
-            started.elapsed().as_secs_f64()
-        );
-        if !done.outputs.is_empty() {
-            let names: Vec<String> = done
-                .outputs
-                .iter()
-                .map(|w| w.path.display().to_string())
-                .collect();
-            eprintln!("arrears: wrote {}", names.join(", "));
-        }
-    }
-    let mut text = Vec::new();
-    if args.summary.is_none() {
-        for (currency, header, rows) in done.movement.readable(&done.states, done.ranked) {
-            writeln!(
-                text,
-                "{currency}: loans from PREVIOUS's state (rows) to CURRENT's (columns)"
-            )?;
-            summary::write_table(&mut text, &header, &rows, 1)?;
-            writeln!(text)?;
-        }
-    }
-    if args.provisions.is_none() {
-        let (header, rows) = &done.tables.provisions;
-        writeln!(
-            text,
-            "provision movement (opening + charge - release - write_offs = closing)"
-        )?;
-        summary::write_table(&mut text, header, rows, 1)?;
-    }
-    print_quietly(&text)
-}
-
 /// A policy given by flag, else the one in a results file's manifest, else
 /// the default preset.
-fn policy_of(
+pub(crate) fn policy_of(
     flag: Option<&str>,
-    manifest: Option<&crate::manifest::Manifest>,
+    manifest: Option<&crate::io::manifest::Manifest>,
     results: &Path,
 ) -> anyhow::Result<Policy> {
     Ok(match (flag, manifest) {
         (Some(spec), _) => Policy::load(spec)?,
         (None, Some(m)) => {
-            let origin = crate::manifest::path_for(results).display().to_string();
+            let origin = crate::io::manifest::path_for(results).display().to_string();
             let mut policy = Policy::from_toml(&m.policy.resolved, &origin)?;
             policy.file = m.policy.file.clone();
             // The manifest names the preset it was laid over (the resolved
@@ -1009,72 +685,13 @@ fn policy_of(
     })
 }
 
-fn report_page(args: &ReportPageArgs) -> anyhow::Result<Exit> {
-    let started = std::time::Instant::now();
-    let mut inputs = args.inputs.clone();
-    inputs.extend(args.previous.clone());
-    check_paths(&inputs, &[("-o", args.output.as_path())])?;
-    if args.previous.is_some() && args.inputs.len() != 1 {
-        return Err(UsageError(format!(
-            "--previous compares two nights of one book: give one results file, not {}",
-            args.inputs.len()
-        ))
-        .into());
-    }
-    let first = &args.inputs[0];
-    let (as_of, manifest) = night_as_of(first, None, "RESULTS")?;
-    let previous_as_of = match &args.previous {
-        Some(p) => night_as_of(p, None, "PREVIOUS")?.0,
-        None => None,
-    };
-    if let (Some(p), Some(c)) = (&previous_as_of, &as_of) {
-        if p > c {
-            return Err(UsageError(format!(
-                "--previous is as of {p}, after the results' {c}: are the two files swapped?"
-            ))
-            .into());
-        }
-    }
-    let policy = policy_of(args.policy.as_deref(), manifest.as_ref(), first)?;
-    let config = crate::report::ReportConfig {
-        inputs: args.inputs.clone(),
-        previous: args.previous.clone(),
-        policy,
-        group_by: args.group_by.clone(),
-        output: args.output.clone(),
-        as_of: as_of.clone(),
-        previous_as_of,
-    };
-    let done = crate::report::run(&config)?;
-    if !args.quiet {
-        let place = std::fs::canonicalize(&done.written.path)
-            .map(|p| format!(" (file://{})", p.display()))
-            .unwrap_or_default();
-        eprintln!(
-            "arrears: report of {} results rows as of {}, {} currencies, policy {}{}, in {:.2} s: wrote {}, {} bytes{}",
-            done.rows_read,
-            as_of.unwrap_or_else(|| "an unknown date".into()),
-            done.currencies,
-            config.policy.describe(),
-            args.previous
-                .as_ref()
-                .map_or_else(String::new, |p| format!(", against {}", p.display())),
-            started.elapsed().as_secs_f64(),
-            done.written.path.display(),
-            done.written.size,
-            place
-        );
-    }
-    Ok(Exit::Done)
-}
-
 /// Rejected book rows and payment rows: every row of the rejects file.
-fn all_rejects<S>(report: &Report<S>) -> u64 {
+pub(crate) fn all_rejects<S>(report: &Report<S>) -> u64 {
     report.rows_rejected + report.payments.map_or(0, |p| p.rejected)
 }
 
 /// Exit 3 when more rows were rejected than allowed.
-fn check_rejects(rejected: u64, allowed: u64) -> Exit {
+pub(crate) fn check_rejects(rejected: u64, allowed: u64) -> Exit {
     if rejected <= allowed {
         return Exit::Done;
     }
@@ -1084,14 +701,18 @@ fn check_rejects(rejected: u64, allowed: u64) -> Exit {
     Exit::TooManyRejects
 }
 
-fn print_table(header: &[String], rows: &[Vec<String>], keys: usize) -> anyhow::Result<Exit> {
+pub(crate) fn print_table(
+    header: &[String],
+    rows: &[Vec<String>],
+    keys: usize,
+) -> anyhow::Result<Exit> {
     let mut table = Vec::new();
-    summary::write_table(&mut table, header, rows, keys)?;
+    crate::io::table::write_table(&mut table, header, rows, keys)?;
     print_quietly(&table)
 }
 
 /// Writes to stdout; a closed pipe (`| head`) ends the output quietly.
-fn print_quietly(bytes: &[u8]) -> anyhow::Result<Exit> {
+pub(crate) fn print_quietly(bytes: &[u8]) -> anyhow::Result<Exit> {
     let mut out = io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Ok(Exit::Done),

@@ -1,70 +1,17 @@
-//! Errors that stop a run. Each names the file and, where there is one, the
-//! line, column and value. A bad row is not an error: it is a reject (see
-//! `record::Reject`) and the run goes on.
+//! The errors that stop a run are the core's (`arrears_core::error`); a csv
+//! crate error becomes one here, with the line it names.
 
-use std::io;
+pub use arrears_core::error::*;
 
-#[derive(Debug, thiserror::Error)]
-pub enum PolicyError {
-    #[error("policy {path}: {message}")]
-    Read { path: String, message: String },
-    #[error("policy {path}: {message}")]
-    Syntax { path: String, message: String },
-    #[error("policy {path}: field `{field}`: {reason}")]
-    Invalid {
-        path: String,
-        field: String,
-        reason: String,
-    },
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Policy(#[from] PolicyError),
-    /// The cause is printed here and not chained as a `source`, so that
-    /// `{:#}` prints it once.
-    #[error("{path}: {cause}")]
-    Io { path: String, cause: io::Error },
-    #[error("{path}: line {line}: {message}")]
-    Csv {
-        path: String,
-        line: u64,
-        message: String,
-    },
-    #[error("{path}: missing required column(s): {missing}; columns found: {found}")]
-    MissingColumns {
-        path: String,
-        missing: String,
-        found: String,
-    },
-    #[error("{path}: {message}")]
-    Header { path: String, message: String },
-    /// A Parquet file that could not be read or written.
-    #[error("{path}: Parquet: {message}")]
-    Parquet { path: String, message: String },
-    #[error(transparent)]
-    Overflow(#[from] crate::summary::SumOverflow),
-}
-
-impl Error {
-    pub fn io(path: impl std::fmt::Display, source: io::Error) -> Error {
-        Error::Io {
+/// Converts a csv crate error, keeping the line it names.
+pub fn csv(path: impl std::fmt::Display, err: csv::Error) -> Error {
+    let line = err.position().map_or(0, |p| p.line());
+    match err.into_kind() {
+        csv::ErrorKind::Io(source) => Error::io(path, source),
+        kind => Error::Csv {
             path: path.to_string(),
-            cause: source,
-        }
-    }
-
-    /// Converts a csv crate error, keeping the line it names.
-    pub fn csv(path: impl std::fmt::Display, err: csv::Error) -> Error {
-        let line = err.position().map_or(0, |p| p.line());
-        match err.into_kind() {
-            csv::ErrorKind::Io(source) => Error::io(path, source),
-            kind => Error::Csv {
-                path: path.to_string(),
-                line,
-                message: format!("{kind:?}"),
-            },
-        }
+            line,
+            message: format!("{kind:?}"),
+        },
     }
 }

@@ -6,7 +6,7 @@ use arrears::cli::{execute, Cli, Exit, UsageError};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = arrears::atomic::stop_cleanly_on_signals() {
+    if let Err(e) = arrears::io::atomic::stop_cleanly_on_signals() {
         eprintln!("arrears: warning: cannot handle signals ({e}); an interrupted run may leave temporary files");
     }
     match execute(cli) {

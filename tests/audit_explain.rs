@@ -221,6 +221,31 @@ fn explain_shows_limits_rounded_down_and_make_up_working_days() {
 }
 
 #[test]
+fn explain_names_principal_days_once_in_a_limit_with_payments() {
+    let dir = testdata().join("repay_caps");
+    let run = run_in(
+        &dir,
+        &[
+            "explain",
+            "input.csv",
+            "--as-of",
+            "2025-03-31",
+            "--policy",
+            "policy.toml",
+            "--repayments",
+            "payments.csv",
+            "--loan-id",
+            "CA-collected-over-cap",
+        ],
+    );
+    run.expect_code(0);
+    let out = run.stdout();
+    let line = "annual_rate: principal-days 29400.00 x 0.365 x 1 / 365 = 29.40";
+    assert!(out.contains(line), "no {line:?}{}", run.dump());
+    assert!(!out.contains("principal principal-days"), "{}", run.dump());
+}
+
+#[test]
 fn explain_names_missing_loans_and_exits_1() {
     let dir = testdata().join("seed_example");
     let run = run_in(

@@ -70,6 +70,12 @@ fn usage_errors_exit_2() {
     run_in(&dir, &["run", "--group-by", "colour", &book()]).expect_code(2);
     run_in(&dir, &["run", "--frobnicate"]).expect_code(2);
     run_in(&dir, &[]).expect_code(2);
+    // Payments from standard input: a usage error, not a failed run.
+    run_in(
+        &dir,
+        &["run", "--as-of", "2025-06-30", "--repayments", "-", &book()],
+    )
+    .expect_code(2);
 }
 
 #[test]

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use proptest::prelude::*;
 
-use arrears::pipeline::{Input, PipelineConfig};
+use arrears::cmd::run::{run, RunConfig};
+use arrears::io::pipeline::{Input, PipelineConfig};
 use arrears::policy::Policy;
-use arrears::run::{run, RunConfig};
 use arrears::summary::GroupKey;
 
 fn scratch(name: &str) -> PathBuf {
@@ -62,13 +62,13 @@ fn sample_payments() -> PathBuf {
     let dir = scratch("payments");
     let book = dir.join("book.csv");
     let payments = dir.join("payments.csv");
-    let generated = arrears::generate::GenerateConfig {
+    let generated = arrears::cmd::generate::GenerateConfig {
         rows: 3000,
         seed: 42,
         as_of: NaiveDate::from_ymd_opt(2025, 6, 30).unwrap(),
     };
-    arrears::generate::write_book(&generated, &book).unwrap();
-    arrears::generate::write_payments(&generated, &payments).unwrap();
+    arrears::cmd::generate::write_book(&generated, &book).unwrap();
+    arrears::cmd::generate::write_payments(&generated, &payments).unwrap();
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/loanbook.csv");
     assert_eq!(
         std::fs::read(&book).unwrap(),

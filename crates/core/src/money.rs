@@ -71,6 +71,11 @@ impl From<Money> for Decimal {
     }
 }
 
+/// A summary sum beyond what a 2-decimal amount holds exactly (about 7.9e26).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a summary sum exceeds the range of an exact 2-decimal amount (about 7.9e26)")]
+pub struct SumOverflow;
+
 impl std::fmt::Display for Money {
     /// Exactly 2 decimals, as the outputs print money.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::atomic::{is_stdout, resolve};
+use crate::io::atomic::{is_stdout, resolve};
 
 /// Why the arguments cannot be used.
 #[derive(Debug, thiserror::Error)]

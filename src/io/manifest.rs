@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::{AtomicFile, Finished};
 use crate::error::Error;
+use crate::io::atomic::{AtomicFile, Finished};
+use crate::io::source::Digest;
 use crate::policy::Policy;
-use crate::source::Digest;
 
 /// `out/results.csv` -> `out/results.manifest.json`.
 pub fn path_for(results: &Path) -> PathBuf {

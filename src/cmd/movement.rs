@@ -14,9 +14,13 @@ use indexmap::map::Entry as MapEntry;
 use indexmap::IndexMap;
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use crate::cli::{
+    check_paths, night_as_of, policy_of, print_quietly, Exit, MovementArgs, UsageError,
+};
 use crate::error::Error;
+use crate::io::source::Source;
 use crate::policy::{AccountingMethod, Policy};
-use crate::source::Source;
+use std::io::Write as _;
 
 /// What a loan's state is read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -360,9 +364,9 @@ pub fn read_night(
         // reads its books; any other record comes through csv_core.
         let line_holder;
         let row: &dyn FieldsDyn = match source.next(&mut record)? {
-            crate::split::Next::End => break,
-            crate::split::Next::Record => &record,
-            crate::split::Next::Plain { line } => {
+            crate::io::split::Next::End => break,
+            crate::io::split::Next::Record => &record,
+            crate::io::split::Next::Plain { line } => {
                 text.clear();
                 text.extend_from_slice(source.plain());
                 line_holder = crate::record::Line::split(&text, line, &mut ends);
@@ -668,6 +672,89 @@ impl Movement {
     }
 }
 
+pub fn command(args: &MovementArgs) -> anyhow::Result<Exit> {
+    let started = std::time::Instant::now();
+    let mut outputs: Vec<(&str, &Path)> = Vec::new();
+    outputs.extend(args.moves.as_deref().map(|p| ("-o", p)));
+    outputs.extend(args.summary.as_deref().map(|p| ("--summary", p)));
+    outputs.extend(args.provisions.as_deref().map(|p| ("--provisions", p)));
+    outputs.extend(args.journal.as_deref().map(|p| ("--journal", p)));
+    check_paths(&[args.previous.clone(), args.current.clone()], &outputs)?;
+    let (previous_as_of, _) = night_as_of(&args.previous, args.previous_as_of, "PREVIOUS")?;
+    let (as_of, manifest) = night_as_of(&args.current, args.as_of, "CURRENT")?;
+    if let (Some(p), Some(c)) = (&previous_as_of, &as_of) {
+        if p > c {
+            return Err(UsageError(format!(
+                "PREVIOUS is as of {p}, after CURRENT's {c}: are the two files swapped?"
+            ))
+            .into());
+        }
+    }
+    if args.journal.is_some() && as_of.is_none() {
+        return Err(UsageError(format!(
+            "the journal is dated CURRENT's as-of, and {} has no manifest: pass --as-of",
+            args.current.display()
+        ))
+        .into());
+    }
+    let policy = policy_of(args.policy.as_deref(), manifest.as_ref(), &args.current)?;
+    let config = crate::cmd::movement::MovementConfig {
+        previous: args.previous.clone(),
+        current: args.current.clone(),
+        by: args.by,
+        policy,
+        as_of: as_of.clone().unwrap_or_default(),
+        moves: args.moves.clone(),
+        matrix: args.summary.clone(),
+        provisions: args.provisions.clone(),
+        journal: args.journal.clone(),
+        format: args.format,
+    };
+    let done = crate::cmd::movement::run(&config)?;
+    if !args.quiet {
+        let unknown = || "unknown: no manifest".to_string();
+        eprintln!(
+            "arrears: {} (as of {}) -> {} (as of {}), by {}, policy {}: {} moves in {:.2} s",
+            args.previous.display(),
+            previous_as_of.unwrap_or_else(unknown),
+            args.current.display(),
+            as_of.unwrap_or_else(unknown),
+            format!("{:?}", args.by).to_lowercase(),
+            config.policy.describe(),
+            done.loans,
+            started.elapsed().as_secs_f64()
+        );
+        if !done.outputs.is_empty() {
+            let names: Vec<String> = done
+                .outputs
+                .iter()
+                .map(|w| w.path.display().to_string())
+                .collect();
+            eprintln!("arrears: wrote {}", names.join(", "));
+        }
+    }
+    let mut text = Vec::new();
+    if args.summary.is_none() {
+        for (currency, header, rows) in done.movement.readable(&done.states, done.ranked) {
+            writeln!(
+                text,
+                "{currency}: loans from PREVIOUS's state (rows) to CURRENT's (columns)"
+            )?;
+            crate::io::table::write_table(&mut text, &header, &rows, 1)?;
+            writeln!(text)?;
+        }
+    }
+    if args.provisions.is_none() {
+        let (header, rows) = &done.tables.provisions;
+        writeln!(
+            text,
+            "provision movement (opening + charge - release - write_offs = closing)"
+        )?;
+        crate::io::table::write_table(&mut text, header, rows, 1)?;
+    }
+    print_quietly(&text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -801,7 +888,7 @@ pub struct MovementConfig {
     pub matrix: Option<std::path::PathBuf>,
     pub provisions: Option<std::path::PathBuf>,
     pub journal: Option<std::path::PathBuf>,
-    pub format: Option<crate::output::Format>,
+    pub format: Option<crate::io::output::Format>,
 }
 
 /// What `arrears movement` did.
@@ -811,18 +898,18 @@ pub struct Outcome {
     pub states: Vec<String>,
     pub ranked: u16,
     pub loans: u64,
-    pub outputs: Vec<crate::atomic::Written>,
+    pub outputs: Vec<crate::io::atomic::Written>,
 }
 
 /// Where the per-loan moves go, row by row.
 enum MovesSink<'a> {
     /// Written straight into a buffer (no allocation per row).
-    Csv(&'a mut crate::atomic::AtomicFile, Vec<u8>),
+    Csv(&'a mut crate::io::atomic::AtomicFile, Vec<u8>),
     #[cfg(feature = "parquet")]
     Parquet {
-        sink: Box<crate::parquet::ParquetSink<'a>>,
-        chunk: crate::parquet::Columns,
-        columns: Vec<(String, crate::output::Kind)>,
+        sink: Box<crate::io::parquet::ParquetSink<'a>>,
+        chunk: crate::io::parquet::Columns,
+        columns: Vec<(String, crate::io::output::Kind)>,
     },
 }
 
@@ -831,12 +918,12 @@ impl MovesSink<'_> {
         match self {
             MovesSink::Csv(file, buf) => {
                 use std::io::Write;
-                crate::output::push_field(buf, id.as_bytes());
+                crate::io::output::push_field(buf, id.as_bytes());
                 buf.push(b',');
                 buf.extend_from_slice(&m.currency);
                 for state in [m.from, m.to] {
                     buf.push(b',');
-                    crate::output::push_field(buf, states[state as usize].as_bytes());
+                    crate::io::output::push_field(buf, states[state as usize].as_bytes());
                 }
                 for amount in [
                     m.outstanding_previous,
@@ -869,7 +956,7 @@ impl MovesSink<'_> {
                     })?;
                 if chunk.rows() == 1 << 15 {
                     sink.push(chunk)?;
-                    *chunk = crate::parquet::Columns::new(columns);
+                    *chunk = crate::io::parquet::Columns::new(columns);
                 }
                 Ok(())
             }
@@ -894,29 +981,29 @@ impl MovesSink<'_> {
 }
 
 fn moves_sink<'a>(
-    file: &'a mut crate::atomic::AtomicFile,
-    format: crate::output::Format,
+    file: &'a mut crate::io::atomic::AtomicFile,
+    format: crate::io::output::Format,
 ) -> Result<MovesSink<'a>, Error> {
     match format {
-        crate::output::Format::Csv => {
+        crate::io::output::Format::Csv => {
             let mut buf = Vec::with_capacity(1 << 17);
             buf.extend_from_slice(MOVES_HEADER.join(",").as_bytes());
             buf.push(b'\n');
             Ok(MovesSink::Csv(file, buf))
         }
         #[cfg(feature = "parquet")]
-        crate::output::Format::Parquet => {
+        crate::io::output::Format::Parquet => {
             let header: Vec<String> = MOVES_HEADER.iter().map(|s| s.to_string()).collect();
-            let columns = crate::output::Kind::columns(&header, 0);
-            let sink = crate::parquet::ParquetSink::new(file, &columns, None)?;
+            let columns = crate::io::output::Kind::columns(&header, 0);
+            let sink = crate::io::parquet::ParquetSink::new(file, &columns, None)?;
             Ok(MovesSink::Parquet {
                 sink: Box::new(sink),
-                chunk: crate::parquet::Columns::new(&columns),
+                chunk: crate::io::parquet::Columns::new(&columns),
                 columns,
             })
         }
         #[cfg(not(feature = "parquet"))]
-        crate::output::Format::Parquet => Err(Error::Header {
+        crate::io::output::Format::Parquet => Err(Error::Header {
             path: file.path().display().to_string(),
             message: "this build of arrears has no Parquet support".into(),
         }),
@@ -925,8 +1012,8 @@ fn moves_sink<'a>(
 
 /// Compares the two nights and writes every output asked for, all or none.
 pub fn run(config: &MovementConfig) -> Result<Outcome, Error> {
-    use crate::atomic::AtomicFile;
-    use crate::output::Format;
+    use crate::io::atomic::AtomicFile;
+    use crate::io::output::Format;
     let states = states(config.by, &config.policy);
     let ranked = match config.by {
         By::Status => 0,
@@ -990,10 +1077,10 @@ pub fn run(config: &MovementConfig) -> Result<Outcome, Error> {
     ] {
         if let Some(path) = path {
             let format = Format::of(path, config.format);
-            files.push(crate::summary::write_file(path, format, header, rows, 0)?);
+            files.push(crate::io::table::write_file(path, format, header, rows, 0)?);
         }
     }
-    let outputs = crate::atomic::commit_all(files)?;
+    let outputs = crate::io::atomic::commit_all(files)?;
     Ok(Outcome {
         movement,
         tables,

@@ -3,15 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::atomic::{commit_all, Finished, Written};
+use crate::cli::{all_rejects, check_rejects, print_table, report_text, Exit, RunArgs};
 use crate::compute::Figures;
 use crate::error::Error;
-use crate::manifest::{Manifest, Rows};
-use crate::output::{results_header, write_result, Format, RowSink};
-use crate::pipeline::{self, Job, Origin, PipelineConfig, Report};
+use crate::io::atomic::{commit_all, Finished, Written};
+use crate::io::manifest::{Manifest, Rows};
+use crate::io::output::{results_header, write_result, Format, RowSink};
+use crate::io::pipeline::{self, Job, Origin, PipelineConfig, Report};
 use crate::policy::Policy;
 use crate::record::{Layout, Loan};
-use crate::summary::{self, GroupKey, Grouping, SumOverflow, Summary};
+use crate::summary::{GroupKey, Grouping, SumOverflow, Summary};
+use std::io::Write as _;
 
 /// Everything `arrears run` needs, validated.
 #[derive(Debug, Clone)]
@@ -86,7 +88,7 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
     };
     let (job, mut report) = pipeline::run(&config.pipeline, make_job)?;
     let names = job.grouping.names();
-    let summary_header = summary::header(&names, policy, job.repayments);
+    let summary_header = crate::summary::header(&names, policy, job.repayments);
     let keys = job.grouping.keys.len();
     let mut files = Vec::new();
     files.extend(report.output_file.take().map(|f| ("results", f)));
@@ -100,7 +102,7 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
         Some(path) => {
             let format = Format::of(path, config.summary_format);
             let stats = &report.stats;
-            let file = summary::write_file_with(path, format, &summary_header, keys, &mut |each| {
+            let file = crate::io::table::write_file_with(path, format, &summary_header, keys, &mut |each| {
                 stats.rows(&names, policy, job.repayments, &mut *each)
             })?;
             files.push(("summary", file));
@@ -149,10 +151,54 @@ pub fn commit_with_manifest<S>(
         manifest.repayments = config
             .repayments
             .iter()
-            .map(|p| crate::source::digest_file(p))
+            .map(|p| crate::io::source::digest_file(p))
             .collect::<Result<_, _>>()?;
         let file = manifest.write(path)?;
         files.push(("manifest", file));
     }
     commit_all(files.into_iter().map(|(_, f)| f).collect())
+}
+
+pub fn command(args: &RunArgs) -> anyhow::Result<Exit> {
+    let config = args.config()?;
+    let outcome = run(&config)?;
+    if !args.book.quiet {
+        eprint!(
+            "{}",
+            report_text(&config.pipeline, &outcome.report, "written")
+        );
+    }
+    if config.summary.is_none() {
+        let table = (
+            &outcome.summary_header,
+            &outcome.summary_rows,
+            outcome.group_keys,
+        );
+        print_table_beside(table, &[&args.results], args.book.quiet)?;
+    }
+    Ok(check_rejects(
+        all_rejects(&outcome.report),
+        args.report.max_rejects,
+    ))
+}
+
+/// Prints a table on stdout, or on stderr when one of `outputs` is
+/// standard output (`-`) already (and then not at all with --quiet).
+pub(crate) fn print_table_beside(
+    (header, rows, keys): (&Vec<String>, &Vec<Vec<String>>, usize),
+    outputs: &[&Option<PathBuf>],
+    quiet: bool,
+) -> anyhow::Result<Exit> {
+    let taken = outputs
+        .iter()
+        .any(|p| p.as_deref().is_some_and(crate::io::atomic::is_stdout));
+    if !taken {
+        return print_table(header, rows, keys);
+    }
+    if !quiet {
+        let mut table = Vec::new();
+        crate::io::table::write_table(&mut table, header, rows, keys)?;
+        let _ = std::io::stderr().write_all(&table);
+    }
+    Ok(Exit::Done)
 }

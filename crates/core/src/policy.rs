@@ -33,6 +33,9 @@ pub const CALENDARS: &[(&str, &str)] =
 /// The preset used when no policy is named.
 pub const DEFAULT_PRESET: &str = "cn-bank";
 
+/// The columns of a payments file, canonical names.
+pub const PAYMENT_COLUMNS: [&str; 3] = ["loan_id", "date", "amount"];
+
 /// The input columns a policy's `[columns]` table may map.
 pub const CANONICAL_COLUMNS: &[&str] = &[
     "loan_id",
@@ -626,12 +629,12 @@ impl RawPolicy {
             }
         }
         for key in self.repayment_columns.keys() {
-            if !crate::payments::PAYMENT_COLUMNS.contains(&key.as_str()) {
+            if !PAYMENT_COLUMNS.contains(&key.as_str()) {
                 return Err(invalid(
                     format!("repayment_columns.{key}"),
                     format!(
                         "not a repayments column; known: {}",
-                        crate::payments::PAYMENT_COLUMNS.join(", ")
+                        PAYMENT_COLUMNS.join(", ")
                     ),
                 ));
             }

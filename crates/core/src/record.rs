@@ -2,7 +2,6 @@
 //! parsed input row (`Loan`), and a row that could not be read (`Reject`).
 
 use chrono::NaiveDate;
-use csv::ByteRecord;
 use rust_decimal::Decimal;
 
 use crate::error::Error;
@@ -100,7 +99,7 @@ impl Layout {
 
     /// Finds the columns in a header. Names match case-insensitively after
     /// trimming, through the policy's `[columns]` mapping.
-    pub fn from_header(header: &ByteRecord, policy: &Policy, path: &str) -> Result<Layout, Error> {
+    pub fn from_header(header: &impl Fields, policy: &Policy, path: &str) -> Result<Layout, Error> {
         let names: Vec<String> = header
             .iter()
             .map(|f| String::from_utf8_lossy(f).trim().to_lowercase())
@@ -179,8 +178,8 @@ fn header_name(policy: &Policy, col: Col) -> String {
 
 /// What a header that names none of the columns may really be: the bytes
 /// of a compressed or Parquet file, or text in another encoding.
-fn header_hint(header: &ByteRecord) -> String {
-    let bytes = header.as_slice();
+fn header_hint(header: &impl Fields) -> String {
+    let bytes = header.bytes();
     if bytes.starts_with(&[0x1f, 0x8b]) {
         return ". Hint: this is gzip-compressed data: name the file .gz, or pass --compression gzip for standard input".into();
     }
@@ -293,26 +292,84 @@ pub trait Fields {
     }
 }
 
-impl Fields for ByteRecord {
+/// A row's fields held in one buffer (what `csv::ByteRecord` is to the
+/// command line): the Python module's rows and the tests'.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    text: Vec<u8>,
+    /// Where each field ends in `text`.
+    ends: Vec<usize>,
+    line: u64,
+}
+
+impl Record {
+    pub fn new(line: u64) -> Record {
+        Record {
+            line,
+            ..Record::default()
+        }
+    }
+
+    /// A record of these fields.
+    pub fn of<T: AsRef<[u8]>>(fields: impl IntoIterator<Item = T>, line: u64) -> Record {
+        let mut record = Record::new(line);
+        for field in fields {
+            record.push(field.as_ref());
+        }
+        record
+    }
+
+    /// Empties the record for the row on `line`, keeping its buffers.
+    pub fn clear(&mut self, line: u64) {
+        self.text.clear();
+        self.ends.clear();
+        self.line = line;
+    }
+
+    pub fn push(&mut self, field: &[u8]) {
+        self.text.extend_from_slice(field);
+        self.ends.push(self.text.len());
+    }
+
+    /// Appends a field written in place by `write`.
+    pub fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        write(&mut self.text);
+        self.ends.push(self.text.len());
+    }
+}
+
+impl Fields for Record {
     fn get(&self, i: usize) -> Option<&[u8]> {
-        ByteRecord::get(self, i)
+        let end = *self.ends.get(i)?;
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i - 1],
+        };
+        Some(&self.text[start..end])
     }
 
     fn len(&self) -> usize {
-        ByteRecord::len(self)
+        self.ends.len()
     }
 
     fn bytes(&self) -> &[u8] {
-        self.as_slice()
+        &self.text
     }
 
     fn line(&self) -> u64 {
-        self.position().map_or(0, |p| p.line())
+        self.line
     }
+}
 
-    fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        ByteRecord::iter(self)
-    }
+/// The 128-bit hash loan_ids are known by (duplicates, payments).
+pub fn id_hash(id: &[u8]) -> u128 {
+    use std::hash::{DefaultHasher, Hasher};
+    let mut high = DefaultHasher::new();
+    high.write(id);
+    let mut low = DefaultHasher::new();
+    low.write_u8(0xA5);
+    low.write(id);
+    (u128::from(high.finish()) << 64) | u128::from(low.finish())
 }
 
 /// A line with no quote and no line break, cut at its commas: what most
@@ -395,15 +452,16 @@ pub const MAX_RAW_BYTES: usize = 4_096;
 /// The record as one CSV line, as it would have been written, cut after
 /// `MAX_RAW_BYTES` with a note of the full length.
 fn raw_text(record: &impl Fields) -> String {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    let mut bytes = match writer.write_record(record.iter()) {
-        Ok(()) => writer.into_inner().unwrap_or_default(),
-        Err(_) => Vec::new(),
-    };
-    if bytes.last() == Some(&b'\n') {
-        bytes.pop();
+    let mut bytes = Vec::new();
+    for (n, field) in record.iter().enumerate() {
+        if n > 0 {
+            bytes.push(b',');
+        }
+        crate::csv_text::push_field(&mut bytes, field);
+    }
+    // The csv crate quotes a record's only field when it is empty.
+    if record.len() == 1 && bytes.is_empty() {
+        bytes.extend_from_slice(b"\"\"");
     }
     if bytes.len() > MAX_RAW_BYTES {
         let total = bytes.len();
@@ -759,16 +817,12 @@ mod tests {
         }
     }
 
-    fn record(fields: &[&str], line: u64) -> ByteRecord {
-        let mut r = ByteRecord::from(fields.to_vec());
-        let mut pos = csv::Position::new();
-        pos.set_line(line);
-        r.set_position(Some(pos));
-        r
+    fn record(fields: &[&str], line: u64) -> Record {
+        Record::of(fields, line)
     }
 
     fn layout(fields: &[&str]) -> Layout {
-        Layout::from_header(&ByteRecord::from(fields.to_vec()), &policy(), "book.csv").unwrap()
+        Layout::from_header(&Record::of(fields, 1), &policy(), "book.csv").unwrap()
     }
 
     #[test]
@@ -787,7 +841,7 @@ mod tests {
 
     #[test]
     fn missing_columns_are_named() {
-        let header = ByteRecord::from(vec!["loan_id", "amount"]);
+        let header = Record::of(["loan_id", "amount"], 1);
         let err = Layout::from_header(&header, &policy(), "book.csv")
             .unwrap_err()
             .to_string();
@@ -801,13 +855,16 @@ mod tests {
 
     #[test]
     fn duplicate_header_is_an_error() {
-        let header = ByteRecord::from(vec![
-            "loan_id",
-            "principal",
-            "due_date",
-            "daily_rate",
-            "Principal",
-        ]);
+        let header = Record::of(
+            [
+                "loan_id",
+                "principal",
+                "due_date",
+                "daily_rate",
+                "Principal",
+            ],
+            1,
+        );
         let err = Layout::from_header(&header, &policy(), "b.csv")
             .unwrap_err()
             .to_string();

@@ -23,12 +23,13 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::atomic::{AtomicFile, Written};
+use crate::cli::{check_paths, night_as_of, policy_of, Exit, ReportPageArgs, UsageError};
+use crate::cmd::movement::{By, MovementConfig};
+use crate::cmd::summarize::{self, Observer, RowView, Summarized};
 use crate::error::Error;
+use crate::io::atomic::{AtomicFile, Written};
 use crate::money::Money;
-use crate::movement::{By, MovementConfig};
 use crate::policy::Policy;
-use crate::summarize::{self, Observer, RowView, Summarized};
 use crate::summary::Contribution;
 
 /// How many of the largest excesses the cap audit lists.
@@ -288,7 +289,7 @@ pub fn run(config: &ReportConfig) -> Result<Reported, Error> {
     let movement = match &config.previous {
         Some(previous) => {
             let current = config.inputs.first().cloned().unwrap_or_default();
-            let done = crate::movement::run(&MovementConfig {
+            let done = crate::cmd::movement::run(&MovementConfig {
                 previous: previous.clone(),
                 current,
                 by: By::Bucket,
@@ -324,7 +325,7 @@ pub fn run(config: &ReportConfig) -> Result<Reported, Error> {
 }
 
 fn has_column(path: &std::path::Path, column: &str) -> Result<bool, Error> {
-    use crate::source::{Compression, Input, Source};
+    use crate::io::source::{Compression, Input, Source};
     let mut source = Source::open(&Input::File(path.to_path_buf()), None, Compression::None)?;
     let header = source.header()?;
     Ok(header
@@ -371,7 +372,7 @@ struct Page<'a> {
     config: &'a ReportConfig,
     summaries: &'a [Summarized],
     extras: &'a BTreeMap<String, CurrencyExtras>,
-    movement: Option<&'a crate::movement::Outcome>,
+    movement: Option<&'a crate::cmd::movement::Outcome>,
     cn: bool,
 }
 
@@ -1193,7 +1194,7 @@ fn esc(s: &str) -> String {
 }
 
 fn money(m: Money) -> String {
-    crate::output::money(m.decimal())
+    crate::io::output::money(m.decimal())
 }
 
 /// For drawing only: charts are pictures; the tables hold the figures.
@@ -1204,7 +1205,7 @@ fn num(v: &str) -> f64 {
 /// `part / whole`, half-up to 6 decimals, as the summary's ratios.
 fn ratio(part: &str, whole: &str) -> String {
     match (part.parse::<u64>(), whole.parse::<u64>()) {
-        (Ok(p), Ok(w)) if w > 0 => crate::movement::rate(p, w),
+        (Ok(p), Ok(w)) if w > 0 => crate::cmd::movement::rate(p, w),
         _ => String::new(),
     }
 }
@@ -1755,6 +1756,65 @@ table.data td.n{text-align:right}
   a{color:inherit;text-decoration:none}
 }
 "#;
+
+pub fn command(args: &ReportPageArgs) -> anyhow::Result<Exit> {
+    let started = std::time::Instant::now();
+    let mut inputs = args.inputs.clone();
+    inputs.extend(args.previous.clone());
+    check_paths(&inputs, &[("-o", args.output.as_path())])?;
+    if args.previous.is_some() && args.inputs.len() != 1 {
+        return Err(UsageError(format!(
+            "--previous compares two nights of one book: give one results file, not {}",
+            args.inputs.len()
+        ))
+        .into());
+    }
+    let first = &args.inputs[0];
+    let (as_of, manifest) = night_as_of(first, None, "RESULTS")?;
+    let previous_as_of = match &args.previous {
+        Some(p) => night_as_of(p, None, "PREVIOUS")?.0,
+        None => None,
+    };
+    if let (Some(p), Some(c)) = (&previous_as_of, &as_of) {
+        if p > c {
+            return Err(UsageError(format!(
+                "--previous is as of {p}, after the results' {c}: are the two files swapped?"
+            ))
+            .into());
+        }
+    }
+    let policy = policy_of(args.policy.as_deref(), manifest.as_ref(), first)?;
+    let config = crate::cmd::report::ReportConfig {
+        inputs: args.inputs.clone(),
+        previous: args.previous.clone(),
+        policy,
+        group_by: args.group_by.clone(),
+        output: args.output.clone(),
+        as_of: as_of.clone(),
+        previous_as_of,
+    };
+    let done = crate::cmd::report::run(&config)?;
+    if !args.quiet {
+        let place = std::fs::canonicalize(&done.written.path)
+            .map(|p| format!(" (file://{})", p.display()))
+            .unwrap_or_default();
+        eprintln!(
+            "arrears: report of {} results rows as of {}, {} currencies, policy {}{}, in {:.2} s: wrote {}, {} bytes{}",
+            done.rows_read,
+            as_of.unwrap_or_else(|| "an unknown date".into()),
+            done.currencies,
+            config.policy.describe(),
+            args.previous
+                .as_ref()
+                .map_or_else(String::new, |p| format!(", against {}", p.display())),
+            started.elapsed().as_secs_f64(),
+            done.written.path.display(),
+            done.written.size,
+            place
+        );
+    }
+    Ok(Exit::Done)
+}
 
 #[cfg(test)]
 mod tests {

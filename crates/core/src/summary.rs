@@ -3,15 +3,11 @@
 //! result never depends on thread count or batch size.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::path::Path;
 use std::str::FromStr;
 
-use crate::atomic::{AtomicFile, Finished};
 use crate::compute::{Figures, Status};
-use crate::error::Error;
 use crate::money::Money;
-use crate::output::{money, ratio6, Format};
+use crate::output::{money, ratio6};
 use crate::policy::{Component, Policy};
 use crate::record::{Col, Layout, Loan};
 
@@ -83,10 +79,7 @@ pub fn normalize_keys(keys: &[GroupKey]) -> Vec<GroupKey> {
     out
 }
 
-/// A summary sum beyond what a 2-decimal amount holds exactly (about 7.9e26).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a summary sum exceeds the range of an exact 2-decimal amount (about 7.9e26)")]
-pub struct SumOverflow;
+pub use crate::money::SumOverflow;
 
 /// Adds `value` to the exact sum `sum` (integer cents: a `Decimal` sum past
 /// 28 digits would drop its cents; this one stops with `SumOverflow`).
@@ -824,128 +817,6 @@ fn stat_row(
     row
 }
 
-/// Writes a summary table to `path`, finished but not yet committed (see
-/// `atomic::commit_all`). Its first `keys` columns are group keys: text,
-/// whatever their name.
-pub fn write_file(
-    path: &Path,
-    format: Format,
-    header: &[String],
-    rows: &[Vec<String>],
-    keys: usize,
-) -> Result<Finished, Error> {
-    match format {
-        Format::Csv => {
-            let mut file = AtomicFile::create(path)?;
-            write_csv(&mut file, header, rows).map_err(|e| Error::csv(path.display(), e))?;
-            file.finish()
-        }
-        #[cfg(feature = "parquet")]
-        Format::Parquet => {
-            let columns = crate::output::Kind::columns(header, keys);
-            crate::parquet::write_table(path, &columns, rows)
-        }
-        #[cfg(not(feature = "parquet"))]
-        Format::Parquet => {
-            let _ = keys;
-            Err(Error::Header {
-                path: path.display().to_string(),
-                message: "this build of arrears has no Parquet support".into(),
-            })
-        }
-    }
-}
-
-/// Where `write_file_with` sends the rows: each one as it is made.
-pub type RowFn<'a> = dyn FnMut(Vec<String>) -> Result<(), Error> + 'a;
-
-/// `write_file` for rows made one at a time: `fill` hands each row to the
-/// function it is given, and only the row being written is held (a
-/// summary by account has a row for nearly every few loans).
-pub fn write_file_with(
-    path: &Path,
-    format: Format,
-    header: &[String],
-    keys: usize,
-    fill: &mut dyn FnMut(&mut RowFn<'_>) -> Result<(), Error>,
-) -> Result<Finished, Error> {
-    match format {
-        Format::Csv => {
-            let mut file = AtomicFile::create(path)?;
-            {
-                let fail = |e| Error::csv(path.display(), e);
-                let mut w = csv::Writer::from_writer(&mut file);
-                w.write_record(header).map_err(fail)?;
-                fill(&mut |row| w.write_record(&row).map_err(fail))?;
-                w.flush().map_err(|e| fail(e.into()))?;
-            }
-            file.finish()
-        }
-        #[cfg(feature = "parquet")]
-        Format::Parquet => {
-            let columns = crate::output::Kind::columns(header, keys);
-            crate::parquet::write_table_with(path, &columns, fill)
-        }
-        #[cfg(not(feature = "parquet"))]
-        Format::Parquet => {
-            let _ = (keys, fill);
-            Err(Error::Header {
-                path: path.display().to_string(),
-                message: "this build of arrears has no Parquet support".into(),
-            })
-        }
-    }
-}
-
-/// Writes the summary as CSV.
-pub fn write_csv<W: Write>(out: W, header: &[String], rows: &[Vec<String>]) -> csv::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(header)?;
-    for row in rows {
-        w.write_record(row)?;
-    }
-    w.flush()?;
-    Ok(())
-}
-
-/// Writes the summary as an aligned table: keys left, figures right. Line
-/// breaks inside a key print as `\n`, so every group stays on one line.
-pub fn write_table<W: Write>(
-    mut out: W,
-    header: &[String],
-    rows: &[Vec<String>],
-    keys: usize,
-) -> std::io::Result<()> {
-    let one_line = |cell: &String| cell.replace('\r', "\\r").replace('\n', "\\n");
-    let rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|row| row.iter().map(one_line).collect())
-        .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (cell, &w))| {
-                let pad = " ".repeat(w - cell.chars().count());
-                if i < keys {
-                    format!("{cell}{pad}")
-                } else {
-                    format!("{pad}{cell}")
-                }
-            })
-            .collect();
-        writeln!(out, "{}", cells.join("  ").trim_end())?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1069,21 +940,6 @@ mod tests {
             [GroupKey::Currency, GroupKey::Bucket, GroupKey::Product]
         );
         assert!("colour".parse::<GroupKey>().unwrap_err().contains("colour"));
-    }
-
-    #[test]
-    fn table_aligns_and_keeps_each_row_on_one_line() {
-        let header = vec!["product".to_string(), "loans".to_string()];
-        let rows = vec![
-            vec!["multi\nline".to_string(), "1".to_string()],
-            vec!["a".to_string(), "12".to_string()],
-        ];
-        let mut out = Vec::new();
-        write_table(&mut out, &header, &rows, 1).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "product      loans\nmulti\\nline      1\na               12\n"
-        );
     }
 
     #[test]

@@ -15,9 +15,11 @@ use std::path::Path;
 
 use chrono::{Days, NaiveDate};
 
-use crate::atomic::AtomicFile;
+use crate::cli::{check_any_paths, Exit, GenerateArgs, UsageError};
+use crate::cmd::generate;
 use crate::error::Error;
-use crate::source::{BookFormat, Compression};
+use crate::io::atomic::AtomicFile;
+use crate::io::source::{BookFormat, Compression};
 
 pub struct GenerateConfig {
     pub rows: u64,
@@ -260,8 +262,9 @@ fn write_file(path: &Path, make: &dyn Fn(Each) -> Result<(), Error>) -> Result<(
         Compression::Zstd => CsvOut::Zstd(zstd::Encoder::new(&mut file, 3).map_err(io_error)?),
     };
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(HEADER).map_err(|e| Error::csv(&name, e))?;
-    make(&mut |row| w.write_record(row).map_err(|e| Error::csv(&name, e)))?;
+    w.write_record(HEADER)
+        .map_err(|e| crate::error::csv(&name, e))?;
+    make(&mut |row| w.write_record(row).map_err(|e| crate::error::csv(&name, e)))?;
     let out = w.into_inner().map_err(|e| io_error(e.into_error()))?;
     out.finish().map_err(io_error)?;
     file.commit().map(|_| ())
@@ -272,8 +275,8 @@ fn write_parquet(
     file: &mut AtomicFile,
     make: &dyn Fn(Each) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    use crate::output::Kind;
-    use crate::parquet::{Columns, ParquetSink};
+    use crate::io::output::Kind;
+    use crate::io::parquet::{Columns, ParquetSink};
     let name = file.path().display().to_string();
     let columns: Vec<(String, Kind)> = HEADER.iter().map(|h| (h.to_string(), Kind::Text)).collect();
     let mut sink = ParquetSink::new(file, &columns, None)?;
@@ -304,6 +307,61 @@ fn write_parquet(
         path: file.path().display().to_string(),
         message: "this build of arrears has no Parquet support".into(),
     })
+}
+
+/// `arrears generate`: the names checked, then the book, its payments and
+/// its next night written.
+pub fn command(args: &GenerateArgs) -> anyhow::Result<Exit> {
+    if !generate::writable_name(&args.output) {
+        return Err(UsageError(format!(
+            "{}: generate writes {}; `run` would not read this name as what was written",
+            args.output.display(),
+            generate::EXTENSIONS
+        ))
+        .into());
+    }
+    let mut outputs: Vec<(&str, &Path)> = vec![("-o", &args.output)];
+    if let Some(path) = &args.repayments {
+        let plain = crate::io::source::BookFormat::Csv(Compression::None);
+        if crate::io::source::BookFormat::of(path) != plain {
+            return Err(UsageError(format!(
+                "--repayments {}: generate writes payments as plain CSV",
+                path.display()
+            ))
+            .into());
+        }
+    }
+    outputs.extend(args.repayments.as_deref().map(|p| ("--repayments", p)));
+    outputs.extend(args.next_night.as_deref().map(|p| ("--next-night", p)));
+    for (flag, path) in &outputs {
+        if !generate::writable_name(path) {
+            return Err(UsageError(format!(
+                "{flag} {}: generate writes {}",
+                path.display(),
+                generate::EXTENSIONS
+            ))
+            .into());
+        }
+    }
+    check_any_paths(&[], &outputs)?;
+    let config = GenerateConfig {
+        rows: args.rows,
+        seed: args.seed,
+        as_of: args.as_of,
+    };
+    generate::write_book(&config, &args.output)?;
+    if let Some(path) = &args.repayments {
+        generate::write_payments(&config, path)?;
+    }
+    if let Some(path) = &args.next_night {
+        let next = args.next_as_of.unwrap_or_else(|| {
+            args.as_of
+                .checked_add_months(chrono::Months::new(1))
+                .unwrap_or(args.as_of)
+        });
+        generate::write_next_night(&config, next, path)?;
+    }
+    Ok(Exit::Done)
 }
 
 #[cfg(test)]
@@ -420,7 +478,7 @@ pub const PAYMENTS_HEADER: [&str; 3] = ["loan_id", "date", "amount"];
 pub fn write_payments(config: &GenerateConfig, path: &Path) -> Result<(), Error> {
     let mut file = AtomicFile::create(path)?;
     let name = path.display().to_string();
-    write_payment_rows(config, &mut file).map_err(|e| Error::csv(&name, e))?;
+    write_payment_rows(config, &mut file).map_err(|e| crate::error::csv(&name, e))?;
     file.commit().map(|_| ())
 }
 

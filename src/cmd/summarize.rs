@@ -9,11 +9,13 @@ use csv::ByteRecord;
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 
+use crate::cli::{check_paths, print_table, Exit, SummarizeArgs};
 use crate::compute::Status;
 use crate::error::Error;
+use crate::io::output::Format;
+use crate::io::source::Source;
 use crate::money::Money;
 use crate::policy::{Component, Policy};
-use crate::source::Source;
 use crate::summary::{push_key_part, Contribution, Summary, NPL_CLASSES};
 
 /// Group keys made from a date column: its year and month, `YYYY-MM`.
@@ -284,8 +286,8 @@ impl Tallied {
 pub fn summarize_into(
     config: &SummarizeConfig,
     path: &Path,
-    format: crate::output::Format,
-) -> Result<(Summarized, crate::atomic::Finished), Error> {
+    format: Format,
+) -> Result<(Summarized, crate::io::atomic::Finished), Error> {
     let (mut tallied, _) = tally_many(
         &config.inputs,
         std::slice::from_ref(&config.group_by),
@@ -296,7 +298,7 @@ pub fn summarize_into(
     let tallied = tallied.remove(0);
     let policy = &config.policy;
     let header = tallied.header(policy);
-    let file = crate::summary::write_file_with(path, format, &header, tallied.names.len(), &mut |each| {
+    let file = crate::io::table::write_file_with(path, format, &header, tallied.names.len(), &mut |each| {
         tallied.rows(policy, each)
     })?;
     Ok((tallied.summarized(Vec::new(), policy), file))
@@ -367,11 +369,11 @@ impl ResultsFile {
         }
         let fields: Vec<usize> = NEEDED.iter().filter_map(|c| find(c)).collect();
         let outstanding = find("outstanding");
-        let repaid: Option<Vec<usize>> = crate::output::REPAY_COLUMNS
+        let repaid: Option<Vec<usize>> = crate::io::output::REPAY_COLUMNS
             .iter()
             .map(|c| find(c))
             .collect();
-        let as_of_text = crate::manifest::Manifest::beside(path)?.map(|m| m.as_of);
+        let as_of_text = crate::io::manifest::Manifest::beside(path)?.map(|m| m.as_of);
         let mut all_rules = Vec::new();
         for keys in groupings {
             let mut rules = Vec::new();
@@ -634,4 +636,54 @@ impl Row<'_> {
         };
         Ok((order, text))
     }
+}
+
+pub fn command(args: &SummarizeArgs) -> anyhow::Result<Exit> {
+    let started = std::time::Instant::now();
+    let outputs: Vec<(&str, &Path)> = args
+        .output
+        .as_deref()
+        .map(|p| ("-o", p))
+        .into_iter()
+        .collect();
+    check_paths(&args.inputs, &outputs)?;
+    let config = SummarizeConfig {
+        inputs: args.inputs.clone(),
+        group_by: args.group_by.clone(),
+        policy: Policy::load(&args.policy)?,
+    };
+    // Into a file, row by row; on stdout, as a table.
+    let (done, file) = match &args.output {
+        Some(path) => {
+            let format = Format::of(path, args.format);
+            let (done, file) = summarize_into(&config, path, format)?;
+            (done, Some(file))
+        }
+        None => (summarize(&config)?, None),
+    };
+    if !done.without_outstanding.is_empty() {
+        eprintln!(
+            "arrears: warning: no outstanding column in {}: {} left empty (results written before outstanding was always a column: run them again)",
+            done.without_outstanding.join(", "),
+            NEEDS_OUTSTANDING.join(", ")
+        );
+    }
+    if let Some(file) = file {
+        file.commit()?;
+    }
+    if !args.quiet {
+        eprintln!(
+            "arrears: {} results rows from {} files summarized in {:.2} s{}",
+            done.rows_read,
+            args.inputs.len(),
+            started.elapsed().as_secs_f64(),
+            args.output
+                .as_ref()
+                .map_or_else(String::new, |p| format!("; wrote {}", p.display()))
+        );
+    }
+    if args.output.is_none() {
+        return print_table(&done.header, &done.rows, done.keys);
+    }
+    Ok(Exit::Done)
 }

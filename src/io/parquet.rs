@@ -31,10 +31,10 @@ use polars_parquet::write::{
 use rayon::prelude::*;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::atomic::AtomicFile;
 use crate::error::Error;
+use crate::io::atomic::AtomicFile;
+use crate::io::output::{Kind, RowSink};
 use crate::money::Money;
-use crate::output::{Kind, RowSink};
 use crate::record::{ColKind, Layout};
 
 /// Precision of the decimal columns by default: 18 digits, stored as
@@ -1062,19 +1062,19 @@ pub fn write_table(
     path: &Path,
     columns: &[(String, Kind)],
     rows: &[Vec<String>],
-) -> Result<crate::atomic::Finished, Error> {
+) -> Result<crate::io::atomic::Finished, Error> {
     write_table_with(path, columns, &mut |each| {
         rows.iter().try_for_each(|row| each(row.clone()))
     })
 }
 
-/// `write_table` for rows made one at a time (`summary::write_file_with`):
+/// `write_table` for rows made one at a time (`table::write_file_with`):
 /// a row group's rows at most are held.
 pub fn write_table_with(
     path: &Path,
     columns: &[(String, Kind)],
-    fill: &mut dyn FnMut(&mut crate::summary::RowFn<'_>) -> Result<(), Error>,
-) -> Result<crate::atomic::Finished, Error> {
+    fill: &mut dyn FnMut(&mut crate::io::table::RowFn<'_>) -> Result<(), Error>,
+) -> Result<crate::io::atomic::Finished, Error> {
     let name = path.display().to_string();
     let mut file = AtomicFile::create(path)?;
     let mut sink = ParquetSink::new(&mut file, columns, None)?;
@@ -1130,7 +1130,7 @@ mod tests {
 
     #[test]
     fn typed_rows_hold_what_csv_prints() {
-        use crate::output::CsvRows;
+        use crate::io::output::CsvRows;
         let columns: Vec<(String, Kind)> = [
             "loan_id",
             "principal",

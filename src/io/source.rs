@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex};
 use csv::ByteRecord;
 use encoding_rs::Encoding;
 
-use crate::crlf::CrlfToLf;
 use crate::error::Error;
+use crate::io::crlf::CrlfToLf;
+pub use crate::io::split::Next;
+use crate::io::split::Splitter;
 use crate::policy::Policy;
 use crate::record::Layout;
-pub use crate::split::Next;
-use crate::split::Splitter;
 
 /// Where a loan book is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +73,7 @@ enum Records {
         header: Option<ByteRecord>,
     },
     #[cfg(feature = "parquet")]
-    Parquet(Box<crate::parquet::BookReader>),
+    Parquet(Box<crate::io::parquet::BookReader>),
 }
 
 /// One opened input.
@@ -229,7 +229,7 @@ impl Source {
 
     #[cfg(feature = "parquet")]
     fn parquet(path: &Path, name: String) -> Result<Source, Error> {
-        let reader = crate::parquet::BookReader::open(path)?;
+        let reader = crate::io::parquet::BookReader::open(path)?;
         let hashing = Hashing::new(&name, Some(path.to_path_buf()));
         Ok(Source {
             size: std::fs::metadata(path).ok().map(|m| m.len()),
@@ -314,7 +314,7 @@ impl Source {
     /// Parquet, also checks their types.
     pub fn layout(&mut self, policy: &Policy) -> Result<Layout, Error> {
         let header = self.header()?;
-        let layout = Layout::from_header(&header, policy, &self.name)?;
+        let layout = Layout::from_header(&crate::io::split::Quoted(&header), policy, &self.name)?;
         #[cfg(feature = "parquet")]
         if let Records::Parquet(reader) = &self.records {
             reader.check(&layout)?;

@@ -7,10 +7,14 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
+use crate::cli::{all_rejects, check_rejects, report_text, AuditArgs, Exit};
+use crate::cmd::run::{self as run_book, print_table_beside};
 use crate::compute::Figures;
+use crate::io::output::Format;
+use crate::io::output::{money, push_loan_key, push_result_field, ratio6, RowSink, RESULT_COLUMNS};
+use crate::io::pipeline;
+use crate::io::pipeline::{Job, Origin};
 use crate::money::Money;
-use crate::output::{money, push_loan_key, push_result_field, ratio6, RowSink, RESULT_COLUMNS};
-use crate::pipeline::{Job, Origin};
 use crate::policy::Policy;
 use crate::record::{Layout, Loan};
 use crate::summary::SumOverflow;
@@ -210,4 +214,43 @@ impl AuditStats {
         }
         (header, rows)
     }
+}
+
+pub fn command(args: &AuditArgs) -> anyhow::Result<Exit> {
+    let (rejects, unmatched, manifest) = args.report.checked(&args.breaches, &args.book)?;
+    let config = args.book.pipeline(
+        args.breaches.clone(),
+        args.report.format,
+        Some(rejects),
+        unmatched,
+    )?;
+    let policy = &config.policy;
+    let repayments = !config.repayments.is_empty();
+    let (_, mut report) =
+        pipeline::run(&config, |layout| AuditJob::new(policy, layout, repayments))?;
+    let (header, rows) = report.stats.table(policy);
+    let mut files = Vec::new();
+    files.extend(report.output_file.take().map(|f| ("breaches", f)));
+    files.extend(report.rejects_file.take().map(|f| ("rejects", f)));
+    files.extend(report.unmatched_file.take().map(|f| ("unmatched", f)));
+    if let Some(path) = &args.report.summary {
+        let format = Format::of(path, args.report.format);
+        files.push((
+            "summary",
+            crate::io::table::write_file(path, format, &header, &rows, 2)?,
+        ));
+    }
+    report.outputs =
+        run_book::commit_with_manifest("audit", &config, &report, files, manifest.as_deref())?;
+    if !args.book.quiet {
+        eprint!("{}", report_text(&config, &report, "checked"));
+        eprintln!(
+            "arrears: {} rows breach at least one cap",
+            report.rows_output
+        );
+    }
+    if args.report.summary.is_none() {
+        print_table_beside((&header, &rows, 2), &[&args.breaches], args.book.quiet)?;
+    }
+    Ok(check_rejects(all_rejects(&report), args.report.max_rejects))
 }

@@ -1,14 +1,12 @@
 //! Output formats: the results and rejects CSV rows and how numbers print.
 
-use std::io::Write;
-
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::compute::Figures;
 use crate::money::Money;
 use crate::policy::{Component, Policy};
-use crate::record::{Layout, Loan, Reject};
+use crate::record::{Layout, Loan};
 
 /// Money: exactly 2 decimals.
 pub fn money(value: impl Into<Decimal>) -> String {
@@ -66,28 +64,6 @@ fn push_daily_rate_slow(out: &mut Vec<u8>, value: Decimal) {
 pub fn ratio6(value: Decimal) -> String {
     let rounded = value.round_dp_with_strategy(6, RoundingStrategy::MidpointAwayFromZero);
     format!("{rounded:.6}")
-}
-
-/// The format of an output file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Format {
-    #[default]
-    Csv,
-    Parquet,
-}
-
-impl Format {
-    /// `chosen` when given, else by the extension: `.parquet` is Parquet,
-    /// anything else CSV.
-    pub fn of(path: &std::path::Path, chosen: Option<Format>) -> Format {
-        chosen.unwrap_or_else(|| {
-            let ext = path.extension().and_then(|e| e.to_str());
-            match ext {
-                Some(e) if e.eq_ignore_ascii_case("parquet") => Format::Parquet,
-                _ => Format::Csv,
-            }
-        })
-    }
 }
 
 /// The type of an output column, for typed formats (Parquet). CSV prints
@@ -258,25 +234,7 @@ pub fn repay_figures(r: &crate::repay::Repaid) -> [Money; 8] {
     ]
 }
 
-/// Appends a CSV field as the `csv` crate writes it: quoted only when it
-/// holds a comma, a quote or a line break, with quotes doubled.
-pub fn push_field(out: &mut Vec<u8>, field: &[u8]) {
-    if !field
-        .iter()
-        .any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-    {
-        out.extend_from_slice(field);
-        return;
-    }
-    out.push(b'"');
-    for &b in field {
-        if b == b'"' {
-            out.push(b'"');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
-}
+pub use crate::csv_text::push_field;
 
 /// Writes `n` / 10^places with exactly `places` decimals at the end of
 /// `digits` (which must be long enough); returns where the text starts.
@@ -599,16 +557,6 @@ pub fn write_result(
         }
     }
     out.end();
-}
-
-pub fn write_reject<W: Write>(out: &mut csv::Writer<W>, r: &Reject) -> csv::Result<()> {
-    out.write_record([
-        r.line.to_string().as_str(),
-        &r.loan_id,
-        &r.column,
-        &r.reason,
-        &r.raw,
-    ])
 }
 
 #[cfg(test)]

@@ -9,9 +9,8 @@
 //! stages are bounded, so memory stays flat whatever the size of the book.
 //! What a command writes and folds for each record is its `Job`.
 
-use std::collections::hash_map::{DefaultHasher, Entry};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::hash::Hasher;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -24,15 +23,18 @@ use encoding_rs::Encoding;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::atomic::AtomicFile;
 use crate::compute::{compute, Figures};
 use crate::error::Error;
-use crate::output::{write_reject, CsvRows, Format, Kind, RowSink, REJECTS_HEADER};
-use crate::payments::{Group, PaymentCounts, Payments};
+use crate::io::atomic::AtomicFile;
+use crate::io::output::{write_reject, CsvRows, Format, Kind, RowSink, REJECTS_HEADER};
+use crate::io::payments::{Group, PaymentCounts, Payments};
+pub use crate::io::source::Input;
+use crate::io::source::{check_headers, Compression, Next, Source};
+use crate::io::split::Quoted;
 use crate::policy::Policy;
-use crate::record::{parse_loan, Col, Fields, Layout, Line, Loan, Reject, MAX_FIELD_BYTES};
-pub use crate::source::Input;
-use crate::source::{check_headers, Compression, Next, Source};
+use crate::record::{
+    id_hash, parse_loan, Col, Fields, Layout, Line, Loan, Reject, MAX_FIELD_BYTES,
+};
 use crate::summary::SumOverflow;
 
 /// Where a record came from: the index of its input and its line there.
@@ -126,18 +128,18 @@ pub struct Report<S> {
     /// Input names, indexed by `Origin::source`.
     pub sources: Vec<String>,
     /// Each input's size and BLAKE3 hash, hashed as it was read.
-    pub inputs: Vec<crate::source::Hashing>,
+    pub inputs: Vec<crate::io::source::Hashing>,
     /// The output and rejects files written whole, not yet under their
     /// final names: the command commits them with its other outputs
     /// (`atomic::commit_all`).
-    pub output_file: Option<crate::atomic::Finished>,
-    pub rejects_file: Option<crate::atomic::Finished>,
+    pub output_file: Option<crate::io::atomic::Finished>,
+    pub rejects_file: Option<crate::io::atomic::Finished>,
     /// Files written, in the order they were committed.
-    pub outputs: Vec<crate::atomic::Written>,
+    pub outputs: Vec<crate::io::atomic::Written>,
     /// With repayments: where the payments went.
     pub payments: Option<PaymentCounts>,
     /// With repayments: the unmatched-payments file, written, not committed.
-    pub unmatched_file: Option<crate::atomic::Finished>,
+    pub unmatched_file: Option<crate::io::atomic::Finished>,
 }
 
 /// How many reject messages the report keeps.
@@ -228,7 +230,7 @@ impl BatchRows {
             }
             Item::Record(k) => {
                 let record = &self.records[k];
-                (record.get(column), Fields::line(record))
+                (record.get(column), Fields::line(&Quoted(record)))
             }
         }
     }
@@ -266,16 +268,6 @@ impl SeenIds {
     }
 }
 
-/// The 128-bit hash loan_ids are known by (duplicates, payments).
-pub fn id_hash(id: &[u8]) -> u128 {
-    let mut high = DefaultHasher::new();
-    high.write(id);
-    let mut low = DefaultHasher::new();
-    low.write_u8(0xA5);
-    low.write(id);
-    (u128::from(high.finish()) << 64) | u128::from(low.finish())
-}
-
 /// The formatted output and counts of one chunk of records.
 struct ChunkOut {
     bytes: ChunkBytes,
@@ -289,7 +281,7 @@ struct ChunkOut {
 struct ChunkBytes {
     rows: Vec<u8>,
     #[cfg(feature = "parquet")]
-    frame: Option<crate::parquet::Columns>,
+    frame: Option<crate::io::parquet::Columns>,
     rejects: Vec<u8>,
 }
 
@@ -311,7 +303,7 @@ pub fn run<J: Job>(
     let hashing: Vec<_> = sources.iter().map(|s| s.hashing.clone()).collect();
     let payments = match config.repayments.is_empty() {
         true => None,
-        false => Some(Payments::load(
+        false => Some(crate::io::payments::load(
             &config.repayments,
             &config.policy,
             config.encoding,
@@ -348,7 +340,7 @@ pub fn run<J: Job>(
     if let Some(payments) = payments {
         let mut writer = csv::Writer::from_writer(Vec::new());
         for (source, reject) in &payments.rejects {
-            write_reject(&mut writer, reject).map_err(|e| Error::csv("rejects", e))?;
+            write_reject(&mut writer, reject).map_err(|e| crate::error::csv("rejects", e))?;
             if first_rejects.len() < REPORTED_REJECTS {
                 first_rejects.push(reject_message(source, reject));
             }
@@ -481,7 +473,13 @@ pub fn run<J: Job>(
     progress.finish_and_clear();
 
     if let (Some(payments), Some(file)) = (payments, unmatched.as_mut()) {
-        payments.write_unmatched(file, &config.policy, config.encoding)?;
+        crate::io::payments::write_unmatched(
+            payments,
+            &config.repayments,
+            file,
+            &config.policy,
+            config.encoding,
+        )?;
     }
     let output_file = output.map(AtomicFile::finish).transpose()?;
     let rejects_file = rejects.map(AtomicFile::finish).transpose()?;
@@ -543,7 +541,8 @@ fn reject_message(source: &str, r: &Reject) -> String {
 fn write_header(file: &mut AtomicFile, header: &[String]) -> Result<(), Error> {
     let path = file.path().display().to_string();
     let mut w = csv::Writer::from_writer(file);
-    w.write_record(header).map_err(|e| Error::csv(&path, e))?;
+    w.write_record(header)
+        .map_err(|e| crate::error::csv(&path, e))?;
     w.flush().map_err(|e| Error::io(&path, e))
 }
 
@@ -603,7 +602,7 @@ fn read_batches(
 enum Rows<'a> {
     Csv(&'a mut AtomicFile),
     #[cfg(feature = "parquet")]
-    Parquet(Box<crate::parquet::ParquetSink<'a>>),
+    Parquet(Box<crate::io::parquet::ParquetSink<'a>>),
 }
 
 fn write_chunks(
@@ -620,7 +619,7 @@ fn write_chunks(
         (Some(file), Format::Csv) => Some(Rows::Csv(file)),
         #[cfg(feature = "parquet")]
         (Some(file), Format::Parquet) => Some(Rows::Parquet(Box::new(
-            crate::parquet::ParquetSink::new(file, columns, Some(pool))?,
+            crate::io::parquet::ParquetSink::new(file, columns, Some(pool))?,
         ))),
         #[cfg(not(feature = "parquet"))]
         (Some(file), Format::Parquet) => {
@@ -691,7 +690,7 @@ fn process_chunk<J: Job>(
         }
         #[cfg(feature = "parquet")]
         Format::Parquet => {
-            let mut rows = crate::parquet::Columns::with_capacity(columns, chunk.items.len());
+            let mut rows = crate::io::parquet::Columns::with_capacity(columns, chunk.items.len());
             let mut out = process(chunk, &mut rows, stats)?;
             out.bytes.frame = Some(rows);
             Ok(out)
@@ -736,7 +735,7 @@ fn process<J: Job>(
             Item::Line { start, end, line } => {
                 one.record(&Line::split(&chunk.rows.text[start..end], line, &mut ends))?
             }
-            Item::Record(k) => one.record(&chunk.rows.records[k])?,
+            Item::Record(k) => one.record(&Quoted(&chunk.rows.records[k]))?,
         }
     }
     out.bytes.rejects = rejects
@@ -805,7 +804,7 @@ impl<J: Job, S: RowSink> One<'_, '_, J, S> {
                 if let (Some(payments), None) = (payments, duplicate) {
                     payments.mark(&reject.loan_id, false);
                 }
-                write_reject(self.rejects, &reject).map_err(|e| Error::csv("rejects", e))?;
+                write_reject(self.rejects, &reject).map_err(|e| crate::error::csv("rejects", e))?;
                 self.out.rejected.push(reject);
             }
         }

@@ -14,6 +14,33 @@ use csv_core::ReadRecordResult;
 
 use crate::record::{Fields, Line};
 
+/// A `csv::ByteRecord` seen as the core's `Fields` (a record with quoted
+/// fields, a header, a Parquet row made text).
+#[derive(Debug, Clone, Copy)]
+pub struct Quoted<'a>(pub &'a ByteRecord);
+
+impl Fields for Quoted<'_> {
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        self.0.get(i)
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+
+    fn line(&self) -> u64 {
+        self.0.position().map_or(0, |p| p.line())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.iter()
+    }
+}
+
 /// Bytes of input buffered at a time.
 const BUFFER: usize = 1 << 18;
 
@@ -271,7 +298,7 @@ mod tests {
                         Next::End => (None, 0),
                         Next::Record => (
                             Some(fields(&|i| got.get(i).map(<[u8]>::to_vec))),
-                            Fields::line(&got),
+                            Fields::line(&Quoted(&got)),
                         ),
                         Next::Plain { line } => {
                             let plain = Line::split(splitter.plain(), line, &mut ends);
@@ -283,7 +310,7 @@ mod tests {
                     match splitter.read(&mut got).unwrap() {
                         true => (
                             Some(fields(&|i| got.get(i).map(<[u8]>::to_vec))),
-                            Fields::line(&got),
+                            Fields::line(&Quoted(&got)),
                         ),
                         false => (None, 0),
                     }

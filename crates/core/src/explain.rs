@@ -7,8 +7,6 @@
 //! The figures are those of `compute` (the same ones `run` writes); the
 //! formulas and unrounded values come from the same functions it uses.
 
-use std::collections::HashSet;
-
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -16,11 +14,9 @@ use serde::Serialize;
 use crate::compute::{limit_terms, limit_terms_pd, DayRate, Figures, Status, Terms};
 use crate::exact::Factor;
 use crate::money::Money;
-use crate::output::{daily_rate, money, ratio6, RowSink};
-use crate::pipeline::{Job, Origin};
+use crate::output::{daily_rate, money, ratio6};
 use crate::policy::{Component, GraceMode, Limit, Policy, Roll};
 use crate::record::{ContractRate, Loan};
-use crate::summary::SumOverflow;
 
 /// One figure: how it is reached, its unrounded value, and the figure.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -537,14 +533,14 @@ pub fn explain(
                 Some(pd) if !matches!(cap.limit, Limit::PrincipalRatio { .. }) => {
                     (format!("principal-days {}", cent_days(pd)), "1".to_string())
                 }
-                _ => (money(loan.principal), days.to_string()),
+                _ => (format!("principal {}", money(loan.principal)), days.to_string()),
             };
             let formula = match &cap.limit {
                 Limit::AnnualRate { rate, year_days } => {
-                    format!("annual_rate: principal {p} x {} x {days} / {year_days}", rate.normalize())
+                    format!("annual_rate: {p} x {} x {days} / {year_days}", rate.normalize())
                 }
-                Limit::DailyRate { rate } => format!("daily_rate: principal {p} x {} x {days}", rate.normalize()),
-                Limit::PrincipalRatio { ratio } => format!("principal_ratio: principal {p} x {}", ratio.normalize()),
+                Limit::DailyRate { rate } => format!("daily_rate: {p} x {} x {days}", rate.normalize()),
+                Limit::PrincipalRatio { ratio } => format!("principal_ratio: {p} x {}", ratio.normalize()),
                 Limit::Fixed { amount } => format!("fixed: {}", amount.normalize()),
                 Limit::ComponentRatio { ratio, of } => {
                     let names: Vec<&str> = of.iter().map(|&c| component_name(c)).collect();
@@ -929,55 +925,5 @@ impl Repayments {
             &self.outstanding.formula,
         );
         t
-    }
-}
-
-/// Collects explanations of the named loans, in input order.
-pub struct ExplainJob<'a> {
-    pub policy: &'a Policy,
-    pub as_of: NaiveDate,
-    pub ids: HashSet<String>,
-    pub sources: Vec<String>,
-}
-
-impl Job for ExplainJob<'_> {
-    type Stats = Vec<Explanation>;
-
-    fn header(&self) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn write(&self, _: &mut impl RowSink, _: &Loan, _: &Figures) -> u64 {
-        0
-    }
-
-    fn fold(
-        &self,
-        found: &mut Vec<Explanation>,
-        origin: Origin,
-        loan: &Loan,
-        f: &Figures,
-    ) -> Result<(), SumOverflow> {
-        if self.ids.contains(loan.loan_id()) {
-            let source = self.sources.get(origin.source).map_or("", String::as_str);
-            found.push(explain(
-                loan,
-                f,
-                self.policy,
-                self.as_of,
-                source,
-                origin.line,
-            ));
-        }
-        Ok(())
-    }
-
-    fn merge(
-        &self,
-        into: &mut Vec<Explanation>,
-        other: Vec<Explanation>,
-    ) -> Result<(), SumOverflow> {
-        into.extend(other);
-        Ok(())
     }
 }

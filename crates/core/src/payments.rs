@@ -1,48 +1,37 @@
-//! Repayment files (SPEC.md section 5): read before the book into a compact
-//! index, matched to book rows by loan_id while the book streams, and what
-//! matched no accepted row written to the unmatched-payments file.
+//! Repayments (SPEC.md section 5): every payment row read into a compact
+//! index, matched to book rows by loan_id while the book streams.
 //!
 //! A payment is held as 32 bytes (a 128-bit hash of its loan_id, its date
 //! as a day number, its amount in cents) plus one byte of match state:
-//! the ids' text is not kept. The unmatched-payments file is written from a
-//! second reading of the payment files, which gives back each one's text.
+//! the ids' text is not kept. Where the rows come from (files, Arrow
+//! batches) is the caller's: it hands them to a `Builder`.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use chrono::NaiveDate;
-use csv::ByteRecord;
-use encoding_rs::Encoding;
 
-use crate::atomic::AtomicFile;
 use crate::error::Error;
 use crate::money::Money;
-use crate::output::money;
 use crate::parse;
-use crate::pipeline::id_hash;
 use crate::policy::Policy;
-use crate::record::{ColKind, Fields, Reject};
+#[cfg(test)]
+use crate::record::Record;
+use crate::record::{id_hash, Fields, Reject};
 use crate::repay::Payment;
-use crate::source::{Compression, Input, Source};
 
-/// The columns of a payments file, canonical names.
-pub const PAYMENT_COLUMNS: [&str; 3] = ["loan_id", "date", "amount"];
-
-/// The unmatched-payments file's columns.
-pub const UNMATCHED_HEADER: [&str; 6] = ["file", "line", "loan_id", "date", "amount", "reason"];
+pub use crate::policy::PAYMENT_COLUMNS;
 
 /// Where the payment columns sit in one file.
 #[derive(Debug, Clone, Copy)]
-struct PaymentLayout {
+pub struct PaymentLayout {
     /// Field index of loan_id, date, amount.
-    index: [usize; 3],
+    pub index: [usize; 3],
     width: usize,
 }
 
 impl PaymentLayout {
-    fn from_header(header: &ByteRecord, policy: &Policy, path: &str) -> Result<Self, Error> {
+    pub fn from_header(header: &impl Fields, policy: &Policy, path: &str) -> Result<Self, Error> {
         let names: Vec<String> = header
             .iter()
             .map(|f| String::from_utf8_lossy(f).trim().to_lowercase())
@@ -96,16 +85,16 @@ impl PaymentLayout {
 }
 
 /// One payment row, read.
-struct Read<'a> {
-    loan_id: &'a str,
-    date: NaiveDate,
-    cents: u64,
+pub struct Read<'a> {
+    pub loan_id: &'a str,
+    pub date: NaiveDate,
+    pub cents: u64,
 }
 
 /// Reads one payment row, or says why not. The error carries the loan_id
 /// when it could be read.
-fn read_row<'a>(
-    record: &'a ByteRecord,
+pub fn read_row<'a, R: Fields>(
+    record: &'a R,
     layout: &PaymentLayout,
     names: &[String; 3],
 ) -> Result<Read<'a>, (Option<&'a str>, String, String)> {
@@ -236,7 +225,6 @@ pub struct PaymentCounts {
 /// Every readable payment, indexed by loan_id, and the rejects of the
 /// others.
 pub struct Payments {
-    files: Vec<PathBuf>,
     /// Sorted by loan_id hash, then date.
     entries: Vec<Entry>,
     /// The match state of each loan_id, kept on its first entry.
@@ -261,30 +249,8 @@ impl std::fmt::Debug for Payments {
     }
 }
 
-/// Opens a payments file and finds its columns.
-fn open(
-    path: &Path,
-    policy: &Policy,
-    encoding: Option<&'static Encoding>,
-) -> Result<(Source, PaymentLayout), Error> {
-    let mut source = Source::open(
-        &Input::File(path.to_path_buf()),
-        encoding,
-        Compression::None,
-    )?;
-    let header = source.header()?;
-    let layout = PaymentLayout::from_header(&header, policy, &source.name)?;
-    let kinds = [ColKind::Text, ColKind::Date, ColKind::Number];
-    let columns: Vec<(ColKind, usize, &str)> = (0..3)
-        .map(|i| (kinds[i], layout.index[i], PAYMENT_COLUMNS[i]))
-        .collect();
-    source.check_types(&columns)?;
-    source.select(&layout.index);
-    Ok((source, layout))
-}
-
 /// The header names the payment columns have in a file, for messages.
-fn column_names(policy: &Policy) -> [String; 3] {
+pub fn column_names(policy: &Policy) -> [String; 3] {
     PAYMENT_COLUMNS.map(|c| {
         policy
             .repayment_columns
@@ -294,46 +260,69 @@ fn column_names(policy: &Policy) -> [String; 3] {
     })
 }
 
-impl Payments {
-    /// Reads every payments file (all before the book: a file that cannot
-    /// be read stops the run before any output).
-    pub fn load(
-        files: &[PathBuf],
-        policy: &Policy,
-        encoding: Option<&'static Encoding>,
-        as_of: NaiveDate,
-    ) -> Result<Payments, Error> {
-        let names = column_names(policy);
-        let mut entries = Vec::new();
-        let mut bad = HashMap::new();
-        let mut rejects = Vec::new();
-        let mut record = ByteRecord::new();
-        let mut ordinal = 0u32;
-        for path in files {
-            let (mut source, layout) = open(path, policy, encoding)?;
-            while source.read(&mut record)? {
-                let this = ordinal;
-                ordinal = ordinal.saturating_add(1);
-                match read_row(&record, &layout, &names) {
-                    Ok(row) => entries.push(Entry {
-                        hash: id_hash(row.loan_id.as_bytes()),
-                        day: day_number(row.date),
-                        ordinal: this,
-                        cents: row.cents,
-                    }),
-                    Err((loan_id, column, why)) => {
-                        let line = Fields::line(&record);
-                        if let Some(id) = loan_id {
-                            bad.entry(id_hash(id.as_bytes()))
-                                .or_insert_with(|| format!("{}:{line}", source.name));
-                        }
-                        let reason = format!("repayments {}: {why}", source.name);
-                        let reject = Reject::new(&record, loan_id.unwrap_or(""), &column, reason);
-                        rejects.push((source.name.clone(), reject));
-                    }
+/// Builds the payments index one payment row at a time, from any source.
+pub struct Builder<'p> {
+    policy: &'p Policy,
+    names: [String; 3],
+    entries: Vec<Entry>,
+    bad: HashMap<u128, String>,
+    rejects: Vec<(String, Reject)>,
+    ordinal: u32,
+    as_of: NaiveDate,
+}
+
+impl<'p> Builder<'p> {
+    pub fn new(policy: &'p Policy, as_of: NaiveDate) -> Builder<'p> {
+        Builder {
+            policy,
+            names: column_names(policy),
+            entries: Vec::new(),
+            bad: HashMap::new(),
+            rejects: Vec::new(),
+            ordinal: 0,
+            as_of,
+        }
+    }
+
+    /// The payment columns of a source's header.
+    pub fn layout(&self, header: &impl Fields, source: &str) -> Result<PaymentLayout, Error> {
+        PaymentLayout::from_header(header, self.policy, source)
+    }
+
+    /// Adds the next payment row of `source` (rows are numbered in the
+    /// order they are added: how the unmatched ones are found again).
+    pub fn add(&mut self, record: &impl Fields, layout: &PaymentLayout, source: &str) {
+        let this = self.ordinal;
+        self.ordinal = self.ordinal.saturating_add(1);
+        match read_row(record, layout, &self.names) {
+            Ok(row) => self.entries.push(Entry {
+                hash: id_hash(row.loan_id.as_bytes()),
+                day: day_number(row.date),
+                ordinal: this,
+                cents: row.cents,
+            }),
+            Err((loan_id, column, why)) => {
+                let line = record.line();
+                if let Some(id) = loan_id {
+                    self.bad
+                        .entry(id_hash(id.as_bytes()))
+                        .or_insert_with(|| format!("{source}:{line}"));
                 }
+                let reason = format!("repayments {source}: {why}");
+                let reject = Reject::new(record, loan_id.unwrap_or(""), &column, reason);
+                self.rejects.push((source.to_string(), reject));
             }
         }
+    }
+
+    pub fn finish(self) -> Payments {
+        let Builder {
+            mut entries,
+            bad,
+            rejects,
+            as_of,
+            ..
+        } = self;
         entries.sort_unstable();
         let state = entries.iter().map(|_| AtomicU8::new(UNSEEN)).collect();
         let bits = (entries.len().max(1).next_power_of_two().trailing_zeros() + 1).min(31);
@@ -345,8 +334,7 @@ impl Payments {
             }
             starts.push(at as u32);
         }
-        Ok(Payments {
-            files: files.to_vec(),
+        Payments {
             entries,
             state,
             starts,
@@ -354,9 +342,11 @@ impl Payments {
             bad,
             rejects,
             as_of,
-        })
+        }
     }
+}
 
+impl Payments {
     /// The entries of a loan_id, and the index of the first.
     fn find(&self, loan_id: &str) -> Option<(usize, &[Entry])> {
         if self.entries.is_empty() {
@@ -462,120 +452,27 @@ impl Payments {
         counts
     }
 
-    /// Writes the payments that belong to no accepted book row, in file
-    /// order, reading the files again for their text.
-    pub fn write_unmatched(
-        &self,
-        file: &mut AtomicFile,
-        policy: &Policy,
-        encoding: Option<&'static Encoding>,
-    ) -> Result<(), Error> {
-        let path = file.path().display().to_string();
-        let mut out = csv::Writer::from_writer(Vec::new());
-        let csv_error = |e| Error::csv(&path, e);
-        out.write_record(UNMATCHED_HEADER).map_err(csv_error)?;
-        // The unmatched payments by their place in the files.
-        let mut wanted: Vec<(u32, u8)> = Vec::new();
+    /// The payments that belong to no accepted book row, by the order they
+    /// were added: (ordinal, whether their book row was rejected).
+    pub fn unmatched(&self) -> Vec<(u32, bool)> {
+        let mut wanted: Vec<(u32, bool)> = Vec::new();
         let mut state = UNSEEN;
         for (i, e) in self.entries.iter().enumerate() {
             if i == 0 || self.entries[i - 1].hash != e.hash {
                 state = self.state[i].load(Ordering::Relaxed);
             }
             if state != MATCHED {
-                wanted.push((e.ordinal, state));
+                wanted.push((e.ordinal, state == ROW_REJECTED));
             }
         }
         wanted.sort_unstable();
-        let mut wanted = wanted.into_iter().peekable();
-        let names = column_names(policy);
-        let mut record = ByteRecord::new();
-        let mut ordinal = 0u32;
-        for name in &self.files {
-            if wanted.peek().is_none() {
-                break;
-            }
-            let (mut source, layout) = open(name, policy, encoding)?;
-            while source.read(&mut record)? {
-                let this = ordinal;
-                ordinal = ordinal.saturating_add(1);
-                let Some(&(next, state)) = wanted.peek() else {
-                    break;
-                };
-                if next != this {
-                    continue;
-                }
-                wanted.next();
-                let Ok(row) = read_row(&record, &layout, &names) else {
-                    continue;
-                };
-                let reason = match state {
-                    ROW_REJECTED => "its book row was rejected",
-                    _ => "no such loan_id",
-                };
-                let amount = Money::new(i128::from(row.cents)).unwrap_or(Money::ZERO);
-                out.write_record([
-                    source.name.as_str(),
-                    &Fields::line(&record).to_string(),
-                    row.loan_id,
-                    &row.date.to_string(),
-                    &money(amount),
-                    reason,
-                ])
-                .map_err(csv_error)?;
-                if out.get_ref().len() > 1 << 20 {
-                    out.flush().map_err(|e| Error::io(&path, e))?;
-                    let full = std::mem::replace(&mut out, csv::Writer::from_writer(Vec::new()));
-                    let bytes = full
-                        .into_inner()
-                        .map_err(|e| Error::io(&path, e.into_error()))?;
-                    file.write_all(&bytes).map_err(|e| Error::io(&path, e))?;
-                }
-            }
-        }
-        let bytes = out
-            .into_inner()
-            .map_err(|e| Error::io(&path, e.into_error()))?;
-        file.write_all(&bytes).map_err(|e| Error::io(&path, e))
+        wanted
     }
-}
-
-/// The unmatched-payments file beside the rejects file: `rejects` in its
-/// name becomes `unmatched` (`out/r.rejects.csv` -> `out/r.unmatched.csv`),
-/// else `.unmatched` goes before the extension.
-pub fn default_unmatched_path(rejects: &Path) -> PathBuf {
-    let name = rejects.file_name().map_or_else(
-        || "rejects.csv".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let name = match name.rfind("rejects") {
-        Some(at) => format!("{}unmatched{}", &name[..at], &name[at + "rejects".len()..]),
-        None => {
-            let stem = rejects
-                .file_stem()
-                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-            format!("{stem}.unmatched.csv")
-        }
-    };
-    rejects.with_file_name(name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unmatched_sits_beside_the_rejects() {
-        for (rejects, unmatched) in [
-            ("out/r.rejects.csv", "out/r.unmatched.csv"),
-            ("rejects.csv", "unmatched.csv"),
-            ("bad.csv", "bad.unmatched.csv"),
-        ] {
-            assert_eq!(
-                default_unmatched_path(Path::new(rejects)),
-                PathBuf::from(unmatched)
-            );
-        }
-    }
 
     #[test]
     fn day_numbers_round_trip() {
@@ -588,5 +485,39 @@ mod tests {
     #[test]
     fn a_payment_is_held_in_32_bytes() {
         assert_eq!(std::mem::size_of::<Entry>(), 32);
+    }
+
+    #[test]
+    fn payments_of_a_date_add_up_and_later_ones_wait() {
+        let policy = Policy::load("cn-bank").unwrap();
+        let as_of: NaiveDate = "2025-06-30".parse().unwrap();
+        let mut b = Builder::new(&policy, as_of);
+        let header = Record::of(["loan_id", "date", "amount"], 1);
+        let layout = b.layout(&header, "p").unwrap();
+        for (n, row) in [
+            ["L1", "2025-05-01", "10.00"],
+            ["L1", "2025-05-01", "2.50"],
+            ["L1", "2025-07-01", "1.00"],
+            ["L2", "2025-05-02", "-1"],
+            ["L3", "2025-05-02", "3"],
+        ]
+        .iter()
+        .enumerate()
+        {
+            b.add(&Record::of(row, n as u64 + 2), &layout, "p");
+        }
+        let p = b.finish();
+        assert_eq!(p.rejects.len(), 1);
+        assert_eq!(p.unreadable("L2"), Some("p:5"));
+        let l1 = p.of(p.group("L1"));
+        assert_eq!(l1.len(), 1);
+        assert_eq!(l1[0].cents, 1250);
+        p.mark("L1", true);
+        let counts = p.counts();
+        assert_eq!(
+            (counts.applied, counts.after_as_of, counts.unmatched),
+            (2, 1, 1)
+        );
+        assert_eq!(p.unmatched(), vec![(4, false)]);
     }
 }
