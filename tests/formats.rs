@@ -709,17 +709,42 @@ fn amounts_past_18_digits_fail_loudly_or_go_wide() {
     let run = |extra: &[&str], stem: &str, ext: &str| {
         let results = format!("{stem}.{ext}");
         let summary = format!("{stem}.summary.{ext}");
-        let mut args = vec!["run", &book, "--as-of", AS_OF, "-o", &results, "--summary", &summary, "-q"];
+        let mut args = vec![
+            "run",
+            &book,
+            "--as-of",
+            AS_OF,
+            "-o",
+            &results,
+            "--summary",
+            &summary,
+            "-q",
+        ];
         args.extend(extra);
         run_in(&dir, &args)
     };
     let failed = run(&[], "narrow", "parquet");
     failed.expect_code(1);
     let err = failed.stderr();
-    for part in ["narrow.parquet", "row 2", "\"L2\"", "principal", "12345678901234567.89", "--wide-decimals"] {
-        assert!(err.contains(part), "{part:?} not in the error{}", failed.dump());
+    for part in [
+        "narrow.parquet",
+        "row 2",
+        "\"L2\"",
+        "principal",
+        "12345678901234567.89",
+        "--wide-decimals",
+    ] {
+        assert!(
+            err.contains(part),
+            "{part:?} not in the error{}",
+            failed.dump()
+        );
     }
-    for name in ["narrow.parquet", "narrow.summary.parquet", "narrow.manifest.json"] {
+    for name in [
+        "narrow.parquet",
+        "narrow.summary.parquet",
+        "narrow.manifest.json",
+    ] {
         assert!(!dir.join(name).exists(), "{name} written by a failed run");
     }
     // The same run as CSV, and wide Parquet: every digit kept.
@@ -748,7 +773,19 @@ fn amounts_past_18_digits_fail_loudly_or_go_wide() {
         "loan_id,principal,due_date,annual_rate\nL1,9999999999999999.99,2025-06-01,0\n",
     )
     .unwrap();
-    run_in(&dir, &["run", "small.csv", "--as-of", AS_OF, "-o", "fits.parquet", "-q"]).expect_code(0);
+    run_in(
+        &dir,
+        &[
+            "run",
+            "small.csv",
+            "--as-of",
+            AS_OF,
+            "-o",
+            "fits.parquet",
+            "-q",
+        ],
+    )
+    .expect_code(0);
     let ok = std::process::Command::new("python3")
         .args(["-c", fits])
         .current_dir(&dir)

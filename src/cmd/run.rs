@@ -102,9 +102,13 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
         Some(path) => {
             let format = Format::of(path, config.summary_format);
             let stats = &report.stats;
-            let file = crate::io::table::write_file_with(path, format, &summary_header, keys, &mut |each| {
-                stats.rows(&names, policy, job.repayments, &mut *each)
-            })?;
+            let file = crate::io::table::write_file_with(
+                path,
+                format,
+                &summary_header,
+                keys,
+                &mut |each| stats.rows(&names, policy, job.repayments, &mut *each),
+            )?;
             files.push(("summary", file));
         }
         None => summary_rows = report.stats.table(&names, policy, job.repayments)?.1,

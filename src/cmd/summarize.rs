@@ -260,13 +260,17 @@ impl Tallied {
                 .map(|(i, _)| i)
                 .collect(),
         };
-        self.summary
-            .rows(&key_refs, policy, self.repayments, |mut row: Vec<String>| {
+        self.summary.rows(
+            &key_refs,
+            policy,
+            self.repayments,
+            |mut row: Vec<String>| {
                 for &i in &blank {
                     row[i].clear();
                 }
                 each(row)
-            })
+            },
+        )
     }
 
     fn summarized(&self, rows: Vec<Vec<String>>, policy: &Policy) -> Summarized {
@@ -298,9 +302,13 @@ pub fn summarize_into(
     let tallied = tallied.remove(0);
     let policy = &config.policy;
     let header = tallied.header(policy);
-    let file = crate::io::table::write_file_with(path, format, &header, tallied.names.len(), &mut |each| {
-        tallied.rows(policy, each)
-    })?;
+    let file = crate::io::table::write_file_with(
+        path,
+        format,
+        &header,
+        tallied.names.len(),
+        &mut |each| tallied.rows(policy, each),
+    )?;
     Ok((tallied.summarized(Vec::new(), policy), file))
 }
 

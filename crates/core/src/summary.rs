@@ -159,9 +159,10 @@ impl Sums {
                 return Ok(());
             }
             let narrow = self.narrow;
-            self.wide = Some(Box::new(narrow.map(|c| {
-                Money::new(i128::from(c)).expect("64-bit cents are in range")
-            })));
+            self.wide =
+                Some(Box::new(narrow.map(|c| {
+                    Money::new(i128::from(c)).expect("64-bit cents are in range")
+                })));
         }
         match &mut self.wide {
             Some(wide) => add(&mut wide[i], value),
@@ -297,11 +298,7 @@ impl Days {
     /// `(days, loans)` in ascending days, days with loans only.
     pub fn iter(&self) -> Box<dyn Iterator<Item = (i64, u64)> + '_> {
         match &self.many {
-            None => Box::new(
-                self.few
-                    .iter()
-                    .map(|&(d, n)| (i64::from(d), u64::from(n))),
-            ),
+            None => Box::new(self.few.iter().map(|&(d, n)| (i64::from(d), u64::from(n)))),
             Some(many) => {
                 let counts = |(&d, &n): (&i64, &u64)| (d, n);
                 let dense = many.dense.iter().enumerate();
@@ -309,11 +306,7 @@ impl Days {
                     many.sparse
                         .range(..0)
                         .map(counts)
-                        .chain(
-                            dense
-                                .filter(|(_, &n)| n > 0)
-                                .map(|(d, &n)| (d as i64, n)),
-                        )
+                        .chain(dense.filter(|(_, &n)| n > 0).map(|(d, &n)| (d as i64, n)))
                         .chain(many.sparse.range(DENSE_DAYS as i64..).map(counts)),
                 )
             }
@@ -827,7 +820,10 @@ mod tests {
         for &d in days {
             t.loans += 1;
             t.sums
-                .add(Sum::Principal as usize, Money::new(i128::from(d) * 100).unwrap())
+                .add(
+                    Sum::Principal as usize,
+                    Money::new(i128::from(d) * 100).unwrap(),
+                )
                 .unwrap();
             if d > 0 {
                 t.overdue_loans += 1;
@@ -964,18 +960,27 @@ mod tests {
         let mut t = Tally::default();
         let big = Money::new(i128::from(i64::MAX) - 5).unwrap();
         t.sums.add(Sum::Excess as usize, big).unwrap();
-        t.sums.add(Sum::Principal as usize, Money::new(7).unwrap()).unwrap();
+        t.sums
+            .add(Sum::Principal as usize, Money::new(7).unwrap())
+            .unwrap();
         assert!(t.sums.wide.is_none());
-        t.sums.add(Sum::Excess as usize, Money::new(10).unwrap()).unwrap();
+        t.sums
+            .add(Sum::Excess as usize, Money::new(10).unwrap())
+            .unwrap();
         assert!(t.sums.wide.is_some(), "past 2^63 cents: 128-bit sums");
         assert_eq!(t.sum(Sum::Excess).cents(), i128::from(i64::MAX) + 5);
         assert_eq!(t.sum(Sum::Principal).cents(), 7, "the others carried over");
         // A single amount past 64 bits widens too; equal figures compare
         // equal however they are stored.
         let mut u = Tally::default();
-        u.sums.add(Sum::Principal as usize, Money::new(7).unwrap()).unwrap();
         u.sums
-            .add(Sum::Excess as usize, Money::new(i128::from(i64::MAX) + 5).unwrap())
+            .add(Sum::Principal as usize, Money::new(7).unwrap())
+            .unwrap();
+        u.sums
+            .add(
+                Sum::Excess as usize,
+                Money::new(i128::from(i64::MAX) + 5).unwrap(),
+            )
             .unwrap();
         assert_eq!(t, u);
         let mut merged = Tally::default();
