@@ -148,7 +148,7 @@ impl Sums {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn add(&mut self, i: usize, value: Money) -> Result<(), SumOverflow> {
         if self.wide.is_none() {
             let sum = i64::try_from(value.cents())
