@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 use csv::{ByteRecord, Position};
 use polars::io::parquet::read::ParquetReader;
 use polars::io::parquet::write::{
@@ -29,13 +29,14 @@ use polars_parquet::write::{
     Version, WriteOptions, ZstdLevel,
 };
 use rayon::prelude::*;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 use crate::error::Error;
 use crate::io::atomic::AtomicFile;
 use crate::io::output::{Kind, RowSink};
 use crate::money::Money;
 use crate::record::{ColKind, Layout};
+use arrears_core::values::{self, decimal_units, push_decimal, units};
 
 /// Precision of the decimal columns by default: 18 digits, stored as
 /// INT64 in the file (8 bytes a value, integer statistics), as analysts'
@@ -326,19 +327,12 @@ fn texts(series: &Series) -> PolarsResult<TextColumn> {
                 push_decimal(b, v, scale)
             })
         }
-        DataType::Float32 => each!(series.f32()?, |b: &mut Vec<u8>, v: f32| {
-            let _ = write!(b, "{v}");
-        }),
-        DataType::Float64 => each!(series.f64()?, |b: &mut Vec<u8>, v: f64| {
-            let _ = write!(b, "{v}");
-        }),
+        DataType::Float32 => each!(series.f32()?, values::push_f32),
+        DataType::Float64 => each!(series.f64()?, values::push_f64),
         DataType::UInt64 => each!(series.u64()?, |b: &mut Vec<u8>, v: u64| {
             let _ = write!(b, "{v}");
         }),
-        DataType::Date => each!(series.date()?.physical(), |b: &mut Vec<u8>, v: i32| {
-            let date = EPOCH + chrono::Duration::days(i64::from(v));
-            let _ = write!(b, "{date}");
-        }),
+        DataType::Date => each!(series.date()?.physical(), values::push_date32),
         DataType::Datetime(unit, _) => {
             let per_second: i64 = match unit {
                 TimeUnit::Milliseconds => 1_000,
@@ -346,17 +340,7 @@ fn texts(series: &Series) -> PolarsResult<TextColumn> {
                 TimeUnit::Nanoseconds => 1_000_000_000,
             };
             each!(series.datetime()?.physical(), |b: &mut Vec<u8>, v: i64| {
-                let seconds = v.div_euclid(per_second);
-                let nanos = (v.rem_euclid(per_second) * (1_000_000_000 / per_second)) as u32;
-                match DateTime::from_timestamp(seconds, nanos).map(|t| t.naive_utc()) {
-                    Some(t) if t.time() == chrono::NaiveTime::MIN => {
-                        let _ = write!(b, "{}", t.date());
-                    }
-                    Some(t) => {
-                        let _ = write!(b, "{}", t.format("%Y-%m-%dT%H:%M:%S%.f"));
-                    }
-                    None => b.extend_from_slice(b"out of range"),
-                }
+                values::push_timestamp(b, v, per_second)
             })
         }
         DataType::Null => (0..series.len()).for_each(|_| out.end()),
@@ -370,33 +354,6 @@ fn texts(series: &Series) -> PolarsResult<TextColumn> {
         dtype => polars_bail!(ComputeError: "unsupported type {dtype}"),
     }
     Ok(out)
-}
-
-/// Appends the decimal `units` / 10^scale, trailing fractional zeros removed.
-fn push_decimal(out: &mut Vec<u8>, units: i128, scale: u32) {
-    let mut units = units;
-    let mut scale = scale;
-    while scale > 0 && units % 10 == 0 {
-        units /= 10;
-        scale -= 1;
-    }
-    let digits = units.unsigned_abs().to_string();
-    if units < 0 {
-        out.push(b'-');
-    }
-    let scale = scale as usize;
-    if digits.len() <= scale {
-        out.extend_from_slice(b"0.");
-        out.extend(std::iter::repeat_n(b'0', scale - digits.len()));
-        out.extend_from_slice(digits.as_bytes());
-    } else {
-        let (int, frac) = digits.split_at(digits.len() - scale);
-        out.extend_from_slice(int.as_bytes());
-        if scale > 0 {
-            out.push(b'.');
-            out.extend_from_slice(frac.as_bytes());
-        }
-    }
 }
 
 /// The polars type of an output column.
@@ -783,38 +740,6 @@ impl Columns {
             .collect();
         DataFrame::new(self.rows, columns).expect("columns of one height")
     }
-}
-
-/// `text` as an integer of `scale` decimals, when it has no more decimals
-/// than that (what arrears prints always fits).
-fn decimal_units(text: &str, scale: u32) -> Option<i128> {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    if int.is_empty() || frac.len() > scale as usize {
-        return None;
-    }
-    let mut units: i128 = 0;
-    for b in int.bytes().chain(frac.bytes()) {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        units = units.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
-    }
-    units = units.checked_mul(10i128.checked_pow(scale - frac.len() as u32)?)?;
-    Some(if negative { -units } else { units })
-}
-
-/// `value` as units of `scale` decimals, rounded half-up when it has more,
-/// as the CSV writer rounds.
-fn units(value: Decimal, scale: u32) -> i128 {
-    let value = match value.scale() > scale {
-        true => value.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero),
-        false => value,
-    };
-    value.mantissa() * 10i128.pow(scale - value.scale())
 }
 
 impl Columns {

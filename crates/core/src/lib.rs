@@ -25,3 +25,5 @@ pub mod policy;
 pub mod record;
 pub mod repay;
 pub mod summary;
+pub mod summary_bytes;
+pub mod values;

@@ -452,6 +452,47 @@ impl Payments {
         counts
     }
 
+    /// The payments whose book row was seen, by the order they were added:
+    /// (ordinal, whether the row was accepted). What a worker that saw part
+    /// of the book (a Spark partition) sends, so that `mark_ordinal` on the
+    /// whole index tells the unmatched payments of the whole book.
+    pub fn seen(&self) -> Vec<(u32, bool)> {
+        let mut seen: Vec<(u32, bool)> = Vec::new();
+        let mut state = UNSEEN;
+        for (i, e) in self.entries.iter().enumerate() {
+            if i == 0 || self.entries[i - 1].hash != e.hash {
+                state = self.state[i].load(Ordering::Relaxed);
+            }
+            if state != UNSEEN {
+                seen.push((e.ordinal, state == MATCHED));
+            }
+        }
+        seen.sort_unstable();
+        seen
+    }
+
+    /// Marks what other workers' `seen` said: each listed payment's book
+    /// row was accepted, or rejected (the first word about a loan_id
+    /// stands, as with `mark`). Unknown ordinals are ignored.
+    pub fn mark_seen(&self, seen: &[(u32, bool)]) {
+        let seen: HashMap<u32, bool> = seen.iter().copied().collect();
+        let mut first = 0;
+        for (i, e) in self.entries.iter().enumerate() {
+            if i == 0 || self.entries[i - 1].hash != e.hash {
+                first = i;
+            }
+            if let Some(&accepted) = seen.get(&e.ordinal) {
+                let state = if accepted { MATCHED } else { ROW_REJECTED };
+                let _ = self.state[first].compare_exchange(
+                    UNSEEN,
+                    state,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+        }
+    }
+
     /// The payments that belong to no accepted book row, by the order they
     /// were added: (ordinal, whether their book row was rejected).
     pub fn unmatched(&self) -> Vec<(u32, bool)> {
@@ -480,6 +521,36 @@ mod tests {
             let date: NaiveDate = text.parse().unwrap();
             assert_eq!(date_of(day_number(date)), date);
         }
+    }
+
+    #[test]
+    fn what_parts_saw_marks_the_whole_index_as_one_pass_would() {
+        let policy = Policy::load("cn-bank").unwrap();
+        let as_of: NaiveDate = "2025-06-30".parse().unwrap();
+        let build = || {
+            let mut b = Builder::new(&policy, as_of);
+            let header = Record::of(["loan_id", "date", "amount"], 1);
+            let layout = b.layout(&header, "p").unwrap();
+            for (n, id) in ["A", "B", "A", "C", "D"].iter().enumerate() {
+                b.add(&Record::of([id, "2025-05-01", "1"], n as u64 + 2), &layout, "p");
+            }
+            b.finish()
+        };
+        // One pass: A accepted, B rejected, C and D never seen.
+        let whole = build();
+        whole.mark("A", true);
+        whole.mark("B", false);
+        // Two parts, each seeing some of the loans.
+        let (one, two, merged) = (build(), build(), build());
+        one.mark("A", true);
+        two.mark("B", false);
+        assert_eq!(one.seen(), vec![(0, true), (2, true)]);
+        assert_eq!(two.seen(), vec![(1, false)]);
+        merged.mark_seen(&one.seen());
+        merged.mark_seen(&two.seen());
+        assert_eq!(merged.unmatched(), whole.unmatched());
+        assert_eq!(merged.unmatched(), vec![(1, true), (3, false), (4, false)]);
+        assert_eq!(merged.counts(), whole.counts());
     }
 
     #[test]
