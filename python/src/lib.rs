@@ -39,7 +39,9 @@ use arrears_core::record::{
 use arrears_core::summary::{GroupKey, Grouping, Summary};
 use arrears_core::values;
 
-/// Precision of every decimal column, as the command line's Parquet.
+/// Precision of every decimal column, as the command line's Parquet with
+/// `--wide-decimals` (in memory a decimal128 takes 16 bytes whatever its
+/// precision, and 38 digits hold every amount a valid book can have).
 const PRECISION: u8 = 38;
 /// Rows computed per task (and per output batch), at most; a batch is
 /// cut into at least four tasks a core, so that both cores stay busy on

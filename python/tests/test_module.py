@@ -249,11 +249,12 @@ def cli_loanbook(tmp_path_factory):
     proc = run_cli(
         "run", LOANBOOK, "--as-of", AS_OF,
         "-o", out / "r.parquet", "--summary", out / "s.parquet", "--rejects", out / "rej.csv",
+        "--wide-decimals",  # the module's Arrow decimals are decimal128(38, s)
     )
     assert proc.returncode == 0, proc.stderr
     proc = run_cli(
         "run", LOANBOOK, "--as-of", AS_OF, "--policy", "us-mla", "--group-by", "region,status",
-        "-o", out / "r2.parquet", "--summary", out / "s2.csv",
+        "-o", out / "r2.parquet", "--summary", out / "s2.csv", "--wide-decimals",
     )
     assert proc.returncode == 0, proc.stderr
     return out

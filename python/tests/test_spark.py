@@ -48,6 +48,7 @@ def cli_out(tmp_path_factory):
     proc = run_cli(
         "run", LOANBOOK, "--as-of", AS_OF, "--group-by", "product,status",
         "-o", out / "r.parquet", "--summary", out / "s.csv",
+        "--wide-decimals",  # Spark's DecimalType(38, s)
     )
     assert proc.returncode == 0, proc.stderr
     return out

@@ -102,7 +102,7 @@ pub struct Tally {
     /// principal, outstanding, the four raw amounts, total_raw,
     /// total_capped, excess, provision, written_off_principal,
     /// unpaid_outstanding, npl_outstanding: `Sum` indexes them.
-    sums: Sums,
+    pub(crate) sums: Sums,
     /// Loans breaching each cap, in policy order.
     pub breaches: smallvec::SmallVec<[u64; 2]>,
     /// How many loans have each days_overdue, for loans with
@@ -115,7 +115,7 @@ pub struct Tally {
 
 /// The sums of a tally, by index.
 #[derive(Debug, Clone, Copy)]
-enum Sum {
+pub(crate) enum Sum {
     Principal = 0,
     Outstanding = 1,
     /// The raw amounts: `Amounts + Component as usize`.
@@ -135,13 +135,13 @@ const SUMS: usize = 13;
 /// of them 128-bit (`Money`, up to `MAX_CENTS`) from the first that does
 /// not. Either way the same exact figures and the same `SumOverflow`.
 #[derive(Debug, Clone, Default)]
-struct Sums {
+pub(crate) struct Sums {
     narrow: [i64; SUMS],
     wide: Option<Box<[Money; SUMS]>>,
 }
 
 impl Sums {
-    fn get(&self, i: usize) -> Money {
+    pub(crate) fn get(&self, i: usize) -> Money {
         match &self.wide {
             Some(wide) => wide[i],
             None => Money::new(i128::from(self.narrow[i])).expect("64-bit cents are in range"),
@@ -149,7 +149,7 @@ impl Sums {
     }
 
     #[inline(always)]
-    fn add(&mut self, i: usize, value: Money) -> Result<(), SumOverflow> {
+    pub(crate) fn add(&mut self, i: usize, value: Money) -> Result<(), SumOverflow> {
         if self.wide.is_none() {
             let sum = i64::try_from(value.cents())
                 .ok()
@@ -386,7 +386,7 @@ impl Contribution {
 }
 
 impl Tally {
-    fn sum(&self, which: Sum) -> Money {
+    pub(crate) fn sum(&self, which: Sum) -> Money {
         self.sums.get(which as usize)
     }
 
@@ -396,8 +396,16 @@ impl Tally {
     }
 
     /// The repayment sums (zero in a run without payments).
-    fn repaid(&self) -> [Money; 8] {
+    pub(crate) fn repaid(&self) -> [Money; 8] {
         self.repaid.as_deref().copied().unwrap_or_default()
+    }
+
+    /// Sets the repayment sums (kept only when one is not zero).
+    pub(crate) fn set_repaid(&mut self, repaid: [Money; 8]) {
+        self.repaid = repaid
+            .iter()
+            .any(|m| *m != Money::ZERO)
+            .then(|| Box::new(repaid));
     }
 
     /// Adds one loan, which breaches the caps `breaches` (by index in the
