@@ -194,6 +194,13 @@ pub struct ReportArgs {
     /// `unmatched` (out/r.rejects.csv -> out/r.unmatched.csv).
     #[arg(long, value_name = "UNMATCHED.csv", value_parser = csv_path)]
     pub unmatched: Option<PathBuf>,
+    /// Parquet outputs: money, rates and ratios as decimal(38, s) (16
+    /// bytes a value) instead of decimal(18, s) (an INT64 in the file).
+    /// Without it, an amount of more than 18 digits (10^16 or more, in
+    /// money) fails the run, naming the file, loan, column and value; with
+    /// it, every amount a valid book can hold fits. CSV is the same either way.
+    #[arg(long)]
+    pub wide_decimals: bool,
 }
 
 #[derive(Debug, Args)]
@@ -289,6 +296,13 @@ pub struct SummarizeArgs {
     /// The format of -o. Default: by its extension.
     #[arg(long, value_name = "FORMAT", value_enum)]
     pub format: Option<Format>,
+    /// Parquet outputs: money, rates and ratios as decimal(38, s) (16
+    /// bytes a value) instead of decimal(18, s) (an INT64 in the file).
+    /// Without it, an amount of more than 18 digits (10^16 or more, in
+    /// money) fails the run, naming the file, loan, column and value; with
+    /// it, every amount a valid book can hold fits. CSV is the same either way.
+    #[arg(long)]
+    pub wide_decimals: bool,
     /// No report on stderr; errors and warnings still print.
     #[arg(short, long)]
     pub quiet: bool,
@@ -335,6 +349,13 @@ pub struct MovementArgs {
     /// The format of every output. Default: by each file's extension.
     #[arg(long, value_name = "FORMAT", value_enum)]
     pub format: Option<Format>,
+    /// Parquet outputs: money, rates and ratios as decimal(38, s) (16
+    /// bytes a value) instead of decimal(18, s) (an INT64 in the file).
+    /// Without it, an amount of more than 18 digits (10^16 or more, in
+    /// money) fails the run, naming the file, loan, column and value; with
+    /// it, every amount a valid book can hold fits. CSV is the same either way.
+    #[arg(long)]
+    pub wide_decimals: bool,
     /// CURRENT's as-of date, for a file without a manifest.
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub as_of: Option<NaiveDate>,
@@ -600,6 +621,16 @@ pub fn default_rejects_path(results: &Path) -> PathBuf {
 
 /// Runs a parsed command line and says how it ended.
 pub fn execute(cli: Cli) -> anyhow::Result<Exit> {
+    // Decided before anything is written: the Parquet decimal width of
+    // every output of the command.
+    #[cfg(feature = "parquet")]
+    crate::io::parquet::set_wide_decimals(match &cli.command {
+        Command::Run(args) => args.report.wide_decimals,
+        Command::Audit(args) => args.report.wide_decimals,
+        Command::Summarize(args) => args.wide_decimals,
+        Command::Movement(args) => args.wide_decimals,
+        _ => false,
+    });
     match cli.command {
         Command::Run(args) => cmd::run::command(&args),
         Command::Audit(args) => cmd::audit::command(&args),

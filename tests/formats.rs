@@ -494,7 +494,7 @@ fn audit_writes_parquet_too() {
     let check = "import sys, polars as pl\n\
         b = pl.read_parquet('b.parquet'); t = pl.read_csv('b.csv', infer_schema=False)\n\
         assert b.height == t.height > 0, (b.height, t.height)\n\
-        assert str(b.schema['annual-24_limit']) == 'Decimal(precision=38, scale=2)', b.schema\n\
+        assert str(b.schema['annual-24_limit']) == 'Decimal(precision=18, scale=2)', b.schema\n\
         assert [str(v) for v in b['annual-24_excess']] == t['annual-24_excess'].to_list()\n\
         a = pl.read_parquet('a.parquet'); assert a.schema['accounts_breaching'] == pl.Int64, a.schema\n";
     let ok = std::process::Command::new("python3")
@@ -686,4 +686,110 @@ fn repayment_columns_in_parquet_and_summarize() {
         run_book(&dir, &book, "again", "csv", &["--repayments", payments]);
         assert_same_file(&dir.join("again.csv"), &dir.join("csv.csv"), payments);
     }
+}
+
+/// Parquet decimals are decimal(18, s), INT64 in the file. An amount of
+/// more digits fails the run before anything is written, naming the file,
+/// row, loan, column and value and the flag that holds it; with
+/// `--wide-decimals` every decimal column is decimal(38, s) and the amount
+/// is kept to the cent. CSV is the same either way.
+#[cfg(feature = "parquet")]
+#[test]
+fn amounts_past_18_digits_fail_loudly_or_go_wide() {
+    let dir = scratch("parquet_wide");
+    let book = dir.join("book.csv");
+    std::fs::write(
+        &book,
+        "loan_id,principal,due_date,annual_rate\n\
+         L1,100.00,2025-06-01,0.18\n\
+         L2,12345678901234567.89,2025-06-01,0.18\n",
+    )
+    .unwrap();
+    let book = book.display().to_string();
+    let run = |extra: &[&str], stem: &str, ext: &str| {
+        let results = format!("{stem}.{ext}");
+        let summary = format!("{stem}.summary.{ext}");
+        let mut args = vec![
+            "run",
+            &book,
+            "--as-of",
+            AS_OF,
+            "-o",
+            &results,
+            "--summary",
+            &summary,
+            "-q",
+        ];
+        args.extend(extra);
+        run_in(&dir, &args)
+    };
+    let failed = run(&[], "narrow", "parquet");
+    failed.expect_code(1);
+    let err = failed.stderr();
+    for part in [
+        "narrow.parquet",
+        "row 2",
+        "\"L2\"",
+        "principal",
+        "12345678901234567.89",
+        "--wide-decimals",
+    ] {
+        assert!(
+            err.contains(part),
+            "{part:?} not in the error{}",
+            failed.dump()
+        );
+    }
+    for name in [
+        "narrow.parquet",
+        "narrow.summary.parquet",
+        "narrow.manifest.json",
+    ] {
+        assert!(!dir.join(name).exists(), "{name} written by a failed run");
+    }
+    // The same run as CSV, and wide Parquet: every digit kept.
+    run(&[], "text", "csv").expect_code(0);
+    run(&["--wide-decimals"], "wide", "parquet").expect_code(0);
+    let check = "import polars as pl\n\
+        r = pl.read_parquet('wide.parquet'); t = pl.read_csv('text.csv', infer_schema=False)\n\
+        assert r.schema['principal'] == pl.Decimal(38, 2), r.schema\n\
+        assert r.schema['daily_rate'] == pl.Decimal(38, 10), r.schema\n\
+        assert [str(v) for v in r['principal']] == t['principal'].to_list() == ['100.00', '12345678901234567.89']\n\
+        assert [str(v) for v in r['total_raw']] == t['total_raw'].to_list(), (r['total_raw'], t['total_raw'])\n\
+        s = pl.read_parquet('wide.summary.parquet'); st = pl.read_csv('text.summary.csv', infer_schema=False)\n\
+        assert s.schema['principal'] == pl.Decimal(38, 2), s.schema\n\
+        assert [str(v) for v in s['principal']] == st['principal'].to_list(), (s['principal'], st['principal'])\n";
+    let ok = std::process::Command::new("python3")
+        .args(["-c", check])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    // Amounts that fit: decimal(18, 2), the same values as the CSV.
+    let fits = "import polars as pl\n\
+        assert pl.read_parquet('fits.parquet').schema['principal'] == pl.Decimal(18, 2)\n";
+    std::fs::write(
+        dir.join("small.csv"),
+        "loan_id,principal,due_date,annual_rate\nL1,9999999999999999.99,2025-06-01,0\n",
+    )
+    .unwrap();
+    run_in(
+        &dir,
+        &[
+            "run",
+            "small.csv",
+            "--as-of",
+            AS_OF,
+            "-o",
+            "fits.parquet",
+            "-q",
+        ],
+    )
+    .expect_code(0);
+    let ok = std::process::Command::new("python3")
+        .args(["-c", fits])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(ok.success());
 }

@@ -55,8 +55,8 @@ WITH d AS (
         CASE WHEN days > 0 THEN div_half_up(p * pnum * days, pden) ELSE 0 END AS penalty,
         CASE WHEN days > 0 THEN div_half_up(ui * pnum * days, pden) ELSE 0 END AS compound,
         CASE WHEN days > 0 THEN fee ELSE 0 END AS fees,
-        div_half_up(p * 24 * days, 36500) AS l24,
-        div_half_up(p * 36 * days, 36500) AS l36
+        (p * 24 * days) // 36500 AS l24,  -- limits round down to the cent (SPEC.md)
+        (p * 36 * days) // 36500 AS l36
     FROM c
 )
 SELECT loan_id, product, currency, p, o, days, settled, penalty, compound, fees,

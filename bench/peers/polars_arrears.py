@@ -87,8 +87,9 @@ def main():
         penalty=pl.when(pl.col("days") > 0).then(half_up(pl.col("p") * pl.col("pnum") * pl.col("days"), pl.col("pden"))).otherwise(0),
         compound=pl.when(pl.col("days") > 0).then(half_up(pl.col("ui") * pl.col("pnum") * pl.col("days"), pl.col("pden"))).otherwise(0),
         fees=pl.when(pl.col("days") > 0).then(pl.col("fee")).otherwise(0),
-        l24=half_up(pl.col("p") * 24 * pl.col("days"), pl.lit(36500, INT)),
-        l36=half_up(pl.col("p") * 36 * pl.col("days"), pl.lit(36500, INT)),
+        # Limits round down to the cent (SPEC.md: a cap is a legal maximum).
+        l24=(pl.col("p") * 24 * pl.col("days")) // pl.lit(36500, INT),
+        l36=(pl.col("p") * 36 * pl.col("days")) // pl.lit(36500, INT),
     ).with_columns(
         total_raw=pl.col("penalty") + pl.col("compound") + pl.col("fees"),
     ).with_columns(

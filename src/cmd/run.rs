@@ -70,7 +70,7 @@ impl Job for ResultsJob<'_> {
     }
 
     fn merge(&self, into: &mut Summary, other: Summary) -> Result<(), SumOverflow> {
-        into.merge(&other)
+        into.merge_owned(other)
     }
 }
 
@@ -87,20 +87,31 @@ pub fn run(config: &RunConfig) -> Result<RunOutcome, Error> {
         grouping: Grouping::new(&config.group_by, layout, policy, repayments),
     };
     let (job, mut report) = pipeline::run(&config.pipeline, make_job)?;
-    let (summary_header, summary_rows) =
-        report
-            .stats
-            .table(&job.grouping.names(), policy, job.repayments)?;
+    let names = job.grouping.names();
+    let summary_header = crate::summary::header(&names, policy, job.repayments);
     let keys = job.grouping.keys.len();
     let mut files = Vec::new();
     files.extend(report.output_file.take().map(|f| ("results", f)));
     files.extend(report.rejects_file.take().map(|f| ("rejects", f)));
     files.extend(report.unmatched_file.take().map(|f| ("unmatched", f)));
-    if let Some(path) = &config.summary {
-        let format = Format::of(path, config.summary_format);
-        let file =
-            crate::io::table::write_file(path, format, &summary_header, &summary_rows, keys)?;
-        files.push(("summary", file));
+    // A summary file is written row by row (a summary by account has
+    // nearly as many rows as the book); only a summary printed on stdout
+    // is kept as rows, for the caller.
+    let mut summary_rows = Vec::new();
+    match &config.summary {
+        Some(path) => {
+            let format = Format::of(path, config.summary_format);
+            let stats = &report.stats;
+            let file = crate::io::table::write_file_with(
+                path,
+                format,
+                &summary_header,
+                keys,
+                &mut |each| stats.rows(&names, policy, job.repayments, &mut *each),
+            )?;
+            files.push(("summary", file));
+        }
+        None => summary_rows = report.stats.table(&names, policy, job.repayments)?.1,
     }
     report.outputs = commit_with_manifest(
         "run",

@@ -146,10 +146,8 @@ impl RowView<'_> {
     }
 }
 
-/// Several summaries of the same results (one per grouping) tallied in one
-/// pass, each exactly `summarize`'s, and one observer per file that sees
-/// every row with the columns named in `extra` (those a file lacks are
-/// `None`).
+/// Tallies every input once for each of `groupings` (the observers see
+/// every row), and makes each grouping's summary table; see `tally_many`.
 pub fn summarize_many<O: Observer>(
     inputs: &[PathBuf],
     groupings: &[Vec<String>],
@@ -157,6 +155,30 @@ pub fn summarize_many<O: Observer>(
     extra: &[&str],
     make: impl Fn() -> O + Sync,
 ) -> Result<(Vec<Summarized>, Vec<O>), Error> {
+    let (tallied, observers) = tally_many(inputs, groupings, policy, extra, make)?;
+    let mut done = Vec::new();
+    for t in &tallied {
+        let mut rows = Vec::new();
+        t.rows(policy, &mut |row| {
+            rows.push(row);
+            Ok(())
+        })?;
+        done.push(t.summarized(rows, policy));
+    }
+    Ok((done, observers))
+}
+
+/// Several summaries of the same results (one per grouping) tallied in one
+/// pass, each exactly `summarize`'s, and one observer per file that sees
+/// every row with the columns named in `extra` (those a file lacks are
+/// `None`).
+fn tally_many<O: Observer>(
+    inputs: &[PathBuf],
+    groupings: &[Vec<String>],
+    policy: &Policy,
+    extra: &[&str],
+    make: impl Fn() -> O + Sync,
+) -> Result<(Vec<Tallied>, Vec<O>), Error> {
     let names: Vec<Vec<String>> = groupings.iter().map(|g| key_names(g)).collect();
     let mut files = inputs
         .iter()
@@ -183,40 +205,111 @@ pub fn summarize_many<O: Observer>(
     let mut rows_read = 0;
     for part in parts {
         let (part, rows, observer) = part?;
-        for (summary, part) in summaries.iter_mut().zip(&part) {
-            summary.merge(part)?;
+        for (summary, part) in summaries.iter_mut().zip(part) {
+            summary.merge_owned(part)?;
         }
         rows_read += rows;
         observers.push(observer);
     }
     // Repayment sums when every file has the repayment columns.
     let repayments = files.iter().all(|f| f.repaid.is_some());
-    let mut done = Vec::new();
-    for (summary, names) in summaries.iter().zip(&names) {
-        let key_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let (header, mut rows) = summary.table(&key_refs, policy, repayments)?;
-        if !without_outstanding.is_empty() {
-            let blank: Vec<usize> = header
+    let tallied = summaries
+        .into_iter()
+        .zip(names)
+        .map(|(summary, names)| Tallied {
+            summary,
+            names,
+            rows_read,
+            repayments,
+            without_outstanding: without_outstanding.clone(),
+        })
+        .collect();
+    Ok((tallied, observers))
+}
+
+/// One grouping's tallies, before they become rows.
+struct Tallied {
+    summary: Summary,
+    names: Vec<String>,
+    rows_read: u64,
+    repayments: bool,
+    without_outstanding: Vec<String>,
+}
+
+impl Tallied {
+    fn header(&self, policy: &Policy) -> Vec<String> {
+        let key_refs: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        crate::summary::header(&key_refs, policy, self.repayments)
+    }
+
+    /// The summary's rows, one at a time, with the columns that need
+    /// outstanding left empty when an input lacks it.
+    fn rows(
+        &self,
+        policy: &Policy,
+        each: &mut dyn FnMut(Vec<String>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let key_refs: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        let blank: Vec<usize> = match self.without_outstanding.is_empty() {
+            true => Vec::new(),
+            false => self
+                .header(policy)
                 .iter()
                 .enumerate()
                 .filter(|(_, h)| NEEDS_OUTSTANDING.contains(&h.as_str()))
                 .map(|(i, _)| i)
-                .collect();
-            for row in &mut rows {
+                .collect(),
+        };
+        self.summary.rows(
+            &key_refs,
+            policy,
+            self.repayments,
+            |mut row: Vec<String>| {
                 for &i in &blank {
                     row[i].clear();
                 }
-            }
-        }
-        done.push(Summarized {
-            header,
-            rows,
-            keys: names.len(),
-            rows_read,
-            without_outstanding: without_outstanding.clone(),
-        });
+                each(row)
+            },
+        )
     }
-    Ok((done, observers))
+
+    fn summarized(&self, rows: Vec<Vec<String>>, policy: &Policy) -> Summarized {
+        Summarized {
+            header: self.header(policy),
+            rows,
+            keys: self.names.len(),
+            rows_read: self.rows_read,
+            without_outstanding: self.without_outstanding.clone(),
+        }
+    }
+}
+
+/// `summarize` straight into the file `path` (finished, not yet
+/// committed), row by row: a summary of a million groups is never held as
+/// text. The `Summarized` it returns has no rows.
+pub fn summarize_into(
+    config: &SummarizeConfig,
+    path: &Path,
+    format: Format,
+) -> Result<(Summarized, crate::io::atomic::Finished), Error> {
+    let (mut tallied, _) = tally_many(
+        &config.inputs,
+        std::slice::from_ref(&config.group_by),
+        &config.policy,
+        &[],
+        || (),
+    )?;
+    let tallied = tallied.remove(0);
+    let policy = &config.policy;
+    let header = tallied.header(policy);
+    let file = crate::io::table::write_file_with(
+        path,
+        format,
+        &header,
+        tallied.names.len(),
+        &mut |each| tallied.rows(policy, each),
+    )?;
+    Ok((tallied.summarized(Vec::new(), policy), file))
 }
 
 /// Results of different nights must not be added into one balance: every
@@ -567,7 +660,15 @@ pub fn command(args: &SummarizeArgs) -> anyhow::Result<Exit> {
         group_by: args.group_by.clone(),
         policy: Policy::load(&args.policy)?,
     };
-    let done = summarize(&config)?;
+    // Into a file, row by row; on stdout, as a table.
+    let (done, file) = match &args.output {
+        Some(path) => {
+            let format = Format::of(path, args.format);
+            let (done, file) = summarize_into(&config, path, format)?;
+            (done, Some(file))
+        }
+        None => (summarize(&config)?, None),
+    };
     if !done.without_outstanding.is_empty() {
         eprintln!(
             "arrears: warning: no outstanding column in {}: {} left empty (results written before outstanding was always a column: run them again)",
@@ -575,10 +676,8 @@ pub fn command(args: &SummarizeArgs) -> anyhow::Result<Exit> {
             NEEDS_OUTSTANDING.join(", ")
         );
     }
-    if let Some(path) = &args.output {
-        let format = Format::of(path, args.format);
-        crate::io::table::write_file(path, format, &done.header, &done.rows, done.keys)?
-            .commit()?;
+    if let Some(file) = file {
+        file.commit()?;
     }
     if !args.quiet {
         eprintln!(

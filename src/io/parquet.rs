@@ -38,9 +38,39 @@ use crate::money::Money;
 use crate::record::{ColKind, Layout};
 use arrears_core::values::{self, decimal_units, push_decimal, units};
 
-/// Precision of every decimal column: money can reach 2^96 units (29
-/// digits), so 18 digits would not hold every valid book.
-pub const PRECISION: usize = 38;
+/// Precision of the decimal columns by default: 18 digits, stored as
+/// INT64 in the file (8 bytes a value, integer statistics), as analysts'
+/// tools write money. A value of more digits (money of 10^16 or more) fails
+/// the run rather than lose a digit (`ParquetSink::write`), and the run can
+/// be repeated with `--wide-decimals`.
+pub const PRECISION: usize = 18;
+
+/// Precision with `--wide-decimals`: money can reach 2^96 units (29
+/// digits), and decimal(38, s) (16-byte values) holds every valid book.
+pub const WIDE_PRECISION: usize = 38;
+
+/// Whether this process writes wide decimals (`--wide-decimals`): decided
+/// once, from the command line, before any output is written, so every
+/// Parquet file of a run has one type per column whatever its values.
+static WIDE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Chooses the decimal width of every Parquet output of this process.
+pub fn set_wide_decimals(wide: bool) {
+    WIDE.store(wide, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The precision of every decimal column written.
+pub fn precision() -> usize {
+    match WIDE.load(std::sync::atomic::Ordering::Relaxed) {
+        true => WIDE_PRECISION,
+        false => PRECISION,
+    }
+}
+
+/// The largest magnitude `precision` digits hold, in units.
+fn max_units(precision: usize) -> u128 {
+    10u128.pow(precision as u32) - 1
+}
 
 /// Rows a Parquet book is read in at a time.
 const READ_ROWS: usize = 32_768;
@@ -331,7 +361,7 @@ fn dtype(kind: Kind) -> DataType {
     match kind {
         Kind::Text => DataType::String,
         Kind::Money | Kind::Rate | Kind::Ratio => {
-            DataType::Decimal(PRECISION, kind.scale().unwrap_or(0) as usize)
+            DataType::Decimal(precision(), kind.scale().unwrap_or(0) as usize)
         }
         Kind::Date => DataType::Date,
         Kind::Count => DataType::Int64,
@@ -482,7 +512,7 @@ impl Values {
                 valid,
                 scale,
             } => Int128Chunked::from_vec_validity(name, units, validity(valid))
-                .into_decimal_unchecked(PRECISION, scale as usize)
+                .into_decimal_unchecked(precision(), scale as usize)
                 .into_series(),
             Values::Date { days, valid } => {
                 Int32Chunked::from_vec_validity(name, days, validity(valid))
@@ -494,6 +524,98 @@ impl Values {
             }
         }
     }
+}
+
+impl Values {
+    /// The column as the Arrow array its pages are encoded from. A decimal
+    /// of at most 18 digits goes out as the INT64 it is stored as (checked
+    /// to fit first: `Columns::too_wide`), so polars-parquet encodes plain
+    /// integers (integer statistics, a min-max dictionary decision) instead
+    /// of 16-byte values and a cardinality estimate of them.
+    fn into_array(self, name: PlSmallStr) -> Box<dyn polars_arrow::array::Array> {
+        use polars_arrow::array::PrimitiveArray;
+        use polars_arrow::datatypes::ArrowDataType;
+        match self {
+            Values::Decimal { units, valid, .. } if precision() <= PRECISION => {
+                let narrow: Vec<i64> = units.iter().map(|&u| u as i64).collect();
+                let bitmap = polars_arrow::bitmap::Bitmap::from_iter(valid);
+                let validity = (bitmap.unset_bits() > 0).then_some(bitmap);
+                Box::new(PrimitiveArray::<i64>::new(
+                    ArrowDataType::Int64,
+                    narrow.into(),
+                    validity,
+                ))
+            }
+            Values::Text(column) => match text_dictionary(&column) {
+                Some(dictionary) => dictionary,
+                None => Values::Text(column)
+                    .into_series(name)
+                    .rechunk()
+                    .to_arrow(0, CompatLevel::newest()),
+            },
+            values => values
+                .into_series(name)
+                .rechunk()
+                .to_arrow(0, CompatLevel::newest()),
+        }
+    }
+}
+
+/// Most distinct values of a text column encoded through `text_dictionary`.
+const DICTIONARY_VALUES: usize = 32;
+
+/// A text column of at most `DICTIONARY_VALUES` distinct values (product,
+/// region, currency, status, bucket, classification, the caps: all but the
+/// ids) as the dictionary array polars-parquet would make of it: values in
+/// order of first appearance, keys `u32`, an empty field null. Its pages
+/// are then the same bytes, without polars' cardinality estimate and hash
+/// table over every value (a tenth of a Parquet run's work); `None` for
+/// any other column, which polars encodes as before.
+fn text_dictionary(column: &TextColumn) -> Option<Box<dyn polars_arrow::array::Array>> {
+    use polars_arrow::array::{DictionaryArray, PrimitiveArray, Utf8ViewArray};
+    use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+    let mut values: Vec<&[u8]> = Vec::with_capacity(DICTIONARY_VALUES);
+    let mut keys: Vec<u32> = Vec::with_capacity(column.len());
+    let mut valid: Vec<bool> = Vec::with_capacity(column.len());
+    let mut start = 0;
+    for &end in &column.ends {
+        let field = &column.bytes[start..end as usize];
+        start = end as usize;
+        if field.is_empty() {
+            keys.push(0);
+            valid.push(false);
+            continue;
+        }
+        let key = match values.iter().position(|v| *v == field) {
+            Some(key) => key,
+            None if values.len() < DICTIONARY_VALUES => {
+                values.push(field);
+                values.len() - 1
+            }
+            None => return None,
+        };
+        keys.push(key as u32);
+        valid.push(true);
+    }
+    if values.is_empty() {
+        return None;
+    }
+    let texts = values
+        .iter()
+        .map(|v| std::str::from_utf8(v).ok())
+        .collect::<Option<Vec<&str>>>()?;
+    let bitmap = polars_arrow::bitmap::Bitmap::from_iter(valid);
+    let validity = (bitmap.unset_bits() > 0).then_some(bitmap);
+    let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), validity);
+    let dtype = ArrowDataType::Dictionary(
+        IntegerType::UInt32,
+        Box::new(ArrowDataType::Utf8View),
+        false,
+    );
+    let values = Utf8ViewArray::from_slice_values(texts);
+    DictionaryArray::<u32>::try_new(dtype, keys, Box::new(values))
+        .ok()
+        .map(|array| Box::new(array) as Box<dyn polars_arrow::array::Array>)
 }
 
 /// Rows of typed columns, built from CSV field text: the workers build
@@ -548,6 +670,54 @@ impl Columns {
         }
         self.rows += 1;
         Ok(())
+    }
+
+    /// The first value of a decimal column that `precision` digits do not
+    /// hold, as a message naming the row (`before` rows precede these in
+    /// the file), its first text field (the loan_id of results), the column
+    /// and the value; `None` when every value fits.
+    fn too_wide(&self, precision: usize, before: u64) -> Option<String> {
+        let max = max_units(precision);
+        let (row, column, units, scale) = self
+            .values
+            .iter()
+            .enumerate()
+            .filter_map(|(c, values)| match values {
+                Values::Decimal {
+                    units,
+                    valid,
+                    scale,
+                } => units
+                    .iter()
+                    .zip(valid)
+                    .position(|(u, &v)| v && u.unsigned_abs() > max)
+                    .map(|row| (row, c, units[row], *scale)),
+                _ => None,
+            })
+            .min_by_key(|&(row, c, ..)| (row, c))?;
+        let mut value = Vec::new();
+        push_decimal(&mut value, units, scale);
+        let named = self
+            .values
+            .iter()
+            .zip(&self.names)
+            .find_map(|(values, name)| match values {
+                Values::Text(text) => Some(format!(
+                    ", {name} {:?}",
+                    String::from_utf8_lossy(text.field(row))
+                )),
+                _ => None,
+            })
+            .unwrap_or_default();
+        Some(format!(
+            "row {}{named}: column {} holds {} ({} digits), more than the {precision} of decimal({precision},{scale}); \
+             nothing was written. Run again with --wide-decimals to write every decimal column as decimal({WIDE_PRECISION},s), \
+             which holds every amount a valid book can have (or write CSV)",
+            before + row as u64 + 1,
+            self.names[column],
+            String::from_utf8_lossy(&value),
+            units.unsigned_abs().to_string().len().max(scale as usize + 1),
+        ))
     }
 
     /// Appends rows `from..to` of `other`, which has the same columns.
@@ -674,6 +844,8 @@ pub struct ParquetSink<'a> {
     pool: Option<&'a rayon::ThreadPool>,
     group: Columns,
     path: String,
+    /// Rows in the row groups written so far.
+    rows_written: u64,
 }
 
 impl<'a> ParquetSink<'a> {
@@ -727,6 +899,7 @@ impl<'a> ParquetSink<'a> {
             pool,
             group: Columns::with_capacity(columns, ROW_GROUP),
             path,
+            rows_written: 0,
         })
     }
 
@@ -747,6 +920,13 @@ impl<'a> ParquetSink<'a> {
         let fresh = Columns::with_capacity(&self.schema, ROW_GROUP);
         let group = std::mem::replace(&mut self.group, fresh);
         let rows = group.rows as u64;
+        if let Some(message) = group.too_wide(precision(), self.rows_written) {
+            return Err(Error::Parquet {
+                path: self.path.clone(),
+                message,
+            });
+        }
+        self.rows_written += rows;
         let columns: Vec<_> = group
             .names
             .into_iter()
@@ -758,7 +938,7 @@ impl<'a> ParquetSink<'a> {
             columns
                 .into_par_iter()
                 .map(|((name, values), (ty, encoding))| {
-                    encode(values.into_series(name.into()), ty, encoding, options)
+                    encode(values.into_array(name.into()), ty, encoding, options)
                 })
                 .collect()
         };
@@ -787,12 +967,11 @@ impl<'a> ParquetSink<'a> {
 /// One column of a row group as compressed pages, as polars' own writer
 /// makes them (the same encodings, statistics and compression).
 fn encode(
-    series: Series,
+    array: Box<dyn polars_arrow::array::Array>,
     ty: &ParquetType,
     encoding: &[Encoding],
     options: WriteOptions,
 ) -> PolarsResult<Vec<CompressedPage>> {
-    let array = series.rechunk().to_arrow(0, CompatLevel::newest());
     let mut pages = Vec::new();
     for leaf in array_to_columns(&array, ty.clone(), options, encoding)? {
         for page in leaf {
@@ -809,18 +988,35 @@ pub fn write_table(
     columns: &[(String, Kind)],
     rows: &[Vec<String>],
 ) -> Result<crate::io::atomic::Finished, Error> {
+    write_table_with(path, columns, &mut |each| {
+        rows.iter().try_for_each(|row| each(row.clone()))
+    })
+}
+
+/// `write_table` for rows made one at a time (`table::write_file_with`):
+/// a row group's rows at most are held.
+pub fn write_table_with(
+    path: &Path,
+    columns: &[(String, Kind)],
+    fill: &mut dyn FnMut(&mut crate::io::table::RowFn<'_>) -> Result<(), Error>,
+) -> Result<crate::io::atomic::Finished, Error> {
     let name = path.display().to_string();
+    let mut file = AtomicFile::create(path)?;
+    let mut sink = ParquetSink::new(&mut file, columns, None)?;
     let mut table = Columns::new(columns);
-    for row in rows {
+    fill(&mut |row| {
         table
             .push(row.iter().map(|f| f.as_bytes()))
             .map_err(|message| Error::Parquet {
                 path: name.clone(),
                 message,
             })?;
-    }
-    let mut file = AtomicFile::create(path)?;
-    let mut sink = ParquetSink::new(&mut file, columns, None)?;
+        if table.rows() == ROW_GROUP {
+            sink.push(&table)?;
+            table = Columns::new(columns);
+        }
+        Ok(())
+    })?;
     sink.push(&table)?;
     sink.finish()?;
     file.finish()
@@ -915,6 +1111,42 @@ mod tests {
     }
 
     #[test]
+    fn few_distinct_texts_make_a_dictionary_in_order_of_appearance() {
+        use polars_arrow::array::{DictionaryArray, Utf8ViewArray};
+        let mut column = Values::new(Kind::Text, 0);
+        for field in ["overdue", "", "current", "overdue", "逾期", "current"] {
+            column.push(field).unwrap();
+        }
+        let Values::Text(text) = column else {
+            unreachable!()
+        };
+        let array = text_dictionary(&text).expect("a dictionary");
+        let array = array
+            .as_any()
+            .downcast_ref::<DictionaryArray<u32>>()
+            .unwrap();
+        let keys: Vec<_> = array.keys().iter().map(|k| k.copied()).collect();
+        assert_eq!(keys, [Some(0), None, Some(1), Some(0), Some(2), Some(1)]);
+        let values = array
+            .values()
+            .as_any()
+            .downcast_ref::<Utf8ViewArray>()
+            .unwrap();
+        let values: Vec<_> = values.values_iter().collect();
+        assert_eq!(values, ["overdue", "current", "逾期"]);
+        // Ids (more distinct values) and empty columns: polars decides.
+        let mut ids = Values::new(Kind::Text, 0);
+        for i in 0..=DICTIONARY_VALUES {
+            ids.push(&format!("L{i}")).unwrap();
+        }
+        let Values::Text(ids) = ids else {
+            unreachable!()
+        };
+        assert!(text_dictionary(&ids).is_none());
+        assert!(text_dictionary(&TextColumn::default()).is_none());
+    }
+
+    #[test]
     fn text_appends_in_ranges_and_reads_back_whole_characters() {
         let mut text = Values::new(Kind::Text, 0);
         for field in ["借据-1", "", "L3", "ü"] {
@@ -949,7 +1181,7 @@ mod tests {
             df.dtypes(),
             vec![
                 DataType::String,
-                DataType::Decimal(38, 2),
+                DataType::Decimal(PRECISION, 2),
                 DataType::Date,
                 DataType::Int64
             ]

@@ -43,6 +43,47 @@ pub fn write_file(
     }
 }
 
+/// Where `write_file_with` sends the rows: each one as it is made.
+pub type RowFn<'a> = dyn FnMut(Vec<String>) -> Result<(), Error> + 'a;
+
+/// `write_file` for rows made one at a time: `fill` hands each row to the
+/// function it is given, and only the row being written is held (a
+/// summary by account has a row for nearly every few loans).
+pub fn write_file_with(
+    path: &Path,
+    format: Format,
+    header: &[String],
+    keys: usize,
+    fill: &mut dyn FnMut(&mut RowFn<'_>) -> Result<(), Error>,
+) -> Result<Finished, Error> {
+    match format {
+        Format::Csv => {
+            let mut file = AtomicFile::create(path)?;
+            {
+                let fail = |e| error::csv(path.display(), e);
+                let mut w = csv::Writer::from_writer(&mut file);
+                w.write_record(header).map_err(fail)?;
+                fill(&mut |row| w.write_record(&row).map_err(fail))?;
+                w.flush().map_err(|e| fail(e.into()))?;
+            }
+            file.finish()
+        }
+        #[cfg(feature = "parquet")]
+        Format::Parquet => {
+            let columns = crate::io::output::Kind::columns(header, keys);
+            crate::io::parquet::write_table_with(path, &columns, fill)
+        }
+        #[cfg(not(feature = "parquet"))]
+        Format::Parquet => {
+            let _ = (keys, fill);
+            Err(Error::Header {
+                path: path.display().to_string(),
+                message: "this build of arrears has no Parquet support".into(),
+            })
+        }
+    }
+}
+
 /// Writes the summary as CSV.
 pub fn write_csv<W: Write>(out: W, header: &[String], rows: &[Vec<String>]) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);

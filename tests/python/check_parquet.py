@@ -17,7 +17,7 @@ import polars as pl
 
 results_pq, results_csv, summary_pq, summary_csv = sys.argv[1:5]
 
-MONEY = pl.Decimal(38, 2)
+MONEY = pl.Decimal(18, 2)
 EXPECTED = {
     "loan_id": pl.String,
     "product": pl.String,
@@ -30,8 +30,8 @@ EXPECTED = {
     "end_date": pl.Date,
     "days_overdue": pl.Int64,
     "chargeable_days": pl.Int64,
-    "daily_rate": pl.Decimal(38, 10),
-    "penalty_daily_rate": pl.Decimal(38, 10),
+    "daily_rate": pl.Decimal(18, 10),
+    "penalty_daily_rate": pl.Decimal(18, 10),
     "interest": MONEY,
     "penalty": MONEY,
     "compound": MONEY,
@@ -41,7 +41,7 @@ EXPECTED = {
     "excess": MONEY,
     "breaches": pl.String,
     "binding_cap": pl.String,
-    "annualized_rate": pl.Decimal(38, 6),
+    "annualized_rate": pl.Decimal(18, 6),
     "status": pl.String,
     "bucket": pl.String,
     "classification": pl.String,
@@ -95,10 +95,10 @@ con.execute(f"create view pq as select *, row_number() over () as n from read_pa
 con.execute(f"create view tx as select *, row_number() over () as n from read_csv('{results_csv}', all_varchar=true, header=true)")
 for name in amounts:
     kind = con.execute(f"select typeof({name}) from pq limit 1").fetchone()[0]
-    if kind != "DECIMAL(38,2)":
+    if kind != "DECIMAL(18,2)":
         fail(f"DuckDB reads {name} as {kind}")
     bad = con.execute(
-        f"select count(*) from pq join tx using (n) where pq.{name} is distinct from tx.{name}::decimal(38,2)"
+        f"select count(*) from pq join tx using (n) where pq.{name} is distinct from tx.{name}::decimal(18,2)"
     ).fetchone()[0]
     if bad:
         fail(f"DuckDB: {bad} rows where {name} differs from the CSV")
@@ -157,7 +157,7 @@ if str(pdf["days_overdue"].dtype) != "int64":
 fast = pd.read_parquet(results_pq, dtype_backend="pyarrow")
 if len(fast) != text.height:
     fail("pandas (pyarrow backend) reads another row count")
-if "decimal128(38, 2)" not in str(fast["principal"].dtype):
+if "decimal128(18, 2)" not in str(fast["principal"].dtype):
     fail(f"pandas (pyarrow backend) reads principal as {fast['principal'].dtype}")
 if "string" not in str(fast["loan_id"].dtype) or "view" in str(fast["loan_id"].dtype):
     fail(f"pandas (pyarrow backend) reads loan_id as {fast['loan_id'].dtype}")

@@ -88,44 +88,145 @@ fn add(sum: &mut Money, value: Money) -> Result<(), SumOverflow> {
     Ok(())
 }
 
-/// Running totals of one group.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Running totals of one group, kept small (a summary by account has a
+/// group for nearly every few loans): 64-bit cent sums that widen to 128
+/// bits only when one would pass 2^63 cents, the breach counts of up to
+/// two caps and the days of up to two distinct day counts inline, the
+/// repayment sums only in runs with payments. `size_of::<Tally>()` is
+/// checked in the tests and stated in the README.
+#[derive(Debug, Clone, Default)]
 pub struct Tally {
     pub loans: u64,
     pub overdue_loans: u64,
-    pub principal: Money,
-    pub outstanding: Money,
-    pub amounts: [Money; 4],
-    pub total_raw: Money,
-    pub total_capped: Money,
-    pub excess: Money,
     pub breached_loans: u64,
+    /// principal, outstanding, the four raw amounts, total_raw,
+    /// total_capped, excess, provision, written_off_principal,
+    /// unpaid_outstanding, npl_outstanding: `Sum` indexes them.
+    pub(crate) sums: Sums,
     /// Loans breaching each cap, in policy order.
-    pub breaches: Vec<u64>,
-    pub provision: Money,
-    pub written_off_principal: Money,
+    pub breaches: smallvec::SmallVec<[u64; 2]>,
     /// How many loans have each days_overdue, for loans with
     /// days_overdue > 0.
     pub days: Days,
-    pub unpaid_outstanding: Money,
-    pub npl_outstanding: Money,
     /// With repayments: the sums of the results' repayment columns
     /// (`output::REPAY_COLUMNS` order).
-    pub repaid: [Money; 8],
+    repaid: Option<Box<[Money; 8]>>,
 }
 
-/// How many loans have each number of days overdue: in a map while a group
-/// has few distinct days (most groups, when grouped by account), counted in
-/// place for the first `DENSE_DAYS` days once it has many (one add per
-/// loan, no search).
+/// The sums of a tally, by index.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Sum {
+    Principal = 0,
+    Outstanding = 1,
+    /// The raw amounts: `Amounts + Component as usize`.
+    Amounts = 2,
+    TotalRaw = 6,
+    TotalCapped = 7,
+    Excess = 8,
+    Provision = 9,
+    WrittenOffPrincipal = 10,
+    UnpaidOutstanding = 11,
+    NplOutstanding = 12,
+}
+
+const SUMS: usize = 13;
+
+/// Exact sums in cents: 64-bit while every sum fits (any real book), all
+/// of them 128-bit (`Money`, up to `MAX_CENTS`) from the first that does
+/// not. Either way the same exact figures and the same `SumOverflow`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sums {
+    narrow: [i64; SUMS],
+    wide: Option<Box<[Money; SUMS]>>,
+}
+
+impl Sums {
+    pub(crate) fn get(&self, i: usize) -> Money {
+        match &self.wide {
+            Some(wide) => wide[i],
+            None => Money::new(i128::from(self.narrow[i])).expect("64-bit cents are in range"),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn add(&mut self, i: usize, value: Money) -> Result<(), SumOverflow> {
+        if self.wide.is_none() {
+            let sum = i64::try_from(value.cents())
+                .ok()
+                .and_then(|v| self.narrow[i].checked_add(v));
+            if let Some(sum) = sum {
+                self.narrow[i] = sum;
+                return Ok(());
+            }
+            let narrow = self.narrow;
+            self.wide =
+                Some(Box::new(narrow.map(|c| {
+                    Money::new(i128::from(c)).expect("64-bit cents are in range")
+                })));
+        }
+        match &mut self.wide {
+            Some(wide) => add(&mut wide[i], value),
+            None => unreachable!("widened above"),
+        }
+    }
+
+    fn merge(&mut self, other: &Sums) -> Result<(), SumOverflow> {
+        for i in 0..SUMS {
+            self.add(i, other.get(i))?;
+        }
+        Ok(())
+    }
+}
+
+impl PartialEq for Sums {
+    fn eq(&self, other: &Sums) -> bool {
+        (0..SUMS).all(|i| self.get(i) == other.get(i))
+    }
+}
+
+/// Equal figures, however they are stored.
+impl PartialEq for Tally {
+    fn eq(&self, other: &Tally) -> bool {
+        let breaches = |t: &Tally, i: usize| t.breaches.get(i).copied().unwrap_or(0);
+        let caps = self.breaches.len().max(other.breaches.len());
+        self.loans == other.loans
+            && self.overdue_loans == other.overdue_loans
+            && self.breached_loans == other.breached_loans
+            && self.sums == other.sums
+            && (0..caps).all(|i| breaches(self, i) == breaches(other, i))
+            && self.days == other.days
+            && self.repaid() == other.repaid()
+    }
+}
+
+/// How many loans have each number of days overdue: up to `DENSIFY_AT` - 1
+/// distinct days as sorted (days, loans) pairs (two of them inline: the
+/// groups of a summary by account), then counted in place for the first
+/// `DENSE_DAYS` days (one add per loan, no search) and in a map beyond.
 #[derive(Debug, Clone, Default)]
 pub struct Days {
-    /// Indexed by days; empty until the group has `DENSIFY_AT` distinct
-    /// days, then `DENSE_DAYS` long.
+    few: smallvec::SmallVec<[(u32, u32); 2]>,
+    many: Option<Box<ManyDays>>,
+}
+
+#[derive(Debug, Clone)]
+struct ManyDays {
+    /// Indexed by days, `DENSE_DAYS` long.
     dense: Vec<u64>,
-    /// The other days: all of them while `dense` is empty, else those past
-    /// `DENSE_DAYS`.
+    /// The days outside `dense`.
     sparse: BTreeMap<i64, u64>,
+}
+
+impl ManyDays {
+    fn add(&mut self, days: i64, n: u64) {
+        match usize::try_from(days)
+            .ok()
+            .and_then(|d| self.dense.get_mut(d))
+        {
+            Some(count) => *count += n,
+            None => *self.sparse.entry(days).or_default() += n,
+        }
+    }
 }
 
 const DENSE_DAYS: usize = 1024;
@@ -133,60 +234,94 @@ const DENSIFY_AT: usize = 16;
 
 impl Days {
     pub fn add(&mut self, days: i64, n: u64) {
-        match usize::try_from(days)
-            .ok()
-            .and_then(|d| self.dense.get_mut(d))
-        {
-            Some(count) => *count += n,
+        if let Some(many) = &mut self.many {
+            many.add(days, n);
+            return;
+        }
+        if let (Ok(d), Ok(k)) = (u32::try_from(days), u32::try_from(n)) {
+            match self.few.binary_search_by_key(&d, |&(d, _)| d) {
+                Ok(i) => {
+                    if let Some(sum) = self.few[i].1.checked_add(k) {
+                        self.few[i].1 = sum;
+                        return;
+                    }
+                }
+                Err(i) if self.few.len() < DENSIFY_AT - 1 => {
+                    self.few.insert(i, (d, k));
+                    return;
+                }
+                Err(_) => {}
+            }
+        }
+        self.densify();
+        if let Some(many) = &mut self.many {
+            many.add(days, n);
+        }
+    }
+
+    /// Moves the days into counts in place and the map.
+    fn densify(&mut self) {
+        let mut many = ManyDays {
+            dense: vec![0; DENSE_DAYS],
+            sparse: BTreeMap::new(),
+        };
+        for (d, n) in std::mem::take(&mut self.few) {
+            many.add(i64::from(d), u64::from(n));
+        }
+        self.many = Some(Box::new(many));
+    }
+
+    pub fn merge(&mut self, other: &Days) {
+        match &other.many {
             None => {
-                *self.sparse.entry(days).or_default() += n;
-                if self.dense.is_empty() && self.sparse.len() >= DENSIFY_AT {
+                for &(d, n) in &other.few {
+                    self.add(i64::from(d), u64::from(n));
+                }
+            }
+            Some(theirs) => {
+                if self.many.is_none() {
                     self.densify();
+                }
+                let Some(mine) = &mut self.many else {
+                    unreachable!("densified above");
+                };
+                for (mine, n) in mine.dense.iter_mut().zip(&theirs.dense) {
+                    *mine += n;
+                }
+                for (&days, &n) in &theirs.sparse {
+                    mine.add(days, n);
                 }
             }
         }
     }
 
-    /// Moves the days below `DENSE_DAYS` into the dense counts.
-    fn densify(&mut self) {
-        self.dense = vec![0; DENSE_DAYS];
-        let high = self.sparse.split_off(&(DENSE_DAYS as i64));
-        for (days, n) in std::mem::replace(&mut self.sparse, high) {
-            self.dense[days as usize] += n;
-        }
-    }
-
-    pub fn merge(&mut self, other: &Days) {
-        if self.dense.is_empty() && !other.dense.is_empty() {
-            self.densify();
-        }
-        for (mine, n) in self.dense.iter_mut().zip(&other.dense) {
-            *mine += n;
-        }
-        for (&days, &n) in &other.sparse {
-            self.add(days, n);
-        }
-    }
-
     /// `(days, loans)` in ascending days, days with loans only.
-    pub fn iter(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
-        let dense = self.dense.iter().enumerate();
-        dense
-            .filter(|(_, &n)| n > 0)
-            .map(|(d, &n)| (d as i64, n))
-            .chain(self.sparse.iter().map(|(&d, &n)| (d, n)))
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (i64, u64)> + '_> {
+        match &self.many {
+            None => Box::new(self.few.iter().map(|&(d, n)| (i64::from(d), u64::from(n)))),
+            Some(many) => {
+                let counts = |(&d, &n): (&i64, &u64)| (d, n);
+                let dense = many.dense.iter().enumerate();
+                Box::new(
+                    many.sparse
+                        .range(..0)
+                        .map(counts)
+                        .chain(dense.filter(|(_, &n)| n > 0).map(|(d, &n)| (d as i64, n)))
+                        .chain(many.sparse.range(DENSE_DAYS as i64..).map(counts)),
+                )
+            }
+        }
     }
 
     pub fn max(&self) -> Option<i64> {
-        self.sparse
-            .keys()
-            .next_back()
-            .copied()
-            .or_else(|| self.dense.iter().rposition(|&n| n > 0).map(|d| d as i64))
+        match &self.many {
+            None => self.few.last().map(|&(d, _)| i64::from(d)),
+            Some(_) => self.iter().last().map(|(d, _)| d),
+        }
     }
 }
 
-/// Equal counts, however the dense part grew.
+/// Equal counts, however they are stored.
 impl PartialEq for Days {
     fn eq(&self, other: &Days) -> bool {
         self.iter().eq(other.iter())
@@ -251,6 +386,28 @@ impl Contribution {
 }
 
 impl Tally {
+    pub(crate) fn sum(&self, which: Sum) -> Money {
+        self.sums.get(which as usize)
+    }
+
+    /// The raw amount of `component`, summed.
+    fn amount(&self, component: Component) -> Money {
+        self.sums.get(Sum::Amounts as usize + component as usize)
+    }
+
+    /// The repayment sums (zero in a run without payments).
+    pub(crate) fn repaid(&self) -> [Money; 8] {
+        self.repaid.as_deref().copied().unwrap_or_default()
+    }
+
+    /// Sets the repayment sums (kept only when one is not zero).
+    pub(crate) fn set_repaid(&mut self, repaid: [Money; 8]) {
+        self.repaid = repaid
+            .iter()
+            .any(|m| *m != Money::ZERO)
+            .then(|| Box::new(repaid));
+    }
+
     /// Adds one loan, which breaches the caps `breaches` (by index in the
     /// policy).
     pub fn add(
@@ -260,14 +417,15 @@ impl Tally {
         policy: &Policy,
     ) -> Result<(), SumOverflow> {
         self.loans += 1;
-        add(&mut self.principal, c.principal)?;
-        add(&mut self.outstanding, c.outstanding)?;
-        for (sum, value) in self.amounts.iter_mut().zip(c.amounts) {
-            add(sum, value)?;
+        let sums = &mut self.sums;
+        sums.add(Sum::Principal as usize, c.principal)?;
+        sums.add(Sum::Outstanding as usize, c.outstanding)?;
+        for (i, value) in c.amounts.into_iter().enumerate() {
+            sums.add(Sum::Amounts as usize + i, value)?;
         }
-        add(&mut self.total_raw, c.total_raw)?;
-        add(&mut self.total_capped, c.total_capped)?;
-        add(&mut self.excess, c.excess)?;
+        sums.add(Sum::TotalRaw as usize, c.total_raw)?;
+        sums.add(Sum::TotalCapped as usize, c.total_capped)?;
+        sums.add(Sum::Excess as usize, c.excess)?;
         if self.breaches.len() < policy.caps.len() {
             self.breaches.resize(policy.caps.len(), 0);
         }
@@ -279,22 +437,23 @@ impl Tally {
         if breached {
             self.breached_loans += 1;
         }
-        add(&mut self.provision, c.provision)?;
+        sums.add(Sum::Provision as usize, c.provision)?;
         if c.written_off {
-            add(&mut self.written_off_principal, c.principal)?;
+            sums.add(Sum::WrittenOffPrincipal as usize, c.principal)?;
         }
         if c.days_overdue > 0 {
             self.overdue_loans += 1;
             self.days.add(c.days_overdue, 1);
         }
         if c.unpaid {
-            add(&mut self.unpaid_outstanding, c.outstanding)?;
+            sums.add(Sum::UnpaidOutstanding as usize, c.outstanding)?;
         }
         if c.npl {
-            add(&mut self.npl_outstanding, c.outstanding)?;
+            sums.add(Sum::NplOutstanding as usize, c.outstanding)?;
         }
         if let Some(repaid) = &c.repaid {
-            for (sum, value) in self.repaid.iter_mut().zip(repaid) {
+            let sums = self.repaid.get_or_insert_with(Default::default);
+            for (sum, value) in sums.iter_mut().zip(repaid) {
                 add(sum, *value)?;
             }
         }
@@ -304,14 +463,7 @@ impl Tally {
     pub fn merge(&mut self, other: &Tally) -> Result<(), SumOverflow> {
         self.loans += other.loans;
         self.overdue_loans += other.overdue_loans;
-        add(&mut self.principal, other.principal)?;
-        add(&mut self.outstanding, other.outstanding)?;
-        for (sum, value) in self.amounts.iter_mut().zip(other.amounts) {
-            add(sum, value)?;
-        }
-        add(&mut self.total_raw, other.total_raw)?;
-        add(&mut self.total_capped, other.total_capped)?;
-        add(&mut self.excess, other.excess)?;
+        self.sums.merge(&other.sums)?;
         self.breached_loans += other.breached_loans;
         if self.breaches.len() < other.breaches.len() {
             self.breaches.resize(other.breaches.len(), 0);
@@ -319,13 +471,12 @@ impl Tally {
         for (sum, n) in self.breaches.iter_mut().zip(&other.breaches) {
             *sum += n;
         }
-        add(&mut self.provision, other.provision)?;
-        add(&mut self.written_off_principal, other.written_off_principal)?;
         self.days.merge(&other.days);
-        add(&mut self.unpaid_outstanding, other.unpaid_outstanding)?;
-        add(&mut self.npl_outstanding, other.npl_outstanding)?;
-        for (sum, value) in self.repaid.iter_mut().zip(other.repaid) {
-            add(sum, value)?;
+        if let Some(theirs) = &other.repaid {
+            let sums = self.repaid.get_or_insert_with(Default::default);
+            for (sum, value) in sums.iter_mut().zip(theirs.iter()) {
+                add(sum, *value)?;
+            }
         }
         Ok(())
     }
@@ -374,8 +525,10 @@ pub struct Summary {
     /// By encoded group key (`push_key_part`); `table` puts them in order.
     /// foldhash rather than SipHash: hashing the key of every row was 2% of
     /// a run; still seeded per process, so a crafted book cannot make the
-    /// keys collide.
-    pub groups: HashMap<Vec<u8>, Tally, foldhash::fast::RandomState>,
+    /// keys collide. Each tally is boxed: a table of a million groups then
+    /// holds 24 bytes a slot (it keeps up to half its slots free), not a
+    /// whole tally.
+    pub groups: HashMap<Box<[u8]>, Box<Tally>, foldhash::fast::RandomState>,
     /// The key of the row being added.
     scratch: Vec<u8>,
 }
@@ -489,7 +642,7 @@ impl Summary {
             Some(tally) => tally.add(c, breaches, policy),
             None => self
                 .groups
-                .entry(key.to_vec())
+                .entry(key.into())
                 .or_default()
                 .add(c, breaches, policy),
         }
@@ -507,6 +660,23 @@ impl Summary {
         Ok(())
     }
 
+    /// `merge`, taking `other`'s groups over instead of copying them.
+    pub fn merge_owned(&mut self, other: Summary) -> Result<(), SumOverflow> {
+        if self.groups.is_empty() {
+            self.groups = other.groups;
+            return Ok(());
+        }
+        for (key, tally) in other.groups {
+            match self.groups.get_mut(&key) {
+                Some(mine) => mine.merge(&tally)?,
+                None => {
+                    self.groups.insert(key, tally);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The header and rows of the summary table: each currency's groups in
     /// key order, then its total row (other keys `*`) with npl_ratio and
     /// coverage. Grouped by currency alone, the total row is the group row.
@@ -517,44 +687,25 @@ impl Summary {
         policy: &Policy,
         repayments: bool,
     ) -> Result<(Vec<String>, Vec<Vec<String>>), SumOverflow> {
-        let mut header: Vec<String> = key_names.iter().map(|k| k.to_string()).collect();
-        header.extend(
-            [
-                "loans",
-                "overdue_loans",
-                "principal",
-                "outstanding",
-                "interest",
-                "penalty",
-                "compound",
-                "fees",
-                "total_raw",
-                "total_capped",
-                "excess",
-                "breached_loans",
-            ]
-            .map(String::from),
-        );
-        header.extend(policy.caps.iter().map(|c| format!("breaches_{}", c.name)));
-        header.extend(
-            [
-                "provision",
-                "written_off_principal",
-                "days_p50",
-                "days_p90",
-                "days_p99",
-                "days_max",
-                "npl_ratio",
-                "coverage",
-            ]
-            .map(String::from),
-        );
-        if repayments {
-            header.extend(crate::output::REPAY_COLUMNS.map(String::from));
-        }
-
         let mut rows = Vec::new();
-        let mut groups: Vec<(&Vec<u8>, &Tally)> = self.groups.iter().collect();
+        self.rows(key_names, policy, repayments, |row| {
+            rows.push(row);
+            Ok::<_, SumOverflow>(())
+        })?;
+        Ok((header(key_names, policy, repayments), rows))
+    }
+
+    /// The rows of `table`, one at a time, so that a summary of a million
+    /// groups is written without holding its million rows of text.
+    pub fn rows<E: From<SumOverflow>>(
+        &self,
+        key_names: &[&str],
+        policy: &Policy,
+        repayments: bool,
+        mut each: impl FnMut(Vec<String>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut groups: Vec<(&[u8], &Tally)> =
+            self.groups.iter().map(|(k, t)| (&k[..], &**t)).collect();
         groups.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut groups = groups.into_iter().peekable();
         while let Some((first_key, _)) = groups.peek() {
@@ -567,15 +718,55 @@ impl Summary {
             while let Some((key, tally)) = groups.next_if(|(k, _)| k.starts_with(&prefix)) {
                 total.merge(tally)?;
                 if key_names.len() > 1 {
-                    rows.push(stat_row(key_texts(key), tally, policy, false, repayments));
+                    each(stat_row(key_texts(key), tally, policy, false, repayments))?;
                 }
             }
             let mut keys = vec![currency];
             keys.resize(key_names.len(), "*".to_string());
-            rows.push(stat_row(keys, &total, policy, true, repayments));
+            each(stat_row(keys, &total, policy, true, repayments))?;
         }
-        Ok((header, rows))
+        Ok(())
     }
+}
+
+/// The header of the summary table (`Summary::table`).
+pub fn header(key_names: &[&str], policy: &Policy, repayments: bool) -> Vec<String> {
+    let mut header: Vec<String> = key_names.iter().map(|k| k.to_string()).collect();
+    header.extend(
+        [
+            "loans",
+            "overdue_loans",
+            "principal",
+            "outstanding",
+            "interest",
+            "penalty",
+            "compound",
+            "fees",
+            "total_raw",
+            "total_capped",
+            "excess",
+            "breached_loans",
+        ]
+        .map(String::from),
+    );
+    header.extend(policy.caps.iter().map(|c| format!("breaches_{}", c.name)));
+    header.extend(
+        [
+            "provision",
+            "written_off_principal",
+            "days_p50",
+            "days_p90",
+            "days_p99",
+            "days_max",
+            "npl_ratio",
+            "coverage",
+        ]
+        .map(String::from),
+    );
+    if repayments {
+        header.extend(crate::output::REPAY_COLUMNS.map(String::from));
+    }
+    header
 }
 
 fn stat_row(
@@ -586,19 +777,20 @@ fn stat_row(
     repayments: bool,
 ) -> Vec<String> {
     let money = |m: Money| money(m.decimal());
-    let amount = |c: Component| money(t.amounts[c as usize]);
+    let sum = |s: Sum| money(t.sum(s));
+    let amount = |c: Component| money(t.amount(c));
     row.extend([
         t.loans.to_string(),
         t.overdue_loans.to_string(),
-        money(t.principal),
-        money(t.outstanding),
+        sum(Sum::Principal),
+        sum(Sum::Outstanding),
         amount(Component::Interest),
         amount(Component::Penalty),
         amount(Component::Compound),
         amount(Component::Fees),
-        money(t.total_raw),
-        money(t.total_capped),
-        money(t.excess),
+        sum(Sum::TotalRaw),
+        sum(Sum::TotalCapped),
+        sum(Sum::Excess),
         t.breached_loans.to_string(),
     ]);
     row.extend((0..policy.caps.len()).map(|i| t.breaches.get(i).copied().unwrap_or(0).to_string()));
@@ -611,17 +803,17 @@ fn stat_row(
         _ => String::new(),
     };
     row.extend([
-        money(t.provision),
-        money(t.written_off_principal),
+        sum(Sum::Provision),
+        sum(Sum::WrittenOffPrincipal),
         days(t.days_percentile(50)),
         days(t.days_percentile(90)),
         days(t.days_percentile(99)),
         days(t.days.max()),
-        ratio(t.npl_outstanding, t.unpaid_outstanding),
-        ratio(t.provision, t.npl_outstanding),
+        ratio(t.sum(Sum::NplOutstanding), t.sum(Sum::UnpaidOutstanding)),
+        ratio(t.sum(Sum::Provision), t.sum(Sum::NplOutstanding)),
     ]);
     if repayments {
-        row.extend(t.repaid.map(money));
+        row.extend(t.repaid().map(money));
     }
     row
 }
@@ -635,7 +827,12 @@ mod tests {
         let mut t = Tally::default();
         for &d in days {
             t.loans += 1;
-            add(&mut t.principal, Money::new(i128::from(d) * 100).unwrap()).unwrap();
+            t.sums
+                .add(
+                    Sum::Principal as usize,
+                    Money::new(i128::from(d) * 100).unwrap(),
+                )
+                .unwrap();
             if d > 0 {
                 t.overdue_loans += 1;
                 t.days.add(d, 1);
@@ -667,7 +864,7 @@ mod tests {
                 .collect();
             assert_eq!(flat, want);
             assert_eq!(counted.max(), Some(99_999));
-            assert_eq!(counted.dense.is_empty(), days.len() < 16);
+            assert_eq!(counted.many.is_none(), days.len() < 16);
             // Split anywhere, merged either way round: the same counts.
             for split in 0..=days.len() {
                 let (left, right) = days.split_at(split);
@@ -728,12 +925,12 @@ mod tests {
     fn breach_counts_merge_with_different_lengths() {
         let mut a = Tally::default();
         let b = Tally {
-            breaches: vec![1, 2],
+            breaches: smallvec::smallvec![1, 2],
             ..Tally::default()
         };
         a.merge(&b).unwrap();
         a.merge(&b).unwrap();
-        assert_eq!(a.breaches, vec![2, 4]);
+        assert_eq!(a.breaches.as_slice(), [2, 4]);
     }
 
     #[test]
@@ -767,9 +964,52 @@ mod tests {
     }
 
     #[test]
+    fn sums_widen_past_64_bits_and_stay_exact() {
+        let mut t = Tally::default();
+        let big = Money::new(i128::from(i64::MAX) - 5).unwrap();
+        t.sums.add(Sum::Excess as usize, big).unwrap();
+        t.sums
+            .add(Sum::Principal as usize, Money::new(7).unwrap())
+            .unwrap();
+        assert!(t.sums.wide.is_none());
+        t.sums
+            .add(Sum::Excess as usize, Money::new(10).unwrap())
+            .unwrap();
+        assert!(t.sums.wide.is_some(), "past 2^63 cents: 128-bit sums");
+        assert_eq!(t.sum(Sum::Excess).cents(), i128::from(i64::MAX) + 5);
+        assert_eq!(t.sum(Sum::Principal).cents(), 7, "the others carried over");
+        // A single amount past 64 bits widens too; equal figures compare
+        // equal however they are stored.
+        let mut u = Tally::default();
+        u.sums
+            .add(Sum::Principal as usize, Money::new(7).unwrap())
+            .unwrap();
+        u.sums
+            .add(
+                Sum::Excess as usize,
+                Money::new(i128::from(i64::MAX) + 5).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(t, u);
+        let mut merged = Tally::default();
+        merged.merge(&t).unwrap();
+        assert_eq!(merged, t);
+    }
+
+    /// The bytes a group costs (README, "Summary memory"): the boxed tally,
+    /// its slot in the table and its key; a group with more than two
+    /// distinct days overdue or more than two caps adds a small vector.
+    #[test]
+    fn a_tally_is_small() {
+        assert_eq!(std::mem::size_of::<Tally>(), 216);
+    }
+
+    #[test]
     fn sums_beyond_decimal_range_are_an_error_not_a_panic() {
         let mut big = Tally::default();
-        add(&mut big.principal, Money::new(MAX_CENTS).unwrap()).unwrap();
+        big.sums
+            .add(Sum::Principal as usize, Money::new(MAX_CENTS).unwrap())
+            .unwrap();
         let mut t = big.clone();
         assert_eq!(t.merge(&big), Err(SumOverflow));
         // Decimal::MAX has 0 decimals: 100 times too many cents to sum.

@@ -8,7 +8,7 @@
 //! ones zigzagged). Money is i128 cents.
 
 use crate::money::Money;
-use crate::summary::{Summary, Tally};
+use crate::summary::{Sum, Summary, Tally};
 
 const MAGIC: &[u8; 4] = b"ARS1";
 
@@ -49,7 +49,10 @@ impl Reader<'_> {
     fn u(&mut self) -> Result<u128, StateError> {
         let mut v: u128 = 0;
         for shift in (0..128).step_by(7) {
-            let (&byte, rest) = self.bytes.split_first().ok_or_else(|| self.fail("cut short"))?;
+            let (&byte, rest) = self
+                .bytes
+                .split_first()
+                .ok_or_else(|| self.fail("cut short"))?;
             self.bytes = rest;
             v |= u128::from(byte & 0x7f)
                 .checked_shl(shift)
@@ -97,64 +100,70 @@ impl Reader<'_> {
 fn put_tally(out: &mut Vec<u8>, t: &Tally) {
     put_u(out, t.loans.into());
     put_u(out, t.overdue_loans.into());
-    put_money(out, t.principal);
-    put_money(out, t.outstanding);
-    for m in t.amounts {
-        put_money(out, m);
+    put_money(out, t.sum(Sum::Principal));
+    put_money(out, t.sum(Sum::Outstanding));
+    for i in 0..4 {
+        put_money(out, t.sums.get(Sum::Amounts as usize + i));
     }
-    put_money(out, t.total_raw);
-    put_money(out, t.total_capped);
-    put_money(out, t.excess);
+    put_money(out, t.sum(Sum::TotalRaw));
+    put_money(out, t.sum(Sum::TotalCapped));
+    put_money(out, t.sum(Sum::Excess));
     put_u(out, t.breached_loans.into());
     put_u(out, t.breaches.len() as u128);
     for &n in &t.breaches {
         put_u(out, n.into());
     }
-    put_money(out, t.provision);
-    put_money(out, t.written_off_principal);
+    put_money(out, t.sum(Sum::Provision));
+    put_money(out, t.sum(Sum::WrittenOffPrincipal));
     let days: Vec<(i64, u64)> = t.days.iter().collect();
     put_u(out, days.len() as u128);
     for (d, n) in days {
         put_i(out, d.into());
         put_u(out, n.into());
     }
-    put_money(out, t.unpaid_outstanding);
-    put_money(out, t.npl_outstanding);
-    for m in t.repaid {
+    put_money(out, t.sum(Sum::UnpaidOutstanding));
+    put_money(out, t.sum(Sum::NplOutstanding));
+    for m in t.repaid() {
         put_money(out, m);
     }
 }
 
 fn read_tally(r: &mut Reader) -> Result<Tally, StateError> {
-    let mut t = Tally {
-        loans: r.u64()?,
-        overdue_loans: r.u64()?,
-        principal: r.money()?,
-        outstanding: r.money()?,
-        ..Tally::default()
+    // Sums start at zero: adding each decoded figure sets it (and widens
+    // to 128 bits where it must), in the order `put_tally` wrote them.
+    let mut t = Tally::default();
+    t.loans = r.u64()?;
+    t.overdue_loans = r.u64()?;
+    let set = |t: &mut Tally, i: usize, r: &mut Reader| -> Result<(), StateError> {
+        let m = r.money()?;
+        t.sums.add(i, m).map_err(|_| r.fail("amount out of range"))
     };
-    for m in t.amounts.iter_mut() {
-        *m = r.money()?;
+    set(&mut t, Sum::Principal as usize, r)?;
+    set(&mut t, Sum::Outstanding as usize, r)?;
+    for i in 0..4 {
+        set(&mut t, Sum::Amounts as usize + i, r)?;
     }
-    t.total_raw = r.money()?;
-    t.total_capped = r.money()?;
-    t.excess = r.money()?;
+    set(&mut t, Sum::TotalRaw as usize, r)?;
+    set(&mut t, Sum::TotalCapped as usize, r)?;
+    set(&mut t, Sum::Excess as usize, r)?;
     t.breached_loans = r.u64()?;
     let caps = r.len()?;
     t.breaches = (0..caps).map(|_| r.u64()).collect::<Result<_, _>>()?;
-    t.provision = r.money()?;
-    t.written_off_principal = r.money()?;
+    set(&mut t, Sum::Provision as usize, r)?;
+    set(&mut t, Sum::WrittenOffPrincipal as usize, r)?;
     let days = r.len()?;
     for _ in 0..days {
         let d = i64::try_from(r.i()?).map_err(|_| r.fail("day out of range"))?;
         let n = r.u64()?;
         t.days.add(d, n);
     }
-    t.unpaid_outstanding = r.money()?;
-    t.npl_outstanding = r.money()?;
-    for m in t.repaid.iter_mut() {
+    set(&mut t, Sum::UnpaidOutstanding as usize, r)?;
+    set(&mut t, Sum::NplOutstanding as usize, r)?;
+    let mut repaid = [Money::ZERO; 8];
+    for m in repaid.iter_mut() {
         *m = r.money()?;
     }
+    t.set_repaid(repaid);
     Ok(t)
 }
 
@@ -163,7 +172,8 @@ impl Summary {
     /// key order).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
-        let mut groups: Vec<(&Vec<u8>, &Tally)> = self.groups.iter().collect();
+        let mut groups: Vec<(&[u8], &Tally)> =
+            self.groups.iter().map(|(k, t)| (&k[..], &**t)).collect();
         groups.sort_unstable_by(|a, b| a.0.cmp(b.0));
         put_u(&mut out, groups.len() as u128);
         for (key, tally) in groups {
@@ -184,9 +194,9 @@ impl Summary {
         let groups = r.len()?;
         for _ in 0..groups {
             let n = r.len()?;
-            let key = r.take(n)?.to_vec();
+            let key: Box<[u8]> = r.take(n)?.into();
             let tally = read_tally(&mut r)?;
-            if summary.groups.insert(key, tally).is_some() {
+            if summary.groups.insert(key, Box::new(tally)).is_some() {
                 return Err(r.fail("a group appears twice"));
             }
         }
