@@ -577,7 +577,10 @@ impl Columns {
             let max = 10i128.pow(u32::from(precision)) - 1;
             let wide = values.iter().position(|v| v.is_some_and(|v| v.abs() > max));
             if let Some(row) = wide {
-                let value = values.value_as_string(row);
+                // Arrow's own formatting assumes the value fits its precision.
+                let units = values.value(row);
+                let value = Decimal::try_from_i128_with_scale(units, scale as u32)
+                    .map_or_else(|_| format!("{units}e-{scale}"), |d| d.to_string());
                 let digits = value.chars().filter(char::is_ascii_digit).count();
                 let loan = arrays[0]
                     .as_any()
