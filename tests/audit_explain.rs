@@ -248,8 +248,14 @@ fn explain_names_principal_days_once_in_a_limit_with_payments() {
     let run = run_in(
         &dir,
         &[
-            "explain", "input.csv", "--as-of", "2025-06-10", "--policy", "cn-private-lending",
-            "--loan-id", "under-new-lpr",
+            "explain",
+            "input.csv",
+            "--as-of",
+            "2025-06-10",
+            "--policy",
+            "cn-private-lending",
+            "--loan-id",
+            "under-new-lpr",
         ],
     );
     run.expect_code(0);

@@ -45,7 +45,9 @@ fn require_tools() {
     if !ok("python3", &["-m", "maturin", "--version"]) && !ok("maturin", &["--version"]) {
         missing.push("maturin");
     }
-    for module in ["pytest", "pyspark", "pyarrow", "polars", "pandas", "duckdb", "mypy"] {
+    for module in [
+        "pytest", "pyspark", "pyarrow", "polars", "pandas", "duckdb", "mypy",
+    ] {
         if !ok("python3", &["-c", &format!("import {module}")]) {
             missing.push(module);
         }
@@ -106,7 +108,14 @@ fn python_module_and_spark_adapter_give_the_cli_numbers() {
     run(
         "pytest python/tests",
         Command::new("python3")
-            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "python/tests"])
+            .args([
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "python/tests",
+            ])
             .current_dir(root())
             .env("PYTHONPATH", &site)
             .env("ARREARS_MODULE_DIR", site.join("arrears"))

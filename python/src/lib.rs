@@ -570,7 +570,9 @@ impl Columns {
             let DataType::Decimal128(precision, scale) = *field.data_type() else {
                 continue;
             };
-            let Some(values) = array.as_any().downcast_ref::<arrow_array::Decimal128Array>()
+            let Some(values) = array
+                .as_any()
+                .downcast_ref::<arrow_array::Decimal128Array>()
             else {
                 continue;
             };
@@ -585,7 +587,9 @@ impl Columns {
                 let loan = arrays[0]
                     .as_any()
                     .downcast_ref::<arrow_array::LargeStringArray>()
-                    .map_or(String::new(), |ids| format!(" (loan_id {:?})", ids.value(row)));
+                    .map_or(String::new(), |ids| {
+                        format!(" (loan_id {:?})", ids.value(row))
+                    });
                 return Err(format!(
                     "row {}{loan} of a batch: column {} holds {value} ({digits} digits), more than the {precision} of decimal({precision},{scale}); \
                      nothing was returned. Pass wide_decimals=True to get every decimal column as decimal({WIDE_PRECISION},s)",
@@ -664,11 +668,7 @@ impl RowSink for Columns {
 }
 
 /// A table of text rows, typed by `columns`.
-fn typed_table(
-    columns: &[(String, Kind)],
-    rows: &[Vec<String>],
-    precision: u8,
-) -> PyResult<Table> {
+fn typed_table(columns: &[(String, Kind)], rows: &[Vec<String>], precision: u8) -> PyResult<Table> {
     let mut table = Columns::new(columns, rows.len(), precision);
     for row in rows {
         for ((name, _), field) in columns.iter().zip(row) {
@@ -960,8 +960,9 @@ fn load_payments(
         .map_err(value_error)?;
     let kinds = [ColKind::Text, ColKind::Date, ColKind::Number];
     let names = arrears_core::payments::PAYMENT_COLUMNS;
-    let columns: Vec<(ColKind, usize, &str)> =
-        (0..3).map(|i| (kinds[i], layout.index[i], names[i])).collect();
+    let columns: Vec<(ColKind, usize, &str)> = (0..3)
+        .map(|i| (kinds[i], layout.index[i], names[i]))
+        .collect();
     source.check(&columns, name)?;
     let mut rows = Vec::new();
     py.detach(|| -> PyResult<()> {
@@ -1388,7 +1389,10 @@ impl Runner {
             schema: schema_of(&self.run.columns, self.run.precision),
             batches: std::mem::take(&mut outcome.results),
         };
-        Ok((results, rejects_table(&std::mem::take(&mut outcome.rejects))))
+        Ok((
+            results,
+            rejects_table(&std::mem::take(&mut outcome.rejects)),
+        ))
     }
 
     /// The summary state of every part fed.
@@ -1623,7 +1627,11 @@ fn run<'py>(
         .map(|p| p.index.rejects.iter().map(|(_, r)| r.clone()).collect())
         .unwrap_or_default();
     rejects.extend(outcome.rejects);
-    let counts = (outcome.rows_read, outcome.accepted, outcome.rows_read - outcome.accepted);
+    let counts = (
+        outcome.rows_read,
+        outcome.accepted,
+        outcome.rows_read - outcome.accepted,
+    );
     let unmatched = payments
         .as_deref()
         .map(|p| unmatched_table(p, &policy, run.precision))
@@ -1699,7 +1707,9 @@ fn unmatched_payments(
     let payments = load_payments(py, repayments, &policy, as_of, repayments_name)?;
     for part in &seen {
         if part.len() % 5 != 0 {
-            return Err(value_error("payments seen: not whole (ordinal, flag) pairs"));
+            return Err(value_error(
+                "payments seen: not whole (ordinal, flag) pairs",
+            ));
         }
         let pairs: Vec<(u32, bool)> = part
             .chunks_exact(5)
@@ -1718,7 +1728,19 @@ fn presets() -> Vec<&'static str> {
 
 #[pymodule]
 fn _arrears(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("__all__", vec!["Policy", "SummaryState", "Table", "Runner", "run", "explain", "presets", "unmatched_payments"])?;
+    m.add(
+        "__all__",
+        vec![
+            "Policy",
+            "SummaryState",
+            "Table",
+            "Runner",
+            "run",
+            "explain",
+            "presets",
+            "unmatched_payments",
+        ],
+    )?;
     m.add_class::<PyPolicy>()?;
     m.add_class::<SummaryState>()?;
     m.add_class::<Table>()?;

@@ -532,7 +532,11 @@ mod tests {
             let header = Record::of(["loan_id", "date", "amount"], 1);
             let layout = b.layout(&header, "p").unwrap();
             for (n, id) in ["A", "B", "A", "C", "D"].iter().enumerate() {
-                b.add(&Record::of([id, "2025-05-01", "1"], n as u64 + 2), &layout, "p");
+                b.add(
+                    &Record::of([id, "2025-05-01", "1"], n as u64 + 2),
+                    &layout,
+                    "p",
+                );
             }
             b.finish()
         };

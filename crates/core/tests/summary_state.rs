@@ -12,7 +12,14 @@ use chrono::NaiveDate;
 use proptest::prelude::*;
 
 const HEADER: [&str; 9] = [
-    "loan_id", "product", "region", "currency", "principal", "due_date", "annual_rate", "fees",
+    "loan_id",
+    "product",
+    "region",
+    "currency",
+    "principal",
+    "due_date",
+    "annual_rate",
+    "fees",
     "paid_date",
 ];
 
@@ -29,23 +36,25 @@ fn row() -> impl Strategy<Value = Vec<String>> {
         prop::option::of(0i64..100_000),
         prop::option::of(0i64..2000),
     )
-        .prop_map(|(id, product, region, currency, cents, due, rate, fees, paid)| {
-            let day = |d: i64| {
-                (NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Duration::days(d))
-                    .to_string()
-            };
-            vec![
-                format!("L{id}"),
-                product.to_string(),
-                region.to_string(),
-                currency.to_string(),
-                format!("{}.{:02}", cents / 100, cents % 100),
-                day(due),
-                rate.to_string(),
-                fees.map_or_else(String::new, |f| format!("{f}.5")),
-                paid.map_or_else(String::new, day),
-            ]
-        })
+        .prop_map(
+            |(id, product, region, currency, cents, due, rate, fees, paid)| {
+                let day = |d: i64| {
+                    (NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Duration::days(d))
+                        .to_string()
+                };
+                vec![
+                    format!("L{id}"),
+                    product.to_string(),
+                    region.to_string(),
+                    currency.to_string(),
+                    format!("{}.{:02}", cents / 100, cents % 100),
+                    day(due),
+                    rate.to_string(),
+                    fees.map_or_else(String::new, |f| format!("{f}.5")),
+                    paid.map_or_else(String::new, day),
+                ]
+            },
+        )
 }
 
 fn fold(rows: &[Vec<String>], policy: &Policy, grouping: &Grouping, layout: &Layout) -> Summary {
@@ -113,9 +122,19 @@ fn bad_bytes_are_refused_not_misread() {
     let policy = Policy::load("cn-bank").unwrap();
     let layout = Layout::from_header(&Record::of(HEADER, 1), &policy, "book").unwrap();
     let grouping = Grouping::new(&[], &layout, &policy, false);
-    let row: Vec<String> = ["L1", "card", "north", "CNY", "1000.00", "2025-01-01", "0.18", "", ""]
-        .map(String::from)
-        .to_vec();
+    let row: Vec<String> = [
+        "L1",
+        "card",
+        "north",
+        "CNY",
+        "1000.00",
+        "2025-01-01",
+        "0.18",
+        "",
+        "",
+    ]
+    .map(String::from)
+    .to_vec();
     let bytes = fold(&[row], &policy, &grouping, &layout).to_bytes();
     for cut in 4..bytes.len() {
         assert!(Summary::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
