@@ -34,7 +34,7 @@ use arrears_core::output::{results_header, write_result, Kind, RowSink, REJECTS_
 use arrears_core::payments::{column_names, read_row, Builder, Group, PaymentLayout, Payments};
 use arrears_core::policy::Policy;
 use arrears_core::record::{
-    id_hash, parse_loan, Col, ColKind, Fields, Layout, Loan, Record, Reject,
+    duplicate_reject, id_hash, parse_loan, Col, ColKind, Fields, Layout, Loan, Record, Reject,
 };
 use arrears_core::summary::{GroupKey, Grouping, Summary};
 use arrears_core::values;
@@ -1071,33 +1071,25 @@ impl Run {
         self.payments.as_deref().map(|p| &p.index)
     }
 
-    /// The figures of a loan, with its payments when there are any (as the
-    /// command line's pipeline does).
+    /// The figures of a loan, with its payments when there are any (the
+    /// command line's pipeline calls the same core function).
     fn figures(
         &self,
         loan: &Loan,
         record: &Record,
     ) -> Result<(Result<Figures, &'static str>, Option<Group>), Reject> {
         let policy = &*self.policy;
-        let Some(payments) = self.payments() else {
-            return Ok((compute(loan, policy, self.as_of), None));
-        };
-        if let Some(at) = payments.unreadable(loan.loan_id()) {
-            return Err(Reject::new(
+        match self.payments() {
+            None => Ok((compute(loan, policy, self.as_of), None)),
+            Some(payments) => arrears_core::payments::figures(
+                loan,
+                payments,
+                policy,
+                self.as_of,
+                self.explain.is_some(),
                 record,
-                loan.loan_id(),
-                Col::LoanId.name(),
-                format!("a repayment of this loan could not be read: {at}"),
-            ));
+            ),
         }
-        let group = payments.group(loan.loan_id());
-        let paid = payments.of(group);
-        let trace = self.explain.is_some();
-        let figures = match paid.is_empty() && !trace {
-            true => compute(loan, policy, self.as_of),
-            false => arrears_core::repay::compute(loan, policy, self.as_of, &paid, trace),
-        };
-        Ok((figures, group))
     }
 
     /// Parses, computes, writes and folds rows `from..to` of a batch.
@@ -1169,22 +1161,6 @@ impl Run {
         }
         out
     }
-}
-
-/// The reject of a row whose loan_id came before.
-fn duplicate_reject(record: &Record, layout: &Layout, seen: &str) -> Reject {
-    let id = layout
-        .column(Col::LoanId)
-        .and_then(|i| record.get(i))
-        .unwrap_or(b"");
-    let id = String::from_utf8_lossy(id);
-    let id = id.trim();
-    Reject::new(
-        record,
-        id,
-        Col::LoanId.name(),
-        format!("duplicate loan_id {id:?}: first seen at {seen}"),
-    )
 }
 
 /// Everything a book run gave.

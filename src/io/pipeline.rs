@@ -27,13 +27,13 @@ use crate::compute::{compute, Figures};
 use crate::error::Error;
 use crate::io::atomic::AtomicFile;
 use crate::io::output::{write_reject, CsvRows, Format, Kind, RowSink, REJECTS_HEADER};
-use crate::io::payments::{Group, PaymentCounts, Payments};
+use crate::io::payments::{PaymentCounts, Payments};
 pub use crate::io::source::Input;
 use crate::io::source::{check_headers, Compression, Next, Source};
 use crate::io::split::Quoted;
 use crate::policy::Policy;
 use crate::record::{
-    id_hash, parse_loan, Col, Fields, Layout, Line, Loan, Reject, MAX_FIELD_BYTES,
+    duplicate_reject, id_hash, parse_loan, Col, Fields, Layout, Line, Loan, Reject, MAX_FIELD_BYTES,
 };
 use crate::summary::SumOverflow;
 
@@ -65,22 +65,6 @@ pub trait Job: Sync {
     ) -> Result<(), SumOverflow>;
 
     fn merge(&self, into: &mut Self::Stats, other: Self::Stats) -> Result<(), SumOverflow>;
-}
-
-/// The reject of a row whose loan_id came before (with `unique_ids`).
-fn duplicate_reject(record: &impl Fields, layout: &Layout, seen: &str) -> Reject {
-    let id = layout
-        .column(Col::LoanId)
-        .and_then(|i| record.get(i))
-        .unwrap_or(b"");
-    let id = String::from_utf8_lossy(id);
-    let id = id.trim();
-    Reject::new(
-        record,
-        id,
-        Col::LoanId.name(),
-        format!("duplicate loan_id {id:?}: first seen at {seen}"),
-    )
 }
 
 /// What every command's pipeline needs, validated.
@@ -778,7 +762,14 @@ impl<J: Job, S: RowSink> One<'_, '_, J, S> {
         let outcome = loan.and_then(|loan| {
             let (figures, group) = match payments {
                 None => (compute(&loan, policy, config.as_of), None),
-                Some(payments) => with_payments(&loan, payments, config, record)?,
+                Some(payments) => crate::io::payments::figures(
+                    &loan,
+                    payments,
+                    policy,
+                    config.as_of,
+                    config.trace,
+                    record,
+                )?,
             };
             let figures =
                 figures.map_err(|why| Reject::new(record, loan.loan_id(), "", why.to_string()))?;
@@ -810,32 +801,6 @@ impl<J: Job, S: RowSink> One<'_, '_, J, S> {
         }
         Ok(())
     }
-}
-
-/// A row's figures with its payments, and where its payments are: a row
-/// one of whose payments could not be read is a reject; a row without
-/// payments is section 2's.
-fn with_payments(
-    loan: &Loan,
-    payments: &Payments,
-    config: &PipelineConfig,
-    record: &impl Fields,
-) -> Result<(Result<Figures, &'static str>, Option<Group>), Reject> {
-    if let Some(at) = payments.unreadable(loan.loan_id()) {
-        return Err(Reject::new(
-            record,
-            loan.loan_id(),
-            Col::LoanId.name(),
-            format!("a repayment of this loan could not be read: {at}"),
-        ));
-    }
-    let group = payments.group(loan.loan_id());
-    let paid = payments.of(group);
-    let figures = match paid.is_empty() && !config.trace {
-        true => compute(loan, &config.policy, config.as_of),
-        false => crate::repay::compute(loan, &config.policy, config.as_of, &paid, config.trace),
-    };
-    Ok((figures, group))
 }
 
 fn progress_bar(enabled: bool, sources: &[Source]) -> ProgressBar {

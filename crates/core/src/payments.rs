@@ -11,13 +11,14 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use chrono::NaiveDate;
 
+use crate::compute::{self, Figures};
 use crate::error::Error;
 use crate::money::Money;
 use crate::parse;
 use crate::policy::Policy;
 #[cfg(test)]
 use crate::record::Record;
-use crate::record::{id_hash, Fields, Reject};
+use crate::record::{id_hash, Col, Fields, Loan, Reject};
 use crate::repay::Payment;
 
 pub use crate::policy::PAYMENT_COLUMNS;
@@ -509,6 +510,35 @@ impl Payments {
         wanted.sort_unstable();
         wanted
     }
+}
+
+/// A row's figures with its payments (section 5; section 2's when it has
+/// none and no trace is asked for), and where its payments are, to mark
+/// them once the row is accepted. A row one of whose payments could not be
+/// read is a reject.
+pub fn figures(
+    loan: &Loan,
+    payments: &Payments,
+    policy: &Policy,
+    as_of: NaiveDate,
+    trace: bool,
+    record: &impl Fields,
+) -> Result<(Result<Figures, &'static str>, Option<Group>), Reject> {
+    if let Some(at) = payments.unreadable(loan.loan_id()) {
+        return Err(Reject::new(
+            record,
+            loan.loan_id(),
+            Col::LoanId.name(),
+            format!("a repayment of this loan could not be read: {at}"),
+        ));
+    }
+    let group = payments.group(loan.loan_id());
+    let paid = payments.of(group);
+    let figures = match paid.is_empty() && !trace {
+        true => compute::compute(loan, policy, as_of),
+        false => crate::repay::compute(loan, policy, as_of, &paid, trace),
+    };
+    Ok((figures, group))
 }
 
 #[cfg(test)]

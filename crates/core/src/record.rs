@@ -361,6 +361,23 @@ impl Fields for Record {
     }
 }
 
+/// The reject of a row whose loan_id came before (`seen`: where the first
+/// one is), with `unique_ids` or repayments.
+pub fn duplicate_reject(record: &impl Fields, layout: &Layout, seen: &str) -> Reject {
+    let id = layout
+        .column(Col::LoanId)
+        .and_then(|i| record.get(i))
+        .unwrap_or(b"");
+    let id = String::from_utf8_lossy(id);
+    let id = id.trim();
+    Reject::new(
+        record,
+        id,
+        Col::LoanId.name(),
+        format!("duplicate loan_id {id:?}: first seen at {seen}"),
+    )
+}
+
 /// The 128-bit hash loan_ids are known by (duplicates, payments).
 pub fn id_hash(id: &[u8]) -> u128 {
     use std::hash::{DefaultHasher, Hasher};
