@@ -28,8 +28,15 @@ from typing import Any, Iterable, List, Optional, Sequence, Union
 
 import pyarrow as pa
 
+from importlib.metadata import PackageNotFoundError, version
+
 from . import _arrears
 from ._arrears import Policy, SummaryState
+
+try:
+    __version__ = version("arrears")
+except PackageNotFoundError:  # imported from the source tree, not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "run",

@@ -8,6 +8,8 @@ import pyarrow as pa
 
 from ._arrears import Policy as Policy, SummaryState as SummaryState
 
+__version__: str
+
 __all__ = [
     "run",
     "Result",

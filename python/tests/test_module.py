@@ -519,3 +519,17 @@ def test_a_book_of_one_huge_batch_is_read_in_slices_with_the_same_outcome():
     # Every copy after the first is a duplicate, found across slices.
     assert one.rows_accepted == 3000 and one.rows_rejected == 87000
     assert one.rejects["line"].to_pylist()[-1] == 90000
+
+
+def test_version_is_the_installed_distributions():
+    """arrears.__version__: the wheel's version (pyproject.toml's, set from
+    Cargo.toml by maturin) when installed, as tests/python_module.rs does."""
+    import os
+    import re as _re
+
+    cargo = (Path(__file__).resolve().parents[1] / "Cargo.toml").read_text()
+    want = _re.search(r'^version = "([^"]+)"', cargo, _re.M).group(1)
+    if os.environ.get("ARREARS_MODULE_DIR"):
+        assert arrears.__version__ == want
+    else:
+        assert arrears.__version__ in (want, "0+unknown")
