@@ -1188,6 +1188,7 @@ impl Run {
         book_name: &str,
         results: bool,
         explain: Option<std::collections::HashSet<String>>,
+        precision: u8,
     ) -> PyResult<Run> {
         let layout =
             Layout::from_header(&source.header(), &policy, book_name).map_err(value_error)?;
@@ -1211,7 +1212,7 @@ impl Run {
             unique: unique_ids || repayments,
             book_name: book_name.to_string(),
             layout,
-            precision: PRECISION,
+            precision,
         })
     }
 
@@ -1265,6 +1266,15 @@ impl Run {
         Ok(())
     }
 
+    /// The payments that could not be read, as rejects (they come first
+    /// in the rejects, as in the rejects file, and in no part's).
+    fn payment_rejects(&self) -> Vec<Reject> {
+        self.payments
+            .as_ref()
+            .map(|p| p.index.rejects.iter().map(|(_, r)| r.clone()).collect())
+            .unwrap_or_default()
+    }
+
     /// The summary state of what was folded.
     fn state(&self, summary: Summary, spec: Spec) -> SummaryState {
         SummaryState {
@@ -1275,6 +1285,45 @@ impl Run {
             spec,
         }
     }
+}
+
+/// What `run` and `Runner` start from: the policy, payments and book
+/// opened, the book's columns checked; the source not yet read.
+#[allow(clippy::too_many_arguments)]
+fn open(
+    py: Python<'_>,
+    book: &Bound<'_, PyAny>,
+    as_of: &str,
+    policy: &Bound<'_, PyAny>,
+    repayments: Option<&Bound<'_, PyAny>>,
+    group_by: Option<Vec<String>>,
+    unique_ids: bool,
+    book_name: &str,
+    repayments_name: &str,
+    results: bool,
+    wide_decimals: bool,
+) -> PyResult<(Source, Run, Spec)> {
+    let (policy, spec) = policy_of(policy)?;
+    let as_of = as_of_date(as_of)?;
+    let keys = arrears_core::summary::normalize_keys(&group_keys(group_by)?);
+    let payments = repayments
+        .map(|r| load_payments(py, r, &policy, as_of, repayments_name))
+        .transpose()?
+        .map(Arc::new);
+    let source = Source::new(import_stream(book, "book")?);
+    let run = Run::new(
+        &source,
+        policy,
+        as_of,
+        &keys,
+        payments,
+        unique_ids,
+        book_name,
+        results,
+        None,
+        precision_of(wide_decimals),
+    )?;
+    Ok((source, run, spec))
 }
 
 /// Runs a whole book, batch by batch.
@@ -1320,18 +1369,19 @@ impl Runner {
         results: bool,
         wide_decimals: bool,
     ) -> PyResult<Runner> {
-        let (policy, spec) = policy_of(policy)?;
-        let as_of = as_of_date(as_of)?;
-        let keys = arrears_core::summary::normalize_keys(&group_keys(group_by)?);
-        let payments = repayments
-            .map(|r| load_payments(py, r, &policy, as_of, repayments_name))
-            .transpose()?
-            .map(Arc::new);
-        let source = Source::new(import_stream(book, "book")?);
-        let mut run = Run::new(
-            &source, policy, as_of, &keys, payments, unique_ids, book_name, results, None,
+        let (source, run, spec) = open(
+            py,
+            book,
+            as_of,
+            policy,
+            repayments,
+            group_by,
+            unique_ids,
+            book_name,
+            repayments_name,
+            results,
+            wide_decimals,
         )?;
-        run.precision = precision_of(wide_decimals);
         Ok(Runner {
             run,
             spec,
@@ -1380,13 +1430,7 @@ impl Runner {
     /// The payments that could not be read, as rejects (they are not in
     /// any part's).
     fn payment_rejects(&self) -> Table {
-        let rejects: Vec<Reject> = self
-            .run
-            .payments
-            .as_ref()
-            .map(|p| p.index.rejects.iter().map(|(_, r)| r.clone()).collect())
-            .unwrap_or_default();
-        rejects_table(&rejects)
+        rejects_table(&self.run.payment_rejects())
     }
 
     /// The payments whose loan_id's book row this runner saw, as bytes:
@@ -1572,45 +1616,35 @@ fn run<'py>(
     results: bool,
     wide_decimals: bool,
 ) -> PyResult<(Table, Table, SummaryState, Option<Table>, (u64, u64, u64))> {
-    let (policy, spec) = policy_of(policy)?;
-    let as_of = as_of_date(as_of)?;
-    let keys = arrears_core::summary::normalize_keys(&group_keys(group_by)?);
-    let payments = repayments
-        .map(|r| load_payments(py, r, &policy, as_of, repayments_name))
-        .transpose()?
-        .map(Arc::new);
-    let source = Source::new(import_stream(book, "book")?);
-    let mut run = Run::new(
-        &source,
-        policy.clone(),
+    let (source, run, spec) = open(
+        py,
+        book,
         as_of,
-        &keys,
-        payments.clone(),
+        policy,
+        repayments,
+        group_by,
         unique_ids,
         book_name,
+        repayments_name,
         results,
-        None,
+        wide_decimals,
     )?;
-    run.precision = precision_of(wide_decimals);
     let outcome = run_book(py, source, &run)?;
     let results = Table {
         schema: schema_of(&run.columns, run.precision),
         batches: outcome.results,
     };
-    // Payments that could not be read come first, as in the rejects file.
-    let mut rejects: Vec<Reject> = payments
-        .as_ref()
-        .map(|p| p.index.rejects.iter().map(|(_, r)| r.clone()).collect())
-        .unwrap_or_default();
+    let mut rejects = run.payment_rejects();
     rejects.extend(outcome.rejects);
     let counts = (
         outcome.rows_read,
         outcome.accepted,
         outcome.rows_read - outcome.accepted,
     );
-    let unmatched = payments
+    let unmatched = run
+        .payments
         .as_deref()
-        .map(|p| unmatched_table(p, &policy, run.precision))
+        .map(|p| unmatched_table(p, &run.policy, run.precision))
         .transpose()?;
     let state = run.state(outcome.summary, spec);
     Ok((results, rejects_table(&rejects), state, unmatched, counts))
@@ -1648,6 +1682,7 @@ fn explain<'py>(
         book_name,
         false,
         Some(ids),
+        PRECISION,
     )?;
     let outcome = run_book(py, source, &run)?;
     let json = serde_json::to_string(&outcome.explained)
